@@ -1,0 +1,35 @@
+# supportd — the quick start is `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config/supportd.toml
+
+.PHONY: install run test test-integration lint bench clean
+
+$(BIN)/supportd: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/supportd
+
+run: install
+	$(BIN)/supportd --config $(CONFIG) db upgrade
+	$(BIN)/supportd --config $(CONFIG) run
+
+test: install
+	$(BIN)/pytest -q
+
+test-integration: install
+	SUPPORTD_INTEGRATION=1 $(BIN)/pytest -q -m integration
+
+lint: install
+	$(BIN)/ruff check daemon tests bench
+	$(BIN)/mypy daemon
+
+bench: install
+	$(BIN)/python bench/deadlines.py
+
+clean:
+	rm -rf var .pytest_cache

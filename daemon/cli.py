@@ -1,0 +1,264 @@
+"""The `supportd` command line (SPEC "Interface").
+
+Exit codes follow sysexits(3): 0 done, 64 usage, 65 refused input, 69 not found,
+75 try again later, 78 bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from daemon import config as config_mod
+from daemon import db, logs
+
+EX_USAGE, EX_DATAERR, EX_NOTFOUND, EX_TEMPFAIL, EX_CONFIG = 64, 65, 69, 75, 78
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _app(args: argparse.Namespace) -> Any:
+    from daemon.app import App
+
+    return App(args.cfg)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    print(f"config ok: {args.cfg.source}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from daemon import service
+
+    return service.run(_app(args), args.config)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from daemon.ingest import envelope_from_environment, exit_code_for
+
+    if args.file in (None, "-"):
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = Path(args.file).read_bytes()
+        except OSError as exc:
+            print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+            return 66
+    app = _app(args)
+    envelope = envelope_from_environment()
+    if args.sender is not None:
+        envelope = type(envelope)(envelope.source, args.sender, envelope.rcpt_to)
+    code, line = exit_code_for(app, raw, envelope)
+    print(line, file=sys.stderr if code else sys.stdout)
+    app.close()
+    return code
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    try:
+        db.upgrade(args.cfg.storage.url)
+    except Exception as exc:
+        print(f"database upgrade failed: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL if db.is_temporary(exc) else 1
+    print("database is up to date")
+    return 0
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    from daemon.models import Ticket
+    from daemon.views import ticket_summary
+
+    app = _app(args)
+    with app.sessions() as session:
+        q = select(Ticket).order_by(Ticket.id.desc()).limit(args.limit)
+        if args.status:
+            q = q.where(Ticket.status == args.status)
+        tickets = [ticket_summary(t) for t in session.scalars(q)]
+    if args.json:
+        _print_json(tickets)
+    else:
+        for t in tickets:
+            print(f"{t['tid']}  {t['status']:<8} {t['sla_level']:<22} "
+                  f"{(t['reaction_due'] or '-'):<26} {t['requester']}  {t['subject']}")
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    from daemon.models import Ticket
+    from daemon.threading_tid import parse_tid
+    from daemon.views import ticket_detail
+
+    app = _app(args)
+    number = parse_tid(args.tid.strip("[]"), app.config.service.tid_prefix)
+    with app.sessions() as session:
+        ticket = session.get(Ticket, number) if number is not None else None
+        if ticket is None:
+            print(f"no ticket {args.tid}", file=sys.stderr)
+            return EX_NOTFOUND
+        data = ticket_detail(session, ticket, app.now())
+    if args.json:
+        _print_json(data)
+    else:
+        print(f"{data['tid']}  {data['subject']}")
+        for key in ("status", "sla_level", "requester", "assignee", "received_at",
+                    "reaction_due", "reaction_state", "first_response_at", "attention_reason"):
+            print(f"  {key}: {data[key]}")
+        for m in data["messages"]:
+            print(f"  {m['at']}  {m['direction']:<3} {m['kind']:<14} {m['from']} -> "
+                  f"{', '.join(m['to'])}")
+            for a in m["attachments"]:
+                print(f"      {a['filename']} [{a['detected_type']}] {a['verdict']} {a['reason']}")
+    return 0
+
+
+def cmd_outbox_flush(args: argparse.Namespace) -> int:
+    from daemon import outbox
+
+    app = _app(args)
+    try:
+        report = outbox.flush(app, outbox.make_transport(app.config.outbound), force=True)
+    except Exception as exc:
+        if db.is_temporary(exc):
+            print(f"database unavailable: {exc}", file=sys.stderr)
+            return EX_TEMPFAIL
+        raise
+    print(f"sent {report.sent}, deferred {report.deferred}, failed {report.failed}")
+    return EX_TEMPFAIL if report.deferred else 0
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--received: {text!r} is not an ISO 8601 date and time") from None
+    if when.tzinfo is None:
+        raise ValueError(f"--received: {text!r} has no UTC offset (add +03:00)")
+    return when
+
+
+def cmd_sla_due(args: argparse.Namespace) -> int:
+    from daemon.app import App
+
+    app: App = _app(args)
+    try:
+        when = _parse_when(args.received)
+        app.level(args.level)
+    except (ValueError, KeyError) as exc:
+        print(str(exc).strip("'\""), file=sys.stderr)
+        return EX_USAGE
+    start, due = app.deadline(args.level, when, developers_involved=args.developers)
+    due_local = due.astimezone(app.config.tz)
+    if args.json:
+        _print_json({"level": args.level, "received": when.isoformat(),
+                     "clock_start": start.astimezone(app.config.tz).isoformat(),
+                     "due": due_local.isoformat()})
+    else:
+        print(due_local.isoformat())
+    return 0
+
+
+def cmd_calendar_show(args: argparse.Namespace) -> int:
+    from daemon.app import App
+
+    app: App = _app(args)
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        print(f"date: {args.date!r} is not a date like 2026-12-31", file=sys.stderr)
+        return EX_USAGE
+    hours = app.calendar.hours_of(day)
+    data = {"date": day.isoformat(), "working": hours is not None,
+            "kind": app.calendar.day_kind(day),
+            "start": hours[0].strftime("%H:%M") if hours else None,
+            "end": hours[1].strftime("%H:%M") if hours else None,
+            "timezone": app.config.service.timezone}
+    if args.json:
+        _print_json(data)
+    elif hours:
+        print(f"{day.isoformat()} working {data['start']}-{data['end']} ({data['kind']})")
+    else:
+        print(f"{day.isoformat()} non-working ({data['kind']})")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
+    p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
+                                    "config/supportd.toml, /etc/supportd/supportd.toml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the daemon").set_defaults(func=cmd_run)
+    s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
+    s.add_argument("file", nargs="?", default="-")
+    s.add_argument("--sender", help="envelope sender (default: $SENDER)")
+    s.set_defaults(func=cmd_ingest)
+    s = sub.add_parser("check-config", help="validate the config and exit")
+    s.set_defaults(func=cmd_check_config)
+
+    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    dbp.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
+        func=cmd_db_upgrade)
+
+    tp = sub.add_parser("tickets", help="tickets").add_subparsers(dest="t_command",
+                                                                  required=True)
+    s = tp.add_parser("list")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--status", choices=("new", "open", "pending", "closed"))
+    s.add_argument("--limit", type=int, default=100)
+    s.set_defaults(func=cmd_tickets_list)
+    s = tp.add_parser("show")
+    s.add_argument("tid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_tickets_show)
+
+    op = sub.add_parser("outbox", help="outgoing letters").add_subparsers(dest="o_command",
+                                                                          required=True)
+    op.add_parser("flush", help="send everything queued now").set_defaults(func=cmd_outbox_flush)
+
+    sp = sub.add_parser("sla", help="service levels").add_subparsers(dest="s_command",
+                                                                     required=True)
+    s = sp.add_parser("due", help="the reaction deadline for a letter")
+    s.add_argument("--level", required=True)
+    s.add_argument("--received", required=True, help="ISO 8601 with offset")
+    s.add_argument("--developers", action="store_true", help="developers involved (special)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_sla_due)
+
+    cp = sub.add_parser("calendar", help="working calendar").add_subparsers(
+        dest="c_command", required=True)
+    s = cp.add_parser("show", help="is a date working, and its hours")
+    s.add_argument("date")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_calendar_show)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    logs.configure(args.cfg.logging)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

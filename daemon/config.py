@@ -1,0 +1,350 @@
+"""The configuration: every key declared once, with its type, default and meaning.
+
+Config is TOML (SPEC "Interface"). Each section is a frozen dataclass whose fields
+are the keys; the field's metadata carries the one-line comment. Loading walks the
+TOML against these declarations and raises `ConfigError` naming the key (as
+``section.key``) for an unknown key, a wrong type or a bad value, so
+`supportd check-config` can tell an administrator exactly which line to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATHS = (Path("config/supportd.toml"), Path("/etc/supportd/supportd.toml"))
+
+
+class ConfigError(ValueError):
+    """A configuration problem, always naming the offending key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    """A field with its one-line comment; the comment is what `check-config --explain` shows."""
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'45s', '90m', '6h', '24d' as a timedelta (days as calendar days)."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a duration like '90s', '30m', '6h' or '2d'")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"s": timedelta(seconds=n), "m": timedelta(minutes=n),
+            "h": timedelta(hours=n), "d": timedelta(days=n)}[unit]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    address: str = doc("the support address clients write to", "techsupport@example.ru")
+    timezone: str = doc("the desk's time zone; letters show times in it", "Europe/Moscow")
+    name: str = doc("how letters sign off", "Служба технической поддержки")
+    company: str = doc("the company's name in letters", "ООО «Диджитал Стэйт»")
+    tid_prefix: str = doc("letters before the ticket number in a TID", "SD")
+    extra_addresses: tuple[str, ...] = doc("other addresses of ours (never answered)", ())
+    templates: str = doc("folder of the Jinja2 letter templates", "")
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2] or "localhost"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str = doc("SQLAlchemy database URL", "sqlite:///var/supportd.db")
+    spool: str = doc("folder for raw letters and attachments", "var/spool")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    enabled: bool = doc("run the inbound SMTP listener", True)
+    host: str = doc("address to listen on", "127.0.0.1")
+    port: int = doc("port to listen on", 8025)
+    lmtp: bool = doc("speak LMTP instead of SMTP (for an MTA's lmtp transport)", False)
+    max_message_size: int = doc("largest letter accepted, bytes (552 above it)", 26214400)
+    max_recipients: int = doc("RCPT TO limit per letter", 100)
+    timeout: int = doc("seconds of client silence before the connection is closed", 300)
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    enabled: bool = doc("poll an IMAP mailbox for letters", False)
+    host: str = doc("IMAP server", "127.0.0.1")
+    port: int = doc("IMAP port", 993)
+    ssl: bool = doc("implicit TLS (IMAPS)", True)
+    starttls: bool = doc("STARTTLS on a plain connection", False)
+    username: str = doc("login", "")
+    password_file: str = doc("file holding the password (first line)", "")
+    folder: str = doc("folder to read", "INBOX")
+    processed_folder: str = doc("move processed letters here; empty: flag them \\Seen", "")
+    idle: bool = doc("use IMAP IDLE when the server offers it", True)
+    poll_interval: str = doc("how often to poll without IDLE", "60s")
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    transport: str = doc("'maildir' or 'smtp'", "maildir")
+    maildir: str = doc("Maildir for outgoing letters when transport is maildir", "var/mail/outbox")
+    host: str = doc("relay host when transport is smtp", "127.0.0.1")
+    port: int = doc("relay port", 25)
+    starttls: bool = doc("STARTTLS to the relay", False)
+    ssl: bool = doc("implicit TLS to the relay", False)
+    username: str = doc("relay login; empty for none", "")
+    password_file: str = doc("file holding the relay password", "")
+    timeout: int = doc("seconds to wait for the relay", 30)
+    max_attempts: int = doc("attempts before a letter is marked failed", 20)
+    retry_base: str = doc("first retry delay; doubles each attempt", "30s")
+    retry_max: str = doc("longest delay between attempts", "1h")
+    auto_cap_per_hour: int = doc("most automatic letters to one address per hour", 10)
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    name: str = doc("full name", "")
+    email: str = doc("address staff write from", "")
+    phone: str = doc("phone given to special-request clients", "")
+    role: str = doc("agent | head | developer", "agent")
+
+
+@dataclass(frozen=True)
+class SlaLevelConfig:
+    reaction: str = doc("reaction time: '90m', '6h', '24d'", "40h")
+    clock: str = doc("'working', 'calendar' or 'working_days'", "working")
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    default_level: str = doc("level for senders the registry does not know", "consultation")
+    levels: Mapping[str, SlaLevelConfig] = doc("per-level overrides of SPEC's table", factory=dict)
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    day_start: str = doc("start of a working day, HH:MM", "10:00")
+    day_end: str = doc("end of a working day, HH:MM", "18:00")
+    shorten_preholiday: bool = doc("a day before a public holiday is one hour shorter", True)
+    overrides: Mapping[str, str] = doc(
+        "per date: 'off', 'working' or 'HH:MM-HH:MM'", factory=dict)
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    duplicate_window: str = doc("same sender+subject+body within this is a resend", "24h")
+    urgent_words: tuple[str, ...] = doc(
+        "words in a subject that mark an emergency", ("срочно", "авария", "urgent"))
+    max_parse_seconds: int = doc("time bound for parsing one letter", 30)
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    trusted_authserv_ids: tuple[str, ...] = doc(
+        "Authentication-Results authserv-ids we trust for staff letters; empty: don't check", ())
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    sweep_interval: str = doc("how often deadlines are checked", "60s")
+    warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = doc("debug | info | warning | error", "info")
+    format: str = doc("'auto' (console on a terminal, JSON otherwise), 'json' or 'console'",
+                      "auto")
+
+
+@dataclass(frozen=True)
+class Config:
+    service: ServiceConfig = doc("the desk", factory=ServiceConfig)
+    storage: StorageConfig = doc("database and spool", factory=StorageConfig)
+    smtp: SmtpConfig = doc("inbound listener", factory=SmtpConfig)
+    imap: ImapConfig = doc("IMAP polling", factory=ImapConfig)
+    outbound: OutboundConfig = doc("outgoing mail", factory=OutboundConfig)
+    staff: tuple[StaffMember, ...] = doc("support staff", ())
+    sla: SlaConfig = doc("service levels", factory=SlaConfig)
+    calendar: CalendarConfig = doc("working calendar", factory=CalendarConfig)
+    screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
+    security: SecurityConfig = doc("trust", factory=SecurityConfig)
+    scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
+    logging: LoggingConfig = doc("log output", factory=LoggingConfig)
+    source: str = doc("where this config came from", "<defaults>")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.service.timezone)
+
+    @property
+    def spool_dir(self) -> Path:
+        return Path(self.storage.spool)
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.service.templates:
+            return Path(self.service.templates)
+        return PROJECT_ROOT / "templates" / "emails"
+
+    def staff_by_email(self, address: str) -> StaffMember | None:
+        address = address.lower()
+        return next((s for s in self.staff if s.email.lower() == address), None)
+
+    def our_addresses(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"must be a table, not {type(value).__name__}")
+        return _build(hint, value, key)
+    if origin is tuple:
+        (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if not isinstance(value, list):
+            raise ConfigError(key, "must be a list")
+        return tuple(_coerce(f"{key}[{i}]", item, v) for i, v in enumerate(value))
+    if origin in (Mapping, dict) or origin is typing.get_origin(Mapping[str, str]):
+        _, vtype = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(key, "must be a table")
+        return types.MappingProxyType(
+            {str(k): _coerce(f"{key}.{k}", vtype, v) for k, v in value.items()})
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, not {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be a whole number, not {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"must be a number, not {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, date | time):  # TOML dates in an override table
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, not {value!r}")
+        return value
+    raise ConfigError(key, f"unsupported type {hint!r}")  # a bug in the declarations
+
+
+def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in names or k == "source":
+            raise ConfigError(key, "unknown key")
+        kwargs[k] = _coerce(key, hints[k], v)
+    return cls(**kwargs)
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate; `path` None means $SUPPORTD_CONFIG, then the default places."""
+    if path is None:
+        env = os.environ.get("SUPPORTD_CONFIG")
+        if env:
+            path = env
+        else:
+            path = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+    if path is None:
+        cfg = Config()
+    else:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("(file)", f"{p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("(file)", f"{p} is not valid TOML: {exc}") from None
+        cfg = dataclasses.replace(_build(Config, data, ""), source=str(p))
+    validate(cfg)
+    return cfg
+
+
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_hhmm(key: str, text: str) -> time:
+    m = _HHMM.match(text)
+    if not m:
+        raise ConfigError(key, f"{text!r} is not a time like '10:00'")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def validate(cfg: Config) -> None:
+    """Checks that need more than a type: addresses, enums, durations, ranges."""
+    if not _ADDRESS.match(cfg.service.address):
+        raise ConfigError("service.address", f"{cfg.service.address!r} is not an e-mail address")
+    try:
+        ZoneInfo(cfg.service.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("service.timezone", f"unknown time zone {cfg.service.timezone!r}") \
+            from None
+    if not re.fullmatch(r"[A-Z]{1,8}", cfg.service.tid_prefix):
+        raise ConfigError("service.tid_prefix", "must be 1-8 capital Latin letters")
+    if not cfg.storage.url or "://" not in cfg.storage.url:
+        raise ConfigError("storage.url", f"{cfg.storage.url!r} is not a database URL")
+    for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
+                          ("outbound", cfg.outbound.port)):
+        if not 0 < port < 65536:
+            raise ConfigError(f"{section}.port", f"{port} is not a TCP port")
+    if cfg.smtp.max_message_size < 1024:
+        raise ConfigError("smtp.max_message_size", "must be at least 1024 bytes")
+    if cfg.outbound.transport not in ("maildir", "smtp"):
+        raise ConfigError("outbound.transport", f"{cfg.outbound.transport!r}: use maildir or smtp")
+    if cfg.outbound.max_attempts < 1:
+        raise ConfigError("outbound.max_attempts", "must be at least 1")
+    if cfg.imap.enabled and not cfg.imap.username:
+        raise ConfigError("imap.username", "is required when imap.enabled is true")
+    for key, text in (("imap.poll_interval", cfg.imap.poll_interval),
+                      ("outbound.retry_base", cfg.outbound.retry_base),
+                      ("outbound.retry_max", cfg.outbound.retry_max),
+                      ("screen.duplicate_window", cfg.screen.duplicate_window),
+                      ("scheduler.sweep_interval", cfg.scheduler.sweep_interval)):
+        try:
+            parse_duration(text)
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+    for i, s in enumerate(cfg.staff):
+        if not _ADDRESS.match(s.email):
+            raise ConfigError(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
+        if s.role not in ("agent", "head", "developer"):
+            raise ConfigError(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+    if not 0 < cfg.scheduler.warn_at < 1:
+        raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
+    if cfg.logging.level not in ("debug", "info", "warning", "error"):
+        raise ConfigError("logging.level", f"{cfg.logging.level!r}: use debug, info, warning, error")
+    if cfg.logging.format not in ("auto", "json", "console"):
+        raise ConfigError("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
+    from daemon import sla_config  # late: it needs the calendar and level modules
+
+    sla_config.validate(cfg)

@@ -1,0 +1,85 @@
+"""The receiving edge: a letter in, durably spooled, and an answer for its sender.
+
+Three ways in share this module. The SMTP/LMTP listener calls `accept`, which
+only writes the spool and says 250 once the bytes are fsync'd (the runner picks
+the letter up). `supportd ingest` (an MTA pipe transport) and the IMAP poller
+call `ingest_now`, which spools the letter into this worker's own claim and
+runs it through the pipeline at once, because their sender must learn the
+outcome before it lets go of the letter: exit 75 (EX_TEMPFAIL) makes the MTA
+retry, and IMAP leaves the message where it is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import structlog
+
+from daemon.app import App
+from daemon.runner import Result, TemporaryFailure, process
+from daemon.spool import Envelope, SpooledLetter
+
+log = structlog.get_logger("supportd.ingest")
+
+EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
+
+
+class Refused(Exception):
+    """The letter is refused for good (too big, empty): tell the sender, keep nothing."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    spool_id: str
+
+
+def check_acceptable(app: App, raw: bytes) -> None:
+    if not raw.strip():
+        raise Refused("5.6.0 Empty message")
+    limit = app.config.smtp.max_message_size
+    if len(raw) > limit:
+        raise Refused(f"5.3.4 Message too big: {len(raw)} bytes, the limit is {limit}")
+
+
+def accept(app: App, raw: bytes, envelope: Envelope) -> SpooledLetter:
+    """Spool a letter for the runner. Raises OSError when the spool can't take it."""
+    check_acceptable(app, raw)
+    spooled = app.spool.accept(raw, envelope)
+    log.info("letter.accepted", spool_id=spooled.spool_id, source=envelope.source,
+             size=len(raw), mail_from=envelope.mail_from)
+    return spooled
+
+
+def ingest_now(app: App, raw: bytes, envelope: Envelope) -> Result:
+    """Spool and process at once. Raises Refused, or TemporaryFailure (nothing kept)."""
+    check_acceptable(app, raw)
+    try:
+        spooled = app.spool.accept(raw, envelope, claim=True)
+    except OSError as exc:
+        raise TemporaryFailure(f"spool: {exc}") from exc
+    try:
+        return process(app, spooled.path)
+    except TemporaryFailure:
+        # The sender keeps the letter and retries; ours must not be processed too.
+        app.spool.discard(spooled.path)
+        raise
+
+
+def exit_code_for(app: App, raw: bytes, envelope: Envelope) -> tuple[int, str]:
+    """`supportd ingest`: (sysexits code, one line for stderr/stdout)."""
+    try:
+        app.spool.ensure()
+        result = ingest_now(app, raw, envelope)
+    except Refused as exc:
+        return EX_DATAERR, f"refused: {exc}"
+    except (TemporaryFailure, OSError) as exc:
+        return EX_TEMPFAIL, f"temporary failure, try again later: {str(exc).splitlines()[0]}"
+    return EX_OK, f"{result.outcome} {result.tid or ''} {result.reason}".strip()
+
+
+def envelope_from_environment(source: str = "ingest") -> Envelope:
+    """Postfix's pipe(8) passes SENDER/RECIPIENT in the environment when asked to."""
+    rcpt = os.environ.get("RECIPIENT", "")
+    return Envelope(source=source, mail_from=os.environ.get("SENDER", ""),
+                    rcpt_to=(rcpt,) if rcpt else ())

@@ -1,0 +1,223 @@
+"""The database schema: typed SQLAlchemy 2 models.
+
+Every letter that reaches the spool gets one `Inbound` row (its accounting: what
+became of it and why), written in the same transaction as whatever it did to a
+ticket. Tickets hold their deadlines as data (`reaction_due`, UTC). Outgoing
+letters are `Outgoing` rows, fully rendered at queue time so that their
+Message-ID is stable across retries; a separate worker sends them.
+Schema changes go through Alembic (`daemon/migrations`), never `create_all`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tid: Mapped[str | None] = mapped_column(String(32), unique=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new|open|pending|closed
+    sla_level: Mapped[str] = mapped_column(String(32))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    developers_involved: Mapped[bool] = mapped_column(Boolean, default=False)
+    requester: Mapped[str] = mapped_column(String(320), index=True)
+    requester_name: Mapped[str] = mapped_column(String(200), default="")
+    participants: Mapped[list[str]] = mapped_column(JSON, default=list)
+    org_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    clock_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    reaction_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    awaiting_reaction: Mapped[bool] = mapped_column(Boolean, default=True)
+    warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    attention_reason: Mapped[str] = mapped_column(Text, default="")
+    missing_info: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan")
+    deadlines: Mapped[list[Reaction]] = relationship(
+        back_populates="ticket", order_by="Reaction.id", cascade="all, delete-orphan")
+
+
+class Reaction(Base):
+    """One reaction clock: started by a client letter, met by the next staff reply."""
+
+    __tablename__ = "reactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    sla_level: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    met_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="deadlines")
+
+
+class Message(Base):
+    """A letter on a ticket, in either direction."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    kind: Mapped[str] = mapped_column(String(24))  # client, staff, ack, notification, reply, ...
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    to_addrs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cc_addrs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    raw_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outgoing_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing.id"), nullable=True)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", order_by="Attachment.id", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        Index("ix_messages_message_id", "message_id"),
+        Index("ix_messages_content_hash", "content_hash"),
+    )
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(Text, default="")
+    declared_type: Mapped[str] = mapped_column(String(255), default="")
+    detected_type: Mapped[str] = mapped_column(String(64), default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    stored_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verdict: Mapped[str] = mapped_column(String(16), default="accepted")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class Inbound(Base):
+    """The accounting of one received letter: exactly one row per spooled letter."""
+
+    __tablename__ = "inbound"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spool_id: Mapped[str] = mapped_column(String(80), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # smtp | lmtp | imap | ingest
+    source_key: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    envelope_from: Mapped[str] = mapped_column(String(320), default="")
+    envelope_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    raw_path: Mapped[str] = mapped_column(Text)
+    message_id_header: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # ticket|threaded|duplicate|suppressed|...
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+
+    __table_args__ = (Index("ix_inbound_message_id_header", "message_id_header"),)
+
+
+class Outgoing(Base):
+    """A letter waiting in (or gone from) the outbox."""
+
+    __tablename__ = "outgoing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True,
+                                                  index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    automatic: Mapped[bool] = mapped_column(Boolean, default=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sent|failed|bounced
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_outgoing_status_next", "status", "next_attempt_at"),
+                      Index("ix_outgoing_recipient_created", "recipient", "created_at"))
+
+
+class MailboxState(Base):
+    """Where IMAP polling stands in one folder."""
+
+    __tablename__ = "mailbox_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(500), unique=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)  # IMAP: up to 2**32 - 1
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,185 @@
+"""The letters the daemon writes: acknowledgements, staff notifications, relayed replies.
+
+Each letter is rendered from a Jinja2 template in `templates/emails/`
+(`client/…` for clients, `staff/…` for staff), built into MIME once, and queued
+as an `Outgoing` row plus a `Message` row on its ticket — in the caller's
+transaction, so a letter is queued if and only if the ticket change it reports
+is committed. The outbox worker sends it later.
+
+Automatic letters to one address are capped per hour (`outbound.auto_cap_per_hour`)
+so that even a robot that strips every auto-reply header cannot pull us into a
+mail loop.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from daemon.config import Config, StaffMember
+from daemon.mailbuild import Outbound, build, new_message_id, one_line
+from daemon.models import Message, Outgoing, Ticket
+from daemon.reply_text import REPLY_MARKER
+from daemon.russian import duration_words, msk
+from daemon.threading_tid import tagged_subject
+
+if TYPE_CHECKING:
+    from daemon.app import App
+    from daemon.pipeline import Letter
+
+
+def make_environment(config: Config) -> Environment:
+    return Environment(loader=FileSystemLoader(str(config.templates_dir)),
+                       autoescape=select_autoescape(["html.j2"]),
+                       undefined=StrictUndefined, keep_trailing_newline=True,
+                       trim_blocks=False, lstrip_blocks=False)
+
+
+class Notifier:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.config = app.config
+        self.env = make_environment(app.config)
+
+    # ------------------------------------------------------------ helpers
+
+    def render(self, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(service=self.config.service, **context)
+
+    def level_view(self, code: str) -> dict[str, str]:
+        level = self.app.level(code)
+        return {"code": code, "title": level.title_ru, "clause": level.clause,
+                "reaction_words": duration_words(level.reaction, level.clock.value)}
+
+    def automatic_sent_last_hour(self, session: Session, recipient: str) -> int:
+        since = self.app.now() - timedelta(hours=1)
+        return session.scalar(select(func.count()).select_from(Outgoing).where(
+            Outgoing.recipient == recipient, Outgoing.automatic.is_(True),
+            Outgoing.created_at >= since)) or 0
+
+    def may_send_automatic(self, session: Session, recipient: str) -> bool:
+        if not recipient or "@" not in recipient:
+            return False
+        if recipient.lower() in self.config.our_addresses():
+            return False
+        local = recipient.split("@", 1)[0].lower()
+        if local in ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply"):
+            return False
+        return self.automatic_sent_last_hour(session, recipient) < \
+            self.config.outbound.auto_cap_per_hour
+
+    def queue(self, session: Session, ticket: Ticket | None, kind: str, recipient: str,
+              subject: str, text: str, html: str | None, *, automatic: bool = True,
+              auto_submitted: str | None = "auto-replied", in_reply_to: str | None = None,
+              references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
+              sender_name: str | None = None) -> Outgoing:
+        now = self.app.now()
+        mid = new_message_id(kind, ticket.id if ticket else None, self.config.service.domain)
+        raw = build(Outbound(
+            sender_name=sender_name or self.config.service.name,
+            sender=self.config.service.address, to=recipient, subject=subject, text=text,
+            html=html, message_id=mid, date=now, in_reply_to=in_reply_to,
+            references=references, auto_submitted=auto_submitted, cc=cc,
+            ticket_tid=ticket.tid if ticket else None))
+        out = Outgoing(ticket_id=ticket.id if ticket else None, kind=kind, automatic=automatic,
+                       recipient=recipient, subject=one_line(subject), message_id=mid, raw=raw,
+                       created_at=now, next_attempt_at=now)
+        session.add(out)
+        session.flush()
+        if ticket is not None:
+            session.add(Message(ticket=ticket, direction="out", kind=kind,
+                                from_addr=self.config.service.address, to_addrs=[recipient, *cc],
+                                subject=one_line(subject), message_id=mid, at=now,
+                                body_text=text, outgoing_id=out.id))
+        return out
+
+    def _thread_refs(self, letter: Letter) -> tuple[str | None, tuple[str, ...]]:
+        p = letter.parsed
+        if p is None:
+            return None, ()
+        return p.message_id, tuple(p.references)
+
+    # ------------------------------------------------------------ letters
+
+    def acknowledge(self, session: Session, ticket: Ticket, letter: Letter, *,
+                    resend: bool = False) -> bool:
+        """The acknowledgement of §5.4/§5.5. False when it may not be sent."""
+        recipient = ticket.requester if resend else (letter.requester or ticket.requester)
+        if not self.may_send_automatic(session, recipient):
+            return False
+        tz = self.config.tz
+        level = self.level_view(ticket.sla_level)
+        assignee = self.config.staff_by_email(ticket.assignee) if ticket.assignee else None
+        verdicts = [] if resend else letter.verdicts
+        outside = (not resend and ticket.clock_started_at is not None
+                   and ticket.clock_started_at > letter.spooled.received_at)
+        context = dict(
+            name=ticket.requester_name, ticket=ticket, level=level, resend=resend,
+            followup=not letter.new_ticket and not resend, reopened="reopened" in letter.notes,
+            due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
+            assignee=assignee, show_phone=ticket.sla_level == "special",
+            outside_hours=outside,
+            clock_start=msk(ticket.clock_started_at, tz) if ticket.clock_started_at else "",
+            unreadable=bool(letter.parse_error) and not resend,
+            verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
+            missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
+            unidentified=letter.new_ticket and not resend and ticket.org_id is None,
+        )
+        text = self.render("client/ack.txt.j2", **context)
+        html = self.render("client/ack.html.j2", **context)
+        in_reply_to, refs = self._thread_refs(letter)
+        kind = "ack-resend" if resend else ("ack" if letter.new_ticket else "ack-followup")
+        self.queue(session, ticket, kind, recipient,
+                   tagged_subject(ticket.tid or "", ticket.subject), text, html,
+                   in_reply_to=in_reply_to, references=refs)
+        return True
+
+    def missing_lines(self, ticket: Ticket) -> list[str]:
+        from daemon.completeness import MISSING_LABELS_RU
+
+        return [MISSING_LABELS_RU[c] for c in ticket.missing_info if c in MISSING_LABELS_RU]
+
+    def recipients_for(self, ticket: Ticket) -> list[StaffMember]:
+        if ticket.assignee:
+            member = self.config.staff_by_email(ticket.assignee)
+            if member is not None:
+                return [member]
+        return [s for s in self.config.staff if s.role in ("agent", "head")]
+
+    def notify_staff(self, session: Session, ticket: Ticket, letter: Letter) -> None:
+        tz = self.config.tz
+        p = letter.parsed
+        body = p.text if p is not None else "(текст письма не удалось разобрать)"
+        for member in self.recipients_for(ticket):
+            text = self.render(
+                "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket,
+                new_ticket=letter.new_ticket, reopened="reopened" in letter.notes,
+                sender=f"{letter.requester_name} <{letter.sender}>".strip(),
+                level=self.level_view(ticket.sla_level),
+                due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
+                emergency_requested=letter.emergency_requested,
+                missing=ticket.missing_info if letter.new_ticket else [],
+                verdicts=letter.verdicts, body=body[:100_000])
+            prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
+            self.queue(session, ticket, "notification", member.email,
+                       tagged_subject(ticket.tid or "", f"{prefix}: {ticket.subject}"), text,
+                       None, automatic=False, auto_submitted="auto-generated")
+
+    def relay_staff_reply(self, session: Session, ticket: Ticket, letter: Letter,
+                          text: str) -> None:
+        member = letter.staff
+        body = self.render("client/reply.txt.j2", ticket=ticket, text=text)
+        refs = tuple(session.scalars(select(Message.message_id).where(
+            Message.ticket_id == ticket.id, Message.direction == "in",
+            Message.kind == "client", Message.message_id.is_not(None))
+            .order_by(Message.id)).all())
+        name = f"{member.name}, {self.config.service.name}" if member else None
+        self.queue(session, ticket, "reply", ticket.requester,
+                   tagged_subject(ticket.tid or "", ticket.subject), body, None,
+                   automatic=False, auto_submitted=None,
+                   in_reply_to=refs[-1] if refs else None, references=refs[:-1],
+                   cc=tuple(ticket.participants or ()), sender_name=name)

@@ -1,0 +1,146 @@
+"""The runner: one spooled letter through the pipeline in one transaction.
+
+The order is what makes a letter impossible to lose or double:
+1. the letter is already durable in the spool (claimed by rename);
+2. the pipeline runs inside one database transaction, which also writes the
+   letter's `Inbound` row keyed by its spool id (unique);
+3. after the commit the spool file moves to the store.
+A crash before 2 commits leaves the file to be retried; a crash between 2 and 3
+leaves a file whose spool id the database already has, which `process` then
+only moves. A database that is away releases the letter for a later retry.
+A bug in a step shunts the letter aside with the reason (Mailman's "shunt"),
+after trying to open a ticket flagged for staff so a person still sees it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon import db
+from daemon.app import App
+from daemon.models import Inbound
+from daemon.pipeline import Letter, Stop, steps
+from daemon.spool import Spool, SpooledLetter
+
+log = structlog.get_logger("supportd.runner")
+
+
+class TemporaryFailure(Exception):
+    """Try again later: the database (or the disk) is away. Nothing was lost."""
+
+
+@dataclass(frozen=True)
+class Result:
+    spool_id: str
+    outcome: str  # ticket | threaded | duplicate | suppressed | bounce | already | shunted
+    reason: str
+    tid: str | None
+
+
+def _account(letter: Letter, session: Session, app: App, outcome: str, reason: str) -> Inbound:
+    s = letter.spooled
+    p = letter.parsed
+    row = Inbound(spool_id=s.spool_id, source=s.envelope.source,
+                  source_key=s.envelope.source_key, envelope_from=s.envelope.mail_from,
+                  envelope_to=list(s.envelope.rcpt_to), received_at=s.received_at,
+                  processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
+                  raw_path=str(app.stored_path(s)),
+                  message_id_header=p.message_id if p else None, outcome=outcome,
+                  reason=reason[:4000], ticket_id=letter.ticket.id if letter.ticket else None)
+    session.add(row)
+    return row
+
+
+def run_pipeline(letter: Letter, session: Session, app: App) -> tuple[str, str]:
+    outcome, reason = "", ""
+    for step in steps():
+        try:
+            step.run(letter, session, app)
+        except Stop as stop:
+            outcome, reason = stop.outcome, f"{step.name}: {stop.reason}"
+            break
+    if not outcome:
+        outcome = "ticket" if letter.new_ticket else "threaded"
+        reason = letter.thread_note or ("new" if letter.new_ticket else "")
+    if letter.notes:
+        reason = "; ".join(filter(None, [reason, *letter.notes]))
+    return outcome, reason
+
+
+def already_done(session: Session, spool_id: str) -> Inbound | None:
+    return session.scalar(select(Inbound).where(Inbound.spool_id == spool_id))
+
+
+def process(app: App, claimed: Path) -> Result:
+    """Process one claimed spool file. Raises TemporaryFailure when it must wait."""
+    spool: Spool = app.spool
+    spooled: SpooledLetter = Spool.read(claimed)
+    stored = app.stored_path(spooled)
+    bound = log.bind(spool_id=spooled.spool_id, source=spooled.envelope.source)
+    try:
+        with db.unit_of_work(app.sessions) as session:
+            done = already_done(session, spooled.spool_id)
+            if done is None:
+                letter = Letter(spooled=spooled, now=app.now())
+                outcome, reason = run_pipeline(letter, session, app)
+                _account(letter, session, app, outcome, reason)
+                tid = letter.ticket.tid if letter.ticket else None
+            else:
+                outcome, reason, tid = "already", done.outcome, None
+    except Exception as exc:
+        if db.is_temporary(exc):
+            bound.warning("letter.deferred", error=str(exc).splitlines()[0])
+            raise TemporaryFailure(str(exc)) from exc
+        return _shunt(app, claimed, spooled, exc)
+    spool.finish(claimed, stored)
+    bound.info("letter.processed", outcome=outcome, reason=reason, tid=tid)
+    return Result(spooled.spool_id, outcome, reason, tid)
+
+
+def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> Result:
+    """A bug stopped the pipeline: keep the letter, and get it before a person."""
+    trace = traceback.format_exc()
+    log.error("letter.failed", spool_id=spooled.spool_id, error=repr(exc), trace=trace)
+    try:
+        with db.unit_of_work(app.sessions) as session:
+            letter = Letter(spooled=spooled, now=app.now())
+            letter.parse_error = f"внутренняя ошибка обработки: {type(exc).__name__}"
+            from daemon.steps import answer, classify, identify, store
+
+            for run in (identify.run, classify.run, store.run, answer.run):
+                run(letter, session, app)
+            _account(letter, session, app, "ticket", f"flagged after error: {exc!r}")
+            tid = letter.ticket.tid if letter.ticket else None
+        app.spool.finish(claimed, app.stored_path(spooled))
+        return Result(spooled.spool_id, "ticket", f"flagged after error: {exc!r}", tid)
+    except Exception as second:
+        if db.is_temporary(second):
+            raise TemporaryFailure(str(second)) from second
+        app.spool.shunt(claimed, trace)
+        log.error("letter.shunted", spool_id=spooled.spool_id, error=repr(second))
+        return Result(spooled.spool_id, "shunted", repr(exc), None)
+
+
+def drain(app: App, limit: int | None = None) -> list[Result]:
+    """Claim and process waiting letters in arrival order, until none is left.
+
+    Stops at the first temporary failure (the letter goes back to incoming/)."""
+    results: list[Result] = []
+    for path in app.spool.pending():
+        if limit is not None and len(results) >= limit:
+            break
+        claimed = app.spool.claim(path)
+        if claimed is None:
+            continue
+        try:
+            results.append(process(app, claimed))
+        except TemporaryFailure:
+            app.spool.release(claimed)
+            raise
+    return results

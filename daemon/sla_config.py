@@ -1,0 +1,84 @@
+"""From config keys to the working calendar and the SLA levels, naming the key at fault.
+
+`[calendar]` and `[sla.levels.CODE]` are validated here so that `check-config`
+refuses an end before a start, a bad override or an unknown level before the
+daemon ever starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date, time
+
+from daemon.business_hours import DayOverride, WorkingCalendar
+from daemon.config import Config, ConfigError, parse_hhmm
+from daemon.sla import DEFAULT_LEVELS, Clock, SlaLevel, parse_reaction, validate_levels
+
+_RANGE = re.compile(r"^\s*(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s*$")
+
+
+def _override(key: str, text: str, usual: tuple[time, time]) -> DayOverride:
+    value = text.strip().lower()
+    if value == "off":
+        return DayOverride.off()
+    if value == "working":
+        return DayOverride.working(*usual)
+    m = _RANGE.match(value)
+    if not m:
+        raise ConfigError(key, f"{text!r}: use 'off', 'working' or 'HH:MM-HH:MM'")
+    start, end = parse_hhmm(key, m.group(1)), parse_hhmm(key, m.group(2))
+    if not start < end:
+        raise ConfigError(key, f"{text!r}: the end is not after the start")
+    return DayOverride.working(start, end)
+
+
+def build_calendar(config: Config) -> WorkingCalendar:
+    c = config.calendar
+    start = parse_hhmm("calendar.day_start", c.day_start)
+    end = parse_hhmm("calendar.day_end", c.day_end)
+    if not start < end:
+        raise ConfigError("calendar.day_end", f"{c.day_end} is not after day_start {c.day_start}")
+    overrides: dict[date, DayOverride] = {}
+    for raw_key, text in c.overrides.items():
+        key = f"calendar.overrides.{raw_key}"
+        try:
+            day = date.fromisoformat(raw_key)
+        except ValueError:
+            raise ConfigError(key, f"{raw_key!r} is not a date like 2026-12-31") from None
+        overrides[day] = _override(key, text, (start, end))
+    try:
+        return WorkingCalendar(tz=config.tz, day_start=start, day_end=end,
+                               shorten_preholiday=c.shorten_preholiday, overrides=overrides)
+    except ValueError as exc:
+        raise ConfigError("calendar", str(exc)) from None
+
+
+def build_levels(config: Config) -> dict[str, SlaLevel]:
+    levels = dict(DEFAULT_LEVELS)
+    for code, lc in config.sla.levels.items():
+        key = f"sla.levels.{code}"
+        if code not in DEFAULT_LEVELS:
+            raise ConfigError(key, f"unknown level; known: {', '.join(DEFAULT_LEVELS)}")
+        try:
+            clock = Clock(lc.clock)
+        except ValueError:
+            raise ConfigError(f"{key}.clock",
+                              f"{lc.clock!r}: use working, calendar or working_days") from None
+        try:
+            reaction = parse_reaction(lc.reaction, clock)
+        except ValueError as exc:
+            raise ConfigError(f"{key}.reaction", str(exc)) from None
+        levels[code] = dataclasses.replace(DEFAULT_LEVELS[code], reaction=reaction, clock=clock)
+    errors = validate_levels(levels)
+    if errors:
+        code = errors[0].split(":", 1)[0]
+        raise ConfigError(f"sla.levels.{code}", errors[0].split(":", 1)[1].strip())
+    return levels
+
+
+def validate(config: Config) -> None:
+    build_calendar(config)
+    levels = build_levels(config)
+    if config.sla.default_level not in levels:
+        raise ConfigError("sla.default_level", f"unknown level {config.sla.default_level!r}")

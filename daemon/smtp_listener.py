@@ -1,0 +1,102 @@
+"""The SMTP/LMTP listener (aiosmtpd): spool the letter, then say 250.
+
+The handler does no parsing and no database work: it writes the letter to the
+spool (fsync'd, in a worker thread so the event loop keeps serving), wakes the
+runner, and answers. A full disk or an unwritable spool is a 451, so the
+sending MTA keeps the letter and retries; a database known to be down is a
+451 too, so mail waits at the MTA rather than piling up here unprocessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session as SmtpSession
+
+from daemon.app import App
+from daemon.ingest import Refused, accept
+from daemon.spool import Envelope
+
+log = structlog.get_logger("supportd.smtp")
+
+LINE_LIMIT = 1 << 20  # be lenient with long lines: mail clients break RFC 5321 §4.5.3.1.6
+
+
+def too_big_text(limit: int) -> str:
+    return (f"552 5.3.4 Message too big: the limit is {limit} bytes "
+            f"({limit / 2**20:.0f} MB); send large files in several letters or as a link")
+
+
+class Handler:
+    def __init__(self, app: App, wake: Callable[[], None], db_ok: Callable[[], bool],
+                 source: str = "smtp") -> None:
+        self.app = app
+        self.wake = wake
+        self.db_ok = db_ok
+        self.source = source
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession,  # noqa: N802
+                          envelope: SmtpEnvelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        if not self.db_ok():
+            log.warning("smtp.tempfail", reason="database unavailable")
+            return "451 4.3.0 Temporary failure: the ticket database is unavailable, try later"
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        env = Envelope(source=self.source, mail_from=envelope.mail_from or "",
+                       rcpt_to=tuple(envelope.rcpt_tos), peer=str(peer))
+        loop = asyncio.get_running_loop()
+        try:
+            spooled = await loop.run_in_executor(None, accept, self.app, raw, env)
+        except Refused as exc:
+            if "too big" in str(exc):
+                return too_big_text(self.app.config.smtp.max_message_size)
+            return f"554 {exc}"
+        except OSError as exc:
+            log.error("smtp.spool_failed", error=str(exc))
+            return "451 4.3.1 Temporary failure: cannot store the message now, try later"
+        self.wake()
+        if self.source == "lmtp":
+            # LMTP wants one status per recipient (RFC 2033 §4.2).
+            return "\r\n".join(f"250 2.0.0 <{r}> queued as {spooled.spool_id}"
+                               for r in envelope.rcpt_tos) or "250 2.0.0 OK"
+        return f"250 2.0.0 OK: queued as {spooled.spool_id}"
+
+
+def _clear_552(cls: type[SMTP], limit: int) -> type[SMTP]:
+    class Clear(cls):  # type: ignore[valid-type,misc]
+        line_length_limit = LINE_LIMIT  # read by __init__ for the stream reader's limit
+
+        async def push(self, status: str) -> None:
+            if status.startswith("552 Error"):
+                status = too_big_text(limit)
+            await super().push(status)
+
+    return Clear
+
+
+def protocol_factory(app: App, handler: Handler) -> Callable[[], SMTP]:
+    cfg = app.config.smtp
+    cls = _clear_552(LMTP if cfg.lmtp else SMTP, cfg.max_message_size)
+
+    def make() -> SMTP:
+        proto: SMTP = cls(handler, data_size_limit=cfg.max_message_size,
+                          enable_SMTPUTF8=True, decode_data=False,
+                          hostname=app.config.service.domain, ident="supportd",
+                          timeout=cfg.timeout)
+        return proto
+
+    return make
+
+
+async def start(app: App, handler: Handler) -> asyncio.base_events.Server:
+    cfg = app.config.smtp
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(protocol_factory(app, handler), host=cfg.host,
+                                      port=cfg.port, reuse_address=True)
+    log.info("smtp.listening", host=cfg.host, port=cfg.port, lmtp=cfg.lmtp)
+    return server

@@ -1,0 +1,238 @@
+"""The spool: raw letters on disk, durable before anyone says "accepted".
+
+Layout under `[storage].spool`:
+
+    tmp/                   half-written files (never read)
+    incoming/ID            accepted letters waiting for the pipeline
+    processing/WORKER/ID   claimed by one worker (a rename, so two daemons never
+                           both take one letter)
+    store/YYYY/MM/DD/ID    processed letters, kept for good; the database points here
+    shunt/ID               letters a bug stopped, kept with a .reason file
+    attachments/ab/SHA256  attachment contents, content-addressed
+
+A spool file is one line of JSON metadata (envelope, source, time), then the
+letter's bytes exactly as received. Writes go to tmp/, are fsync'd, renamed into
+place, and the directory is fsync'd: after `accept()` returns, a power cut
+cannot lose the letter. A worker that died leaves its claims in processing/;
+`recover()` gives them back on start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import sha256
+from pathlib import Path
+
+MAGIC = b"SUPPORTD-SPOOL 1 "
+
+
+@dataclass(frozen=True)
+class Envelope:
+    source: str  # smtp | lmtp | imap | ingest
+    mail_from: str = ""
+    rcpt_to: tuple[str, ...] = ()
+    source_key: str | None = None  # e.g. imap:host/folder:uidvalidity:uid
+    peer: str = ""
+
+
+@dataclass
+class SpooledLetter:
+    spool_id: str
+    path: Path
+    envelope: Envelope
+    received_at: datetime
+    raw: bytes = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return sha256(self.raw).hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def new_spool_id(now: datetime) -> str:
+    # Sortable by arrival, unique across processes and hosts.
+    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:16]}"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.incoming = root / "incoming"
+        self.processing = root / "processing"
+        self.store = root / "store"
+        self.shunted = root / "shunt"
+        self.attachments = root / "attachments"
+        self.worker = worker_name()
+
+    def ensure(self) -> None:
+        for d in (self.tmp, self.incoming, self.processing, self.store, self.shunted,
+                  self.attachments, self.claim_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def claim_dir(self) -> Path:
+        return self.processing / self.worker
+
+    # ------------------------------------------------------------ writing
+
+    def _write_durably(self, target: Path, data: list[bytes]) -> None:
+        tmp = self.tmp / f"{target.name}.{uuid.uuid4().hex[:8]}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            for chunk in data:
+                view = memoryview(chunk)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.close(fd)
+        os.rename(tmp, target)
+        _fsync_dir(target.parent)
+
+    def accept(self, raw: bytes, envelope: Envelope, *, claim: bool = False,
+               now: datetime | None = None) -> SpooledLetter:
+        """Store a letter durably. With claim=True it goes straight to this worker
+        (the `ingest` command processes its own letter at once)."""
+        now = now or datetime.now(UTC)
+        spool_id = new_spool_id(now)
+        meta = {"envelope": {"source": envelope.source, "mail_from": envelope.mail_from,
+                             "rcpt_to": list(envelope.rcpt_to),
+                             "source_key": envelope.source_key, "peer": envelope.peer},
+                "received_at": now.isoformat()}
+        header = MAGIC + json.dumps(meta, ensure_ascii=True).encode() + b"\n"
+        target = (self.claim_dir if claim else self.incoming) / spool_id
+        self._write_durably(target, [header, raw])
+        return SpooledLetter(spool_id, target, envelope, now, raw)
+
+    # ------------------------------------------------------------ reading
+
+    @staticmethod
+    def read(path: Path) -> SpooledLetter:
+        data = path.read_bytes()
+        if not data.startswith(MAGIC):
+            raise ValueError(f"{path} is not a spool file")
+        nl = data.index(b"\n")
+        meta = json.loads(data[len(MAGIC):nl])
+        env = meta["envelope"]
+        envelope = Envelope(env["source"], env.get("mail_from", ""),
+                            tuple(env.get("rcpt_to", ())), env.get("source_key"),
+                            env.get("peer", ""))
+        return SpooledLetter(path.name, path, envelope,
+                             datetime.fromisoformat(meta["received_at"]), data[nl + 1:])
+
+    @staticmethod
+    def raw_of(stored_path: Path) -> bytes:
+        """The letter's bytes exactly as received, from a stored spool file."""
+        data = stored_path.read_bytes()
+        return data[data.index(b"\n") + 1:] if data.startswith(MAGIC) else data
+
+    # ------------------------------------------------------------ claiming
+
+    def pending(self) -> list[Path]:
+        try:
+            return sorted(self.incoming.iterdir())
+        except FileNotFoundError:
+            return []
+
+    def claim(self, path: Path) -> Path | None:
+        target = self.claim_dir / path.name
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return None  # another worker took it
+        return target
+
+    def claims(self) -> Iterator[Path]:
+        yield from sorted(self.claim_dir.iterdir())
+
+    def store_path(self, spool_id: str, received_at: datetime) -> Path:
+        return self.store / received_at.strftime("%Y/%m/%d") / spool_id
+
+    def finish(self, claimed: Path, stored: Path) -> None:
+        """Move a processed letter to the store (after its transaction committed)."""
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(claimed, stored)
+        _fsync_dir(stored.parent)
+
+    def release(self, claimed: Path) -> None:
+        """Give a claimed letter back to incoming/ (the database was away)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(claimed, self.incoming / claimed.name)
+
+    def discard(self, claimed: Path) -> None:
+        """Drop a letter that was never acknowledged to its sender (ingest exit 75)."""
+        with contextlib.suppress(FileNotFoundError):
+            claimed.unlink()
+            _fsync_dir(claimed.parent)
+
+    def shunt(self, claimed: Path, reason: str) -> Path:
+        target = self.shunted / claimed.name
+        os.rename(claimed, target)
+        (self.shunted / f"{claimed.name}.reason").write_text(reason, encoding="utf-8")
+        return target
+
+    def recover(self) -> list[str]:
+        """Give back claims of workers on this host that are no longer alive."""
+        host = socket.gethostname()
+        recovered: list[str] = []
+        if not self.processing.exists():
+            return recovered
+        for d in self.processing.iterdir():
+            name, _, pid = d.name.rpartition("-")
+            if name != host or not pid.isdigit():
+                continue
+            # Our own pid's folder at start-up is an earlier process's (pid reuse).
+            if d != self.claim_dir and _alive(int(pid)):
+                continue
+            for f in sorted(d.iterdir()):
+                os.rename(f, self.incoming / f.name)
+                recovered.append(f.name)
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        return recovered
+
+    # ------------------------------------------------------------ attachments
+
+    def put_attachment(self, content: bytes) -> tuple[str, Path]:
+        digest = sha256(content).hexdigest()
+        target = self.attachments / digest[:2] / digest
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.tmp / f"att-{uuid.uuid4().hex}"
+            tmp.write_bytes(content)
+            os.rename(tmp, target)
+        return digest, target
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,29 @@
+"""Step: who wrote, and what the letter lacks (regulation §5.2, §5.8).
+
+The requester is the From address (the envelope sender when the letter could not
+be read). Organisation matching against the registry belongs here too; until a
+registry is loaded every sender is unidentified and gets the fallback level.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from daemon.app import App
+from daemon.completeness import missing_information
+from daemon.pipeline import Letter
+
+
+def run(letter: Letter, session: Session, app: App) -> None:
+    if letter.ticket is not None:
+        letter.requester = letter.ticket.requester
+        letter.requester_name = letter.ticket.requester_name
+        return
+    letter.requester = letter.sender
+    p = letter.parsed
+    if p is None:
+        letter.missing = []
+        return
+    letter.requester_name = p.from_name
+    if letter.staff is None and not letter.robot:
+        letter.missing = missing_information(p.text, p.subject)

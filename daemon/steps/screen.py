@@ -1,0 +1,101 @@
+"""Step: robots, bounces and duplicates (SPEC "Loops and abuse", regulation §5.11).
+
+A bounce of one of our letters is recorded on its ticket and ends here. Other
+automatic letters go on only as far as threading (an out-of-office naming a TID
+is kept on its ticket) and are never answered. A letter we already have (same
+Message-ID, or the same sender, subject and text resent within the window)
+opens nothing new: the acknowledgement for its ticket is sent again, because a
+client who resends usually never got the first one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.app import App
+from daemon.config import parse_duration
+from daemon.loops import auto_reply_reason, bounce_of
+from daemon.models import Inbound, Message, Outgoing, Ticket
+from daemon.pipeline import Letter, Stop
+from daemon.threading_tid import normalize_subject
+
+_SPACE = re.compile(r"\s+")
+
+
+def content_hash(sender: str, subject: str, text: str, prefix: str) -> str:
+    body = _SPACE.sub(" ", text).strip()
+    key = "\0".join((sender.lower(), normalize_subject(subject, prefix), body))
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+
+def run(letter: Letter, session: Session, app: App) -> None:
+    p = letter.parsed
+    if p is None:
+        return
+    letter.robot = auto_reply_reason(p.message, letter.spooled.envelope.mail_from,
+                                     app.config.our_addresses())
+    if letter.robot:
+        _record_bounce(letter, session, app)
+        return
+    if p.message_id:
+        prior = session.scalar(
+            select(Inbound).where(Inbound.message_id_header == p.message_id,
+                                  Inbound.ticket_id.is_not(None)).limit(1))
+        if prior is not None:
+            _resend_ack(letter, session, app, prior.ticket_id)
+            raise Stop("duplicate", f"same Message-ID as letter {prior.spool_id}")
+    letter.content_hash = content_hash(letter.sender, p.subject, p.text,
+                                       app.config.service.tid_prefix)
+    since = letter.now - parse_duration(app.config.screen.duplicate_window)
+    earlier = session.scalar(
+        select(Message).where(Message.content_hash == letter.content_hash,
+                              Message.direction == "in", Message.at >= since).limit(1))
+    if earlier is not None:
+        _resend_ack(letter, session, app, earlier.ticket_id)
+        raise Stop("duplicate", f"resent within {app.config.screen.duplicate_window}")
+
+
+def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | None) -> None:
+    ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
+    if ticket is None:
+        return
+    letter.ticket = ticket
+    sent = app.notifier.acknowledge(session, ticket, letter, resend=True)
+    if not sent:
+        letter.notes.append("ack not resent: hourly cap")
+
+
+def _record_bounce(letter: Letter, session: Session, app: App) -> None:
+    assert letter.parsed is not None
+    info = bounce_of(letter.parsed.message)
+    if info is None:
+        return
+    ours = None
+    if info.original_message_id:
+        ours = session.scalar(select(Outgoing).where(
+            Outgoing.message_id == info.original_message_id))
+    if ours is None:
+        raise Stop("suppressed", f"bounce of a letter we do not know ({letter.robot})")
+    primary = info.primary
+    if primary is not None and primary.action == "delayed":
+        raise Stop("bounce", f"delivery of our {ours.kind} to {ours.recipient} delayed")
+    ours.status = "bounced"
+    diagnostic = primary.diagnostic if primary is not None else ""
+    ours.last_error = f"{info.status} {diagnostic}".strip()[:2000]
+    if ours.ticket_id is not None:
+        ticket = session.get(Ticket, ours.ticket_id)
+        if ticket is not None:
+            letter.ticket = ticket
+            ticket.needs_attention = True
+            ticket.attention_reason = (f"письмо {ours.kind} для {ours.recipient} не доставлено: "
+                                       f"{ours.last_error}")[:1000]
+            session.add(Message(ticket=ticket, direction="in", kind="bounce",
+                                from_addr=letter.sender, subject=letter.subject,
+                                message_id=letter.parsed.message_id, at=letter.spooled.received_at,
+                                body_text=letter.parsed.text[:20000],
+                                raw_path=str(app.stored_path(letter.spooled))))
+    raise Stop("bounce", f"bounce of our {ours.kind} to {ours.recipient}: {info.status}")

@@ -1,0 +1,107 @@
+"""Step: write the ticket, the message, its attachments and its reaction clock.
+
+A new ticket takes its number from the database (the row's primary key), so two
+daemons on one PostgreSQL never hand out one TID twice. A client letter on a
+ticket starts a new reaction clock of the ticket's level (§2.3) and reopens a
+closed ticket (§6).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from daemon.app import App
+from daemon.models import Attachment, Message, Reaction, Ticket
+from daemon.pipeline import Letter
+from daemon.threading_tid import format_tid, normalize_subject
+
+UNREADABLE = "письмо не удалось разобрать; исходный текст сохранён"
+
+
+def pick_assignee(session: Session, app: App) -> str | None:
+    """The agent with the fewest open tickets (§5.1); config order breaks ties."""
+    agents = [s.email.lower() for s in app.config.staff if s.role == "agent"] or \
+             [s.email.lower() for s in app.config.staff if s.role == "head"]
+    if not agents:
+        return None
+    load = dict(session.execute(
+        select(Ticket.assignee, func.count()).where(Ticket.status != "closed",
+                                                    Ticket.assignee.in_(agents))
+        .group_by(Ticket.assignee)).tuples().all())
+    return min(agents, key=lambda a: (load.get(a, 0), agents.index(a)))
+
+
+def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
+    p = letter.parsed
+    subject = normalize_subject(p.subject, app.config.service.tid_prefix) if p else ""
+    ours = app.config.our_addresses()
+    participants = sorted({a for a in (p.to + p.cc if p else [])
+                           if a not in ours and a != letter.requester})
+    ticket = Ticket(subject=subject[:2000], status="new", sla_level=letter.sla_level,
+                    requester=letter.requester or "", requester_name=letter.requester_name[:200],
+                    participants=participants, received_at=letter.spooled.received_at,
+                    assignee=pick_assignee(session, app), missing_info=list(letter.missing),
+                    emergency=False)
+    if letter.parse_error:
+        ticket.needs_attention, ticket.attention_reason = True, f"{UNREADABLE}: {letter.parse_error}"
+    elif p is not None and p.defects:
+        ticket.attention_reason = "нарушена структура письма: " + ", ".join(p.defects)[:500]
+    if letter.thread_note.startswith("tid-not-yours"):
+        ticket.attention_reason = (ticket.attention_reason + "; " if ticket.attention_reason
+                                   else "") + f"в теме чужой номер {letter.thread_note[14:]}"
+    session.add(ticket)
+    session.flush()  # the database assigns the number
+    ticket.tid = format_tid(ticket.id, app.config.service.tid_prefix)
+    letter.new_ticket = True
+    return ticket
+
+
+def message_kind(letter: Letter) -> str:
+    if letter.robot:
+        return "auto-reply"
+    if letter.staff is not None and not letter.new_ticket:
+        return "staff"
+    return "client"
+
+
+def start_reaction_clock(ticket: Ticket, letter: Letter, session: Session, app: App) -> None:
+    start, due = app.deadline(ticket.sla_level, letter.spooled.received_at,
+                              developers_involved=ticket.developers_involved)
+    session.add(Reaction(ticket=ticket, sla_level=ticket.sla_level, started_at=start, due_at=due))
+    ticket.clock_started_at, ticket.reaction_due = start, due
+    ticket.awaiting_reaction, ticket.warned_at = True, None
+
+
+def run(letter: Letter, session: Session, app: App) -> None:
+    ticket = letter.ticket if letter.ticket is not None else _new_ticket(letter, session, app)
+    letter.ticket = ticket
+    p = letter.parsed
+    kind = message_kind(letter)
+    msg = Message(ticket=ticket, direction="in", kind=kind, from_addr=letter.sender,
+                  to_addrs=p.to if p else list(letter.spooled.envelope.rcpt_to),
+                  cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
+                  message_id=p.message_id if p else None, at=letter.spooled.received_at,
+                  body_text=(p.text if p else "")[:1_000_000],
+                  raw_path=str(app.stored_path(letter.spooled)),
+                  content_hash=letter.content_hash or None)
+    session.add(msg)
+    letter.message = msg
+    if p is not None:
+        for raw, verdict in zip(p.attachments, letter.verdicts, strict=True):
+            digest, path = app.spool.put_attachment(raw.content)
+            msg.attachments.append(Attachment(
+                filename=verdict.filename, declared_type=raw.content_type[:255],
+                detected_type=verdict.detected_type, size=verdict.size, sha256=digest,
+                stored_path=str(path), verdict=verdict.verdict, reason=verdict.reason))
+    if kind == "client":
+        if ticket.status == "closed":
+            ticket.status, ticket.closed_at = "open", None
+            letter.notes.append("reopened")
+        elif ticket.status == "pending":
+            ticket.status = "open"
+        if not letter.new_ticket:
+            for a in ({*(p.to if p else []), *(p.cc if p else [])} - app.config.our_addresses()):
+                if a != ticket.requester and a not in ticket.participants:
+                    ticket.participants = [*ticket.participants, a]
+        start_reaction_clock(ticket, letter, session, app)

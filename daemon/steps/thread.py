@@ -1,0 +1,53 @@
+"""Step: find the ticket a letter belongs to (SPEC step 4, regulation §5.5).
+
+The TID in the subject decides, whatever reply prefixes surround it; failing
+that, In-Reply-To/References pointing at a letter of ours. Either way the sender
+must have a right to the ticket (its requester, a participant, or staff):
+a stranger naming someone's TID opens a ticket of their own and never sees or
+joins the other one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.app import App
+from daemon.models import Message, Ticket
+from daemon.pipeline import Letter, Stop
+from daemon.threading_tid import find_tid
+
+
+def may_write(ticket: Ticket, sender: str, app: App) -> bool:
+    sender = sender.lower()
+    if not sender:
+        return False
+    if sender == ticket.requester or sender in (ticket.participants or []):
+        return True
+    return app.config.staff_by_email(sender) is not None
+
+
+def run(letter: Letter, session: Session, app: App) -> None:
+    letter.staff = app.config.staff_by_email(letter.sender) if letter.sender else None
+    p = letter.parsed
+    if p is not None and letter.ticket is None:
+        number = find_tid(p.subject, app.config.service.tid_prefix)
+        if number is not None:
+            ticket = session.get(Ticket, number)
+            if ticket is None:
+                letter.thread_note = "tid-unknown"
+            elif may_write(ticket, letter.sender, app):
+                letter.ticket, letter.thread_note = ticket, "tid"
+            else:
+                letter.thread_note = f"tid-not-yours:{ticket.tid}"
+        if letter.ticket is None and not letter.thread_note.startswith("tid-not-yours"):
+            refs = list(dict.fromkeys([*p.in_reply_to, *reversed(p.references)]))
+            if refs:
+                ticket_id = session.scalar(
+                    select(Message.ticket_id).where(Message.message_id.in_(refs[:50]),
+                                                    Message.direction == "out").limit(1))
+                ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
+                if ticket is not None and may_write(ticket, letter.sender, app):
+                    letter.ticket, letter.thread_note = ticket, "references"
+    if letter.robot and letter.ticket is None:
+        raise Stop("suppressed", letter.robot)

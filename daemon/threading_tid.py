@@ -1,0 +1,506 @@
+"""Ticket IDs (TIDs) and the subjects that carry them (SPEC "Life of a letter", steps 2 and 4).
+
+A TID is the ticket number zero-padded to five digits (wider when larger) with one
+Damm check digit appended, behind a prefix: ticket 1 is ``SD-000013``. The Damm digit
+catches every single-digit typo and every swap of two adjacent digits, so a client who
+mistypes a TID never lands in somebody else's ticket: a TID that fails the check is
+simply not a TID. Besides the check digit we insist on the canonical width, which also
+rejects most dropped or doubled digits.
+
+Clients mangle subjects: reply and forward prefixes in a dozen languages, repeated and
+mixed, full-width characters from Asian keyboards, en-dashes from word processors,
+brackets lost or padded with spaces. The functions here find the TID through all that,
+and produce the clean subject we store and the tagged subject we send. Everything is
+pure: strings in, strings out; nothing here raises on bad input except the formatting
+of an impossible ticket number.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "NO_SUBJECT",
+    "damm_check_digit",
+    "decode_subject",
+    "find_tid",
+    "format_tid",
+    "normalize_subject",
+    "parse_tid",
+    "strip_reply_prefixes",
+    "tagged_subject",
+]
+
+DEFAULT_PREFIX = "SD"
+NO_SUBJECT = "(без темы)"
+_WIDTH = 5  # digits of the ticket number before the check digit, at least
+_MAX_DIGITS = 16  # longest digit run we read as a TID; keeps int() cheap and bounded
+
+# The Damm algorithm's quasigroup of order 10 (Damm 2004): a table with a zero
+# diagonal that is weakly totally anti-symmetric, hence every single substitution and
+# every adjacent transposition changes the final interim digit.
+_DAMM = (
+    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
+    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
+    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
+    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
+    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
+    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
+    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
+    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
+    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
+    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
+)
+
+
+def damm_check_digit(digits: str) -> int:
+    """The Damm check digit of a string of ASCII digits.
+
+    Run over a number with its check digit appended, the result is 0 exactly when the
+    check digit is right. Raises ValueError on anything but ASCII digits.
+    """
+    interim = 0
+    for ch in digits:
+        if not "0" <= ch <= "9":
+            raise ValueError(f"not an ASCII digit: {ch!r}")
+        interim = _DAMM[interim][ord(ch) - 48]
+    return interim
+
+
+def format_tid(number: int, prefix: str = DEFAULT_PREFIX) -> str:
+    """``SD-000013`` for ticket 1: prefix, hyphen, padded number, check digit."""
+    if number < 1:
+        raise ValueError(f"ticket numbers start at 1, not {number}")
+    body = f"{number:0{_WIDTH}d}"
+    return f"{prefix}-{body}{damm_check_digit(body)}"
+
+
+def _number_of(digits: str) -> int | None:
+    """The ticket number of a TID's digit run (check digit last), or None.
+
+    Accepts only what `format_tid` writes: a valid check digit and the canonical width
+    (five digits, or more without a leading zero), so ``SD-0000013`` is rejected.
+    """
+    digits = digits.translate(_FULLWIDTH_DIGITS)
+    body = digits[:-1]
+    if len(body) < _WIDTH or (len(body) > _WIDTH and body[0] == "0"):
+        return None
+    if damm_check_digit(digits) != 0:
+        return None
+    number = int(body)
+    return number if number >= 1 else None
+
+
+# ---------------------------------------------------------------- finding TIDs
+
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_DIGIT = "[0-9０-９]"
+# Hyphen look-alikes: autocorrect turns "-" into en/em dashes, Asian keyboards type
+# the full-width hyphen; "_" shows up when people copy TIDs out of file names.
+_DASH = "[-‐‑‒–—―−﹣－_]"
+_OPEN = "[\\[［【〔(（]"
+_CLOSE = "[\\]］】〕)）]"
+_HASH = "[#＃№]"
+
+
+def _fold_char(ch: str) -> str:
+    """A character class matching an ASCII character in either case and full width."""
+    variants = {ch}
+    for c in (ch.lower(), ch.upper()):
+        variants.add(c)
+        if "!" <= c <= "~":
+            variants.add(chr(ord(c) + 0xFEE0))  # the full-width form
+    if len(variants) == 1:
+        return re.escape(ch)
+    return "[" + "".join(re.escape(v) for v in sorted(variants)) + "]"
+
+
+@lru_cache(maxsize=16)
+def _tid_token(prefix: str) -> str:
+    """Regex source for one TID written by a human; group ``digits`` holds the digits.
+
+    Not glued to a preceding letter or digit (``SSD-…`` is not ours), then the prefix
+    in any case, at most one dash with optional spaces around it, and a digit run that
+    does not go on into more digits.
+    """
+    letters = "".join(_fold_char(c) for c in prefix)
+    return (
+        rf"(?<!\w){letters}\s*(?:{_DASH}\s*)?"
+        rf"(?P<digits>{_DIGIT}{{{_WIDTH + 1},{_MAX_DIGITS}}})(?!{_DIGIT})"
+    )
+
+
+@lru_cache(maxsize=16)
+def _tid_re(prefix: str) -> re.Pattern[str]:
+    return re.compile(_tid_token(prefix))
+
+
+@lru_cache(maxsize=16)
+def _bracketed_tag_re(prefix: str) -> re.Pattern[str]:
+    """A TID inside brackets anywhere: ``[SD-000013]``, ``[ #SD-000013 ]``, ``【…】``."""
+    return re.compile(rf"{_OPEN}\s*(?:{_HASH}\s*)?{_tid_token(prefix)}\s*{_CLOSE}")
+
+
+@lru_cache(maxsize=16)
+def _leading_tag_re(prefix: str) -> re.Pattern[str]:
+    """A TID opening the subject, with or without brackets, ``#`` or a colon after."""
+    return re.compile(
+        rf"\s*(?:{_OPEN}\s*)?(?:{_HASH}\s*)?{_tid_token(prefix)}(?:\s*{_CLOSE})?"
+        r"(?:\s*[:：])?\s*"
+    )
+
+
+def find_tid(subject: str, prefix: str = DEFAULT_PREFIX) -> int | None:
+    """The ticket number of the first valid TID in a decoded subject, or None.
+
+    Brackets, ``#``, case, full-width characters, dash look-alikes and stray spaces
+    are all tolerated; a wrong check digit or a non-canonical width is not a TID.
+
+    The *first* valid TID wins because that is where our own tag stands: we put it at
+    the very start (`tagged_subject`), reply prefixes only ever go in front of it, and
+    a client who mentions another ticket does so further right ("[SD-000021] Re: as in
+    SD-000013"). So the leftmost TID is the thread the letter replies to.
+    """
+    for match in _tid_re(prefix).finditer(subject):
+        number = _number_of(match["digits"])
+        if number is not None:
+            return number
+    return None
+
+
+def parse_tid(text: str, prefix: str = DEFAULT_PREFIX) -> int | None:
+    """The ticket number when `text` is one TID and nothing else (``#merge SD-000013``).
+
+    Surrounding whitespace, brackets and ``#`` are allowed, and the same spellings as
+    `find_tid`; anything else, or a bad check digit, gives None.
+    """
+    match = _parse_re(prefix).fullmatch(text)
+    return _number_of(match["digits"]) if match else None
+
+
+@lru_cache(maxsize=16)
+def _parse_re(prefix: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"\s*(?:{_OPEN}\s*)?(?:{_HASH}\s*)?{_tid_token(prefix)}(?:\s*{_CLOSE})?\s*"
+    )
+
+
+# ---------------------------------------------------------------- subjects
+
+# Reply and forward prefixes of mail clients in the languages our clients use. Outlook
+# localises them (AW/WG German, SV Scandinavian, VS Finnish, Antw Dutch, Odp Polish,
+# RIF Italian, RES/ENC Portuguese, RV Spanish, TR French, YNT Turkish); Russian clients
+# write Отв/Ответ/Пересл/Переслано, Ukrainian ones Відп. Longer words come first so
+# that the alternation never stops at a shorter one (Отв before Ответ).
+_PREFIX_WORDS = (
+    "re", "fwd", "fw", "aw", "wg", "sv", "vs", "antw", "odp", "ha", "на", "rif", "res",
+    "rv", "enc", "tr", "ynt", "отв", "ответ", "отг", "відп", "відповідь", "пересл",
+    "переслано", "пересылка", "fwd",
+)
+_PREFIX_RE = re.compile(
+    r"(?:"
+    + "|".join(re.escape(w) for w in sorted(set(_PREFIX_WORDS), key=len, reverse=True))
+    + r")"
+    # Counters: Re[2]:, Re(2):, Eudora's Re^2:; then a colon, also the full-width
+    # one, possibly after a space ("Re :", the French typographic habit).
+    + r"\s*(?:\[\s*\d+\s*\]|\(\s*\d+\s*\)|\^\s*\d+)?\s*[:：﹕]\s*",
+    re.IGNORECASE,
+)
+
+# Everything that must not survive into a stored or sent subject as is: line breaks
+# left by header folding (and injected ones), other C0/C1 controls, Unicode line and
+# paragraph separators, exotic spaces. All become one ASCII space.
+_SPACE_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+_INVISIBLE_RE = re.compile("[\u200b\u2060\ufeff]")  # zero-width space, joiner, BOM
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")  # unencodable; would crash the DB or SMTP
+
+
+def _squeeze(text: str) -> str:
+    text = _INVISIBLE_RE.sub("", text)
+    text = _SURROGATE_RE.sub("\ufffd", text)
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    """The subject without any leading Re:/Fwd:/Отв:… prefixes, whitespace collapsed.
+
+    Removes any number of them, repeated and mixed, with counters (``Re[2]:``) and odd
+    spacing. Control characters and folding whitespace become single spaces. A TID tag
+    between prefixes stops the stripping; `normalize_subject` goes through tags too.
+    """
+    # Squeeze first so that the prefix pattern sees plain spaces; stripping afterwards
+    # only eats whole prefixes with their trailing space, so the result stays squeezed
+    # and a second call changes nothing.
+    text = _squeeze(subject)
+    while match := _PREFIX_RE.match(text):
+        text = text[match.end() :]
+    return text.strip()
+
+
+def _without_tags(subject: str, prefix: str) -> str:
+    """Strip prefixes and TID tags until nothing changes.
+
+    A tag is a valid TID in brackets anywhere, or a valid TID opening the subject
+    (brackets lost, ``#SD-000013``). A bare TID in the middle of the text is a mention
+    ("as in SD-000013") and stays. Invalid TIDs are ordinary text.
+    """
+
+    def drop_valid(match: re.Match[str]) -> str:
+        return " " if _number_of(match["digits"]) is not None else match[0]
+
+    leading, bracketed = _leading_tag_re(prefix), _bracketed_tag_re(prefix)
+    text = subject
+    for _ in range(len(subject) + 2):  # every round that changes something shortens it
+        stripped = strip_reply_prefixes(text)
+        match = leading.match(stripped)
+        if match and _number_of(match["digits"]) is not None:
+            stripped = stripped[match.end() :]
+        stripped = _squeeze(bracketed.sub(drop_valid, stripped))
+        if stripped == text:
+            break
+        text = stripped
+    return text
+
+
+def normalize_subject(subject: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The subject a ticket stores and duplicate detection compares.
+
+    No reply prefixes, no TID tags (see `_without_tags`), single spaces, no control
+    characters. Idempotent, and indifferent to any chain of prefixes put in front.
+    """
+    return _without_tags(subject, prefix)
+
+
+def tagged_subject(tid: str, subject: str) -> str:
+    """The subject of a letter we send: ``[SD-000013] Original subject``.
+
+    The original loses its reply prefixes and any old tag of ours, and becomes
+    ``(без темы)`` when nothing is left. Control characters, CR and LF above all, turn
+    into spaces, so nothing a client typed can inject a header.
+    """
+    tid = _squeeze(tid)
+    prefix = tid.rpartition("-")[0] or DEFAULT_PREFIX
+    body = _without_tags(subject, prefix) or NO_SUBJECT
+    return f"[{tid}] {body}"
+
+
+# ---------------------------------------------------------------- RFC 2047 decoding
+
+# An RFC 2047 encoded-word, as the stdlib's email.header matches it; the charset may
+# carry an RFC 2231 language ("utf-8*ru"), which we drop.
+_ENCODED_WORD = re.compile(
+    r"=\?(?P<charset>[^?]*?)\?(?P<encoding>[qQbB])\?(?P<encoded>.*?)\?="
+)
+_FOLD_RE = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")
+_Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_B64_JUNK = re.compile(r"[^A-Za-z0-9+/]")
+
+# Labels real mailers write that Python's codec registry does not know.
+_CHARSET_ALIASES = {
+    "win-1251": "cp1251", "win1251": "cp1251", "windows1251": "cp1251",
+    "cp-1251": "cp1251", "x-cp1251": "cp1251", "windows-1251-1": "cp1251",
+    "koi8r": "koi8_r", "koi-8-r": "koi8_r", "x-koi8-r": "koi8_r", "koi8": "koi8_r",
+    "koi8u": "koi8_u", "x-mac-cyrillic": "mac_cyrillic", "ibm866": "cp866",
+    "unknown-8bit": "", "x-unknown": "", "unknown": "", "x-user-defined": "",
+    "default": "", "charset": "",
+}
+# Labels that are so often wrong (Cyrillic text sent as "us-ascii", "iso-8859-1",
+# or KOI8-R and windows-1251 swapped) that we let the bytes vote instead.
+_DOUBTFUL = frozenset({
+    "ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15", "cp1251", "koi8-r",
+    "koi8-u", "cp866", "iso8859-5", "mac-cyrillic",
+})
+_FALLBACKS = ("cp1251", "koi8-r", "cp866", "latin-1")
+
+# Russian letter frequencies (per cent), for telling a right decoding from mojibake.
+_RU_FREQ = {
+    "о": 10.97, "е": 8.45, "а": 8.01, "и": 7.35, "н": 6.70, "т": 6.26, "с": 5.47,
+    "р": 4.73, "в": 4.54, "л": 4.40, "к": 3.49, "м": 3.21, "д": 2.98, "п": 2.81,
+    "у": 2.62, "я": 2.01, "ы": 1.90, "ь": 1.74, "г": 1.70, "з": 1.65, "б": 1.59,
+    "ч": 1.44, "й": 1.21, "х": 0.97, "ж": 0.94, "ш": 0.73, "ю": 0.64, "ц": 0.48,
+    "щ": 0.36, "э": 0.32, "ф": 0.26, "ъ": 0.04, "ё": 0.04,
+}
+_LETTER_SCORE = {ch: 1.0 + math.log(freq) for ch, freq in _RU_FREQ.items()}
+_TYPOGRAPHY = frozenset("«»—–…№‘’‚“”„•°±\u00a0€™©®§")
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python codec name for a charset label, or None when we do not know it."""
+    if not label:
+        return None
+    label = label.split("*", 1)[0].strip().strip("\"'").lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    if not label:
+        return None
+    try:
+        info = codecs.lookup(label)
+    except LookupError:
+        return None
+    # Reject bytes-to-bytes codecs (base64, zlib, rot13) a hostile label could name.
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def _plausibility(text: str) -> float:
+    """How much `text` looks like real (mostly Russian) writing rather than mojibake.
+
+    Only non-ASCII characters count, since ASCII decodes the same in every candidate.
+    Frequent Russian letters score high, box drawing and C1 controls (what KOI8-R or
+    CP866 make of windows-1251) score low, and a word mixing Latin and Cyrillic letters
+    or switching to capitals mid-word (what windows-1251 makes of KOI8-R) is penalised.
+    """
+    score = 0.0
+    for ch in text:
+        if ch < "\x80":
+            continue
+        lower = ch.lower()
+        if lower in _LETTER_SCORE:
+            score += _LETTER_SCORE[lower]
+        elif "\u0400" <= ch <= "\u04ff":
+            score -= 1.0  # Cyrillic outside the Russian alphabet
+        elif ch in _TYPOGRAPHY:
+            score += 0.5
+        elif ch.isalpha():
+            score += 0.3  # accented Latin: plausible in Western European text
+        elif "\x80" <= ch <= "\x9f" or "\u2500" <= ch <= "\u25ff":
+            score -= 5.0  # C1 controls, box drawing
+        else:
+            score -= 2.0  # other symbols: ¤ ¦ ¬ √ ≈ ⌠ …
+    for word in _WORD_RE.findall(text):
+        has_cyrillic = any("\u0400" <= c <= "\u04ff" for c in word)
+        if has_cyrillic and any(c.isascii() or "\u00c0" <= c <= "\u024f" for c in word):
+            score -= 4.0
+        score -= 1.5 * sum(1 for a, b in zip(word, word[1:], strict=False)
+                           if a.islower() and b.isupper())
+    return score
+
+
+def _decode_bytes(data: bytes, label: str | None) -> str:
+    """Decode header bytes under a label that may be missing or wrong; never raises.
+
+    Valid UTF-8 wins outright: windows-1251 or KOI8-R Cyrillic is practically never
+    valid UTF-8. A trustworthy label (UTF-8, the CJK encodings, ...) that decodes is
+    believed. Otherwise the single-byte Cyrillic encodings and Latin-1 compete on
+    `_plausibility`, the label's own reading with a head start.
+    """
+    if data.isascii():
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    codec = _codec(label)
+    candidates: list[tuple[float, str]] = []
+    if codec is not None:
+        try:
+            text = data.decode(codec)
+        except (UnicodeError, LookupError):
+            pass
+        else:
+            if codec not in _DOUBTFUL:
+                return text
+            candidates.append((_plausibility(text) + 3.0, text))
+    for fallback in _FALLBACKS:
+        try:
+            text = data.decode(fallback)
+        except UnicodeError:
+            continue
+        candidates.append((_plausibility(text), text))
+    # latin-1 decodes anything, so there is always a candidate; max keeps the first
+    # of equals, which is the label's reading or the more common encoding.
+    return max(candidates, key=lambda c: c[0])[1]
+
+
+def _word_bytes(encoding: str, encoded: str) -> bytes | None:
+    """The bytes of one encoded-word's payload, or None when it is beyond repair."""
+    raw = encoded.encode("utf-8", "surrogateescape")
+    if encoding in "qQ":
+        raw = raw.replace(b"_", b" ")
+        return _Q_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), raw)
+    payload = _B64_JUNK.sub("", encoded)
+    if len(payload) % 4 == 1:  # a stray character; padding cannot fix that
+        payload = payload[:-1]
+    payload += "=" * (-len(payload) % 4)
+    try:
+        return binascii.a2b_base64(payload)
+    except binascii.Error:
+        return None
+
+
+# Raw 8-bit bytes outside encoded-words reach us as surrogate escapes (the stdlib
+# parser reads header bytes as ASCII with errors="surrogateescape"). A span runs from
+# one escaped byte to the last one, across ASCII in between (spaces, punctuation),
+# which every candidate charset decodes alike; real characters end it.
+_ESCAPED_SPAN = re.compile("[\udc80-\udcff](?:[\x00-\x7f\udc80-\udcff]*[\udc80-\udcff])?")
+
+
+def _decode_plain(text: str) -> str:
+    """Text outside encoded-words, with raw 8-bit spans decoded by `_decode_bytes`."""
+
+    def decode(match: re.Match[str]) -> str:
+        return _decode_bytes(match[0].encode("utf-8", "surrogateescape"), None)
+
+    return _ESCAPED_SPAN.sub(decode, text)
+
+
+def decode_subject(raw_header_value: str) -> str:
+    """A header value with RFC 2047 encoded-words decoded; never raises.
+
+    Unfolds folded lines, drops the whitespace between adjacent encoded-words (RFC 2047
+    section 6.2), and joins the bytes of adjacent words in the same charset before
+    decoding, so a multi-byte character split across two words comes out whole.
+    Charsets that are unknown, missing or wrong are guessed (`_decode_bytes`); raw
+    8-bit text outside encoded-words is guessed the same way; a word that cannot be
+    decoded at all is kept as written. The result has whitespace collapsed and no
+    control characters.
+
+    The stdlib's ``make_header(decode_header(value))`` is right for well-formed
+    headers and is what the tests compare against, but it raises on unknown charsets
+    and bad bytes and turns raw non-ASCII text into ``\\u`` escapes, so we walk the
+    words ourselves with the same grammar.
+    """
+    text = _FOLD_RE.sub("", str(raw_header_value))
+    text = text.replace("\r", " ").replace("\n", " ")
+    # Tokens: plain text as str, encoded-words as [charset key, label, bytes].
+    tokens: list[str | _Word] = []
+    position = 0
+    for match in _ENCODED_WORD.finditer(text):
+        gap = text[position : match.start()]
+        position = match.end()
+        data = _word_bytes(match["encoding"], match["encoded"])
+        if data is None:
+            tokens += [gap, match[0]]
+            continue
+        label = match["charset"]
+        key = _codec(label) or "?" + label.strip().lower()
+        before = tokens[-1] if tokens else None
+        if isinstance(before, _Word) and gap.strip(" \t") == "":
+            # Whitespace between encoded-words is not text; and when the charset goes
+            # on, the bytes are decoded together.
+            if before.key == key:
+                before.data += data
+                continue
+        else:
+            tokens.append(gap)
+        tokens.append(_Word(key, label, bytearray(data)))
+    tokens.append(text[position:])
+    decoded = (
+        _decode_bytes(bytes(t.data), t.label) if isinstance(t, _Word) else _decode_plain(t)
+        for t in tokens
+    )
+    return _squeeze("".join(decoded))
+
+
+@dataclass
+class _Word:
+    """An encoded-word (or a run of them in one charset) waiting to be decoded."""
+
+    key: str  # codec name, or the raw label when unknown; words merge on equal keys
+    label: str
+    data: bytearray

@@ -1,0 +1,58 @@
+"""Tickets as plain dicts for the CLI's JSON (SPEC "Interface": `tickets show --json`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.models import Reaction, Ticket
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def reaction_state(r: Reaction, now: datetime) -> str:
+    if r.met_at is not None:
+        return "met" if r.met_at <= r.due_at else "missed"
+    return "missed" if now > r.due_at else "running"
+
+
+def ticket_summary(t: Ticket) -> dict[str, Any]:
+    return {"tid": t.tid, "subject": t.subject, "status": t.status, "sla_level": t.sla_level,
+            "requester": t.requester, "assignee": t.assignee, "received_at": iso(t.received_at),
+            "reaction_due": iso(t.reaction_due), "needs_attention": t.needs_attention}
+
+
+def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
+    reactions = list(session.scalars(select(Reaction).where(Reaction.ticket_id == t.id)
+                                     .order_by(Reaction.id)))
+    current = reactions[-1] if reactions else None
+    return {
+        **ticket_summary(t),
+        "first_response_at": iso(t.first_response_at),
+        "reaction_state": reaction_state(current, now) if current else None,
+        "reactions": [{"sla_level": r.sla_level, "started_at": iso(r.started_at),
+                       "due_at": iso(r.due_at), "met_at": iso(r.met_at),
+                       "state": reaction_state(r, now)} for r in reactions],
+        "requester_name": t.requester_name,
+        "participants": list(t.participants or []),
+        "org": None,
+        "rating": t.rating,
+        "emergency": t.emergency,
+        "attention_reason": t.attention_reason,
+        "missing_info": list(t.missing_info or []),
+        "closed_at": iso(t.closed_at),
+        "messages": [{
+            "direction": m.direction, "kind": m.kind, "from": m.from_addr,
+            "to": list(m.to_addrs or []), "cc": list(m.cc_addrs or []), "at": iso(m.at),
+            "subject": m.subject, "message_id": m.message_id, "raw_path": m.raw_path,
+            "attachments": [{"filename": a.filename, "detected_type": a.detected_type,
+                             "declared_type": a.declared_type, "size": a.size,
+                             "sha256": a.sha256, "verdict": a.verdict, "reason": a.reason}
+                            for a in m.attachments],
+        } for m in t.messages],
+    }

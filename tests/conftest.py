@@ -1,0 +1,199 @@
+"""Shared test set-up: a desk config in a temporary folder, and ways to drive it.
+
+`desk` builds a real config file, a migrated database (SQLite by default;
+PostgreSQL when SUPPORTD_TEST_POSTGRES is set and a test asks for `pg_desk`) and
+an App. Helpers read what a user would look at: the outbox Maildir and
+`supportd tickets show --json`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from daemon import config as config_mod
+from daemon import db, outbox
+from daemon.app import App
+
+FIXTURES = Path(__file__).parent / "fixtures" / "eml"
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fixture_bytes(name: str) -> bytes:
+    """A scenario letter, with CRLF line ends as it would come off the wire."""
+    data = (FIXTURES / name).read_bytes()
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+STAFF = """
+[[staff]]
+name = "Анна Петрова"
+email = "agent1@example.ru"
+phone = "+7 000 000-00-01"
+role = "agent"
+
+[[staff]]
+name = "Игорь Смирнов"
+email = "agent2@example.ru"
+phone = "+7 000 000-00-02"
+role = "agent"
+
+[[staff]]
+name = "Руководитель"
+email = "head@example.ru"
+phone = "+7 000 000-00-09"
+role = "head"
+"""
+
+
+def write_config(root: Path, db_url: str | None = None, extra: str = "",
+                 smtp_port: int | None = None, outbound: str | None = None) -> Path:
+    url = db_url or f"sqlite:///{root}/supportd.db"
+    out = outbound or f'transport = "maildir"\nmaildir = "{root}/outbox"'
+    text = f"""[service]
+address = "techsupport@example.ru"
+timezone = "Europe/Moscow"
+
+[storage]
+url = "{url}"
+spool = "{root}/spool"
+
+[smtp]
+enabled = true
+host = "127.0.0.1"
+port = {smtp_port or free_port()}
+max_message_size = 1048576
+
+[imap]
+enabled = false
+
+[outbound]
+{out}
+retry_base = "1s"
+
+[logging]
+format = "json"
+{STAFF}
+{extra}
+"""
+    path = root / "supportd.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class Desk:
+    root: Path
+    config_path: Path
+    app: App
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.root / "outbox"
+
+    def ingest(self, raw: bytes, sender: str = "") -> object:
+        from daemon.ingest import ingest_now
+        from daemon.spool import Envelope
+
+        self.app.spool.ensure()
+        return ingest_now(self.app, raw, Envelope(source="ingest", mail_from=sender))
+
+    def ingest_fixture(self, name: str, **replacements: str) -> object:
+        raw = fixture_bytes(name)
+        for old, new in replacements.items():
+            raw = raw.replace(old.encode(), new.encode())
+        return self.ingest(raw)
+
+    def flush(self) -> outbox.FlushReport:
+        return outbox.flush(self.app, outbox.make_transport(self.app.config.outbound), force=True)
+
+    def sent(self) -> list[EmailMessage]:
+        """Every letter in the outbox Maildir, oldest first (flushes first)."""
+        self.flush()
+        files = sorted((self.outbox_dir / "new").glob("*")) if self.outbox_dir.exists() else []
+        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+                for f in files]  # type: ignore[misc]
+
+    def tickets(self) -> list[dict]:
+        from daemon.models import Ticket
+        from daemon.views import ticket_detail
+
+        with self.app.sessions() as s:
+            return [ticket_detail(s, t, self.app.now())
+                    for t in s.query(Ticket).order_by(Ticket.id)]
+
+    def inbound(self) -> list[tuple[str, str, int | None]]:
+        from daemon.models import Inbound
+
+        with self.app.sessions() as s:
+            return [(r.outcome, r.reason, r.ticket_id)
+                    for r in s.query(Inbound).order_by(Inbound.id)]
+
+
+def make_desk(root: Path, db_url: str | None = None, extra: str = "",
+              clock: Callable[[], datetime] | None = None, **kw: str) -> Desk:
+    path = write_config(root, db_url, extra, **kw)
+    cfg = config_mod.load(path)
+    db.upgrade(cfg.storage.url)
+    app = App(cfg, clock=clock)
+    app.spool.ensure()
+    return Desk(root, path, app)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    d = make_desk(tmp_path)
+    yield d
+    d.app.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    base = os.environ.get("SUPPORTD_TEST_POSTGRES")
+    if not base:
+        pytest.skip("SUPPORTD_TEST_POSTGRES not set (CI sets it when PostgreSQL runs)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"supportd_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def simple_letter(subject: str = "Не открывается отчёт", body: str = "", *,
+                  sender: str = "Иван Клиентов <ivan@client.example>",
+                  message_id: str | None = None, **headers: str) -> bytes:
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = "techsupport@example.ru"
+    m["Subject"] = subject
+    m["Date"] = email.utils.format_datetime(datetime.now(UTC))
+    m["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@client.example>"
+    for k, v in headers.items():
+        m[k.replace("_", "-")] = v
+    m.set_content(body or "Здравствуйте! В системе https://edo.client.example (версия 3.14, "
+                          "редакция «Корпоративная») при формировании отчёта появляется "
+                          "ошибка 500. Шаги: открыть Отчёты, выбрать период, нажать Сформировать.")
+    return m.as_bytes()

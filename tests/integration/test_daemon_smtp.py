@@ -1,0 +1,221 @@
+"""The real daemon, as a separate process, spoken to over a real SMTP socket.
+
+These are the user's story end to end: `supportd run` listening on loopback,
+smtplib delivering, the acknowledgement appearing in the outbox Maildir, and the
+CLI showing the ticket. The crash drill kills the daemon with SIGKILL while a
+letter is between "250" and its commit, and checks the restart processes it
+exactly once.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT, free_port, simple_letter, write_config
+
+SUPPORTD = [sys.executable, "-m", "daemon.cli"]
+
+
+class Daemon:
+    def __init__(self, root: Path, port: int, config: Path) -> None:
+        self.root, self.port, self.config = root, port, config
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = root / "daemon.log"
+
+    def cli(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*SUPPORTD, "--config", str(self.config), *args], input=input,
+                              capture_output=True, timeout=120, cwd=PROJECT)
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([*SUPPORTD, "--config", str(self.config), "run"],
+                                         stdout=log, stderr=log, cwd=PROJECT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
+                    s.noop()
+                return
+            except OSError:
+                assert self.proc.poll() is None, self.log.read_text()
+                time.sleep(0.1)
+        raise AssertionError("daemon did not start listening:\n" + self.log.read_text())
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)
+        self.proc = None
+        return code
+
+    def send(self, raw: bytes, sender: str = "ivan@client.example") -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
+            s.ehlo("client.example")
+            code, resp = s.mail(sender)
+            assert code == 250
+            code, resp = s.rcpt("techsupport@example.ru")
+            assert code == 250
+            return s.data(raw)
+
+    def tickets(self) -> list[dict]:
+        p = self.cli("tickets", "list", "--json")
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    def show(self, tid: str) -> dict:
+        p = self.cli("tickets", "show", tid, "--json")
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    def outbox(self) -> list[email.message.EmailMessage]:
+        new = self.root / "outbox" / "new"
+        files = sorted(new.glob("*")) if new.exists() else []
+        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+                for f in files]  # type: ignore[misc]
+
+    def wait_for(self, what, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = what()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError("timed out; daemon log:\n" + self.log.read_text()[-3000:])
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    port = free_port()
+    cfg = write_config(tmp_path, smtp_port=port)
+    d = Daemon(tmp_path, port, cfg)
+    assert d.cli("db", "upgrade").returncode == 0
+    d.start()
+    yield d
+    if d.proc is not None:
+        d.stop(signal.SIGKILL)
+
+
+def test_a_letter_over_smtp_becomes_a_ticket_and_an_acknowledgement(daemon: Daemon) -> None:
+    code, resp = daemon.send(simple_letter("Не работает отчёт", message_id="<m1@client.example>"))
+    assert code == 250 and b"queued as" in resp
+
+    acks = daemon.wait_for(lambda: [m for m in daemon.outbox()
+                                    if "ivan@client.example" in str(m["To"])])
+    ack = acks[0]
+    tickets = daemon.tickets()
+    assert len(tickets) == 1
+    tid = tickets[0]["tid"]
+    assert f"[{tid}]" in str(ack["Subject"]) and "Не работает отчёт" in str(ack["Subject"])
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["In-Reply-To"] == "<m1@client.example>"
+    body = ack.get_body(("plain",)).get_content()
+    assert tid in body and "Консультирование по общим вопросам" in body
+    assert "Срок реакции: до " in body and "(МСК)" in body
+
+    shown = daemon.show(tid)
+    assert shown["status"] == "new" and shown["sla_level"] == "consultation"
+    assert shown["requester"] == "ivan@client.example"
+    kinds = [(m["direction"], m["kind"]) for m in shown["messages"]]
+    assert ("in", "client") in kinds and ("out", "ack") in kinds
+    # the assignee (load-balanced agent) got a notification naming the TID
+    notes = [m for m in daemon.outbox() if str(m["To"]) == shown["assignee"]]
+    assert notes and tid in str(notes[0]["Subject"])
+
+
+def test_an_oversized_letter_is_refused_at_data_with_a_clear_552(daemon: Daemon) -> None:
+    big = simple_letter("Большое письмо", "x" * 1_200_000)
+    with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as s:
+        s.ehlo("client.example")
+        assert s.has_extn("size")
+        s.mail("ivan@client.example")
+        s.rcpt("techsupport@example.ru")
+        code, resp = s.data(big)
+    assert code == 552
+    assert b"too big" in resp and b"1048576" in resp
+    assert daemon.tickets() == []
+
+
+def test_sigkill_between_accept_and_commit_loses_nothing_and_doubles_nothing(
+        daemon: Daemon) -> None:
+    # Hold the database's write lock, so the runner claims the letter and then
+    # waits at its commit: that is the window between "250" and the ticket.
+    lock = sqlite3.connect(daemon.root / "supportd.db", timeout=30, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        code, _ = daemon.send(simple_letter("Письмо перед сбоем", message_id="<crash@x>"))
+        assert code == 250
+        claimed = daemon.wait_for(lambda: list((daemon.root / "spool" / "processing")
+                                               .glob("*/*")))
+        assert claimed
+        daemon.stop(signal.SIGKILL)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert daemon.tickets() == []  # nothing committed, and the letter is still on disk
+    daemon.start()
+    tickets = daemon.wait_for(daemon.tickets)
+    time.sleep(1.0)  # give a double-processing bug time to show itself
+    assert len(daemon.tickets()) == 1 and tickets[0]["subject"] == "Письмо перед сбоем"
+    acks = daemon.wait_for(lambda: [m for m in daemon.outbox()
+                                    if "ivan@client.example" in str(m["To"])])
+    assert len(acks) == 1
+
+
+def test_sighup_reloads_and_sigterm_stops_cleanly(daemon: Daemon) -> None:
+    assert daemon.proc is not None
+    daemon.config.write_text(daemon.config.read_text().replace(
+        'name = "Руководитель"', 'name = "Новый руководитель"'), encoding="utf-8")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_for(lambda: "config.reloaded" in daemon.log.read_text())
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert "service.stopped" in daemon.log.read_text()
+
+
+def test_a_bad_config_is_refused_with_the_key_named(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, extra='[calendar]\nday_start = "19:00"\n')
+    p = subprocess.run([*SUPPORTD, "--config", str(cfg), "check-config"], capture_output=True,
+                       cwd=PROJECT, timeout=60)
+    assert p.returncode == 78
+    assert b"calendar.day_end" in p.stderr
+
+
+def test_database_down_means_451_and_ingest_exit_75(tmp_path: Path) -> None:
+    port, dead = free_port(), free_port()
+    cfg = write_config(tmp_path, db_url=f"postgresql+psycopg://nobody@127.0.0.1:{dead}/none",
+                       smtp_port=port)
+    d = Daemon(tmp_path, port, cfg)
+    p = d.cli("ingest", "-", input=simple_letter())
+    assert p.returncode == 75, p.stderr
+    assert not list((tmp_path / "spool").glob("*/*/*"))  # ingest kept nothing: the MTA retries
+    d.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.mail("ivan@client.example")
+            s.rcpt("techsupport@example.ru")
+            code, resp = s.data(simple_letter())
+        assert code == 451, resp
+    finally:
+        d.stop(signal.SIGKILL)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/swaks"), reason="swaks not installed")
+def test_swaks_as_in_the_readme(daemon: Daemon) -> None:
+    p = subprocess.run(["swaks", "--server", f"127.0.0.1:{daemon.port}", "--to",
+                        "techsupport@example.ru", "--from", "client@example.org",
+                        "--header", "Subject: Test via swaks", "--body", "Проверка"],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stdout[-500:]
+    daemon.wait_for(lambda: [m for m in daemon.outbox() if "client@example.org" in str(m["To"])])
