@@ -39,7 +39,6 @@ archives: a docx legitimately embeds pictures of any format.
 from __future__ import annotations
 
 import io
-import lzma
 import os
 import re
 import struct
@@ -208,16 +207,16 @@ def _office_head(h: bytes) -> bool:
 def _as_text(h: bytes) -> str | None:
     if h.startswith((b"\xff\xfe", b"\xfe\xff")):
         return h[:len(h) & ~1].decode("utf-16", "replace")
-    if b"\x00" in h:
+    # Text has no NUL and (almost) no other control bytes, whatever its charset.
+    controls = sum(1 for b in h if (b < 32 and b not in b"\t\n\r\f\x1b\x08") or b == 0x7F)
+    if b"\x00" in h or controls > len(h) // 100:
         return None
     try:
         return h.decode("utf-8")
     except UnicodeDecodeError as e:
         if e.reason == "unexpected end of data" and e.start >= len(h) - 3:
             return h[:e.start].decode("utf-8")
-    # Legacy single-byte Cyrillic (cp1251, koi8-r, cp866): text has no control bytes.
-    controls = sum(1 for b in h if (b < 32 and b not in b"\t\n\r\f\x1b\x08") or b == 0x7F)
-    return h.decode("cp1251", "replace") if controls <= len(h) // 100 else None
+    return h.decode("cp1251", "replace")  # or koi8-r, cp866: single-byte Cyrillic
 
 
 # ------------------------------------------------------------------ names
@@ -265,11 +264,21 @@ def type_from_name(name: str, declared_type: str = "") -> str:
 # ------------------------------------------------------------------ verdicts
 
 _SCREENSHOT_RULE = ("по п. 5.7 Регламента скриншоты и другие изображения принимаются "
-                    "в форматах JPG, GIF и PNG, а BMP — только упакованным в архив ZIP или RAR")
+                    "в форматах JPG, GIF и PNG, а в формате BMP — только упакованными "
+                    "в архив ZIP или RAR")
 
 
 def _format(kind: str) -> str:
     return FORMAT_NAMES.get(kind, kind.upper())
+
+
+def _files(n: int, *, genitive: bool = False) -> str:
+    """«1 файл», «2 файла», «5 файлов»; after «из»: «из 1 файла», «из 5 файлов»."""
+    one = n % 10 == 1 and n % 100 != 11
+    few = n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14)
+    if genitive:
+        return f"{n} файла" if one else f"{n} файлов"
+    return f"{n} файл" if one else f"{n} файла" if few else f"{n} файлов"
 
 
 def _mb(n: int) -> str:
@@ -354,9 +363,9 @@ def _bounds(name: str, kind: str, size: int, count: int, total: int, max_entries
             max_archive_bytes: int) -> Verdict | None:
     if count > max_entries:
         return Verdict(name, kind, size, REJECTED, (
-            f"В архиве {count} файлов, а проверяются архивы не более чем из {max_entries} "
-            "файлов. Пожалуйста, оставьте в архиве только нужные файлы или разделите его "
-            "на несколько архивов."))
+            f"В архиве {_files(count)}, а проверяются архивы не более чем из "
+            f"{_files(max_entries, genitive=True)}. Пожалуйста, оставьте в архиве только "
+            "нужные файлы или разделите его на несколько архивов."))
     if total > max_archive_bytes:
         return Verdict(name, kind, size, REJECTED, (
             f"После распаковки архив займёт {_mb(total)}, а допускается не более "
@@ -365,11 +374,14 @@ def _bounds(name: str, kind: str, size: int, count: int, total: int, max_entries
     return None
 
 
-def _unreadable(name: str, kind: str, size: int, what: str) -> Verdict:
+def _unreadable(name: str, kind: str, size: int, what: str, how: str = "") -> Verdict:
     return Verdict(name, kind, size, REJECTED, (
         f"Архив {_format(kind)} {what}, поэтому его содержимое не удалось проверить. "
-        "Пожалуйста, упакуйте файлы заново (без шифрования списка файлов) и пришлите "
-        "архив повторно."))
+        f"Пожалуйста, упакуйте файлы заново{how} и пришлите архив повторно."))
+
+
+def _what(kind: str) -> str:
+    return _format(kind) if kind in IMAGE_TYPES else "не распознан как изображение"
 
 
 def _summary(name: str, kind: str, size: int, entries: list[ArchiveEntry],
@@ -378,9 +390,7 @@ def _summary(name: str, kind: str, size: int, entries: list[ArchiveEntry],
     if not bad:
         return Verdict(name, kind, size, ACCEPTED, " ".join(dict.fromkeys(notes)),
                        tuple(entries))
-    listed = ", ".join(
-        f"«{e.name}» ({_format(e.detected_type) if e.detected_type in IMAGE_TYPES else 'не распознан как изображение'})"  # noqa: E501
-        for e in bad[:5])
+    listed = ", ".join(f"«{e.name}» ({_what(e.detected_type)})" for e in bad[:5])
     more = f" и ещё {len(bad) - 5}" if len(bad) > 5 else ""
     return Verdict(name, kind, size, REJECTED, (
         f"В архиве есть изображения, которые не принимаются: {listed}{more}. Напоминаем, что "
@@ -388,8 +398,12 @@ def _summary(name: str, kind: str, size: int, entries: list[ArchiveEntry],
         "повторно."), tuple(entries))
 
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
-               OSError, EOFError, ValueError, struct.error, zlib.error, lzma.LZMAError)
+_PASSWORD_NOTE = ("Файлы в архиве защищены паролем, поэтому их формат проверен только по "
+                  "именам. Чтобы специалист мог открыть архив, сообщите, пожалуйста, пароль.")
+# Hostile bytes reach zipfile, its decompressors and rarfile, which fail in many ways
+# (BadZipFile, zlib.error, LZMAError, IndexError on broken LZMA properties, ...): any
+# exception from them means "could not be read", never a crashed letter.
+_UNREADABLE = Exception
 
 
 def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: int) -> Verdict:
@@ -398,11 +412,11 @@ def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: i
         # Russian Windows archivers write names in cp866 without the UTF-8 flag.
         zf = zipfile.ZipFile(io.BytesIO(content), metadata_encoding="cp866")
         infos = zf.infolist()
-    except _ZIP_ERRORS:
+    except _UNREADABLE:
         return _unreadable(name, "zip", size, "повреждён и не открывается")
     if _is_office(zf, infos):
         return Verdict(name, "office", size, ACCEPTED)
-    files = [i for i in infos if not i.is_dir() and not _is_apple_double(i.filename)]
+    files = [i for i in infos if not i.filename.endswith("/") and not _is_apple_double(i.filename)]
     over = _bounds(name, "zip", size, len(infos), sum(i.file_size for i in files),
                    max_entries, max_archive_bytes)
     if over:
@@ -412,9 +426,7 @@ def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: i
         member = _zip_member_name(info)
         if info.flag_bits & 0x1:
             entries.append(_entry(member, info.file_size, None, "файл защищён паролем"))
-            notes.append("Файлы в архиве защищены паролем, поэтому их формат проверен только "
-                         "по именам. Чтобы специалист мог открыть архив, сообщите, "
-                         "пожалуйста, пароль.")
+            notes.append(_PASSWORD_NOTE)
         elif info.file_size > max_archive_bytes or \
                 info.file_size > MAX_RATIO * max(info.compress_size, 1):
             entries.append(_entry(member, info.file_size, None,
@@ -429,7 +441,7 @@ def _zip_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
     try:
         with zf.open(info) as f:
             return f.read(SNIFF_BYTES)
-    except _ZIP_ERRORS:
+    except _UNREADABLE:
         return None
 
 
@@ -441,7 +453,7 @@ def _is_office(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
     try:
         with zf.open(infos[0]) as f:
             return f.read(SNIFF_BYTES).startswith(b"application/vnd.oasis.opendocument")
-    except _ZIP_ERRORS:
+    except _UNREADABLE:
         return False
 
 
@@ -470,10 +482,11 @@ def _judge_rar(name: str, content: bytes, max_entries: int, max_archive_bytes: i
         rf = rarfile.RarFile(io.BytesIO(content), errors="strict", part_only=True)
         infos = rf.infolist()
         hidden = not infos and rf.needs_password()
-    except (rarfile.Error, OSError, EOFError, ValueError, struct.error, IndexError):
+    except _UNREADABLE:
         return _unreadable(name, "rar", size, "повреждён и не открывается")
     if hidden:
-        return _unreadable(name, "rar", size, "зашифрован вместе со списком файлов")
+        return _unreadable(name, "rar", size, "зашифрован вместе со списком файлов",
+                           " без шифрования имён файлов")
     files = [i for i in infos if not i.is_dir()]
     over = _bounds(name, "rar", size, len(infos), sum(i.file_size or 0 for i in files),
                    max_entries, max_archive_bytes)
@@ -484,14 +497,14 @@ def _judge_rar(name: str, content: bytes, max_entries: int, max_archive_bytes: i
         member_size = info.file_size or 0
         if info.needs_password():
             entries.append(_entry(info.filename, member_size, None, "файл защищён паролем"))
-            notes.append("Файлы в архиве защищены паролем, поэтому их формат проверен только "
-                         "по именам. Чтобы специалист мог открыть архив, сообщите, "
-                         "пожалуйста, пароль.")
+            notes.append(_PASSWORD_NOTE)
             continue
         head = _rar_head(rf, info)
+        compressed = info.compress_type != rarfile.RAR_M0
         entries.append(_entry(info.filename, member_size, head,
-                              "сжатые файлы в архивах RAR не распаковываются"))
-        if head is None:
+                              "сжатые файлы в архивах RAR не распаковываются" if compressed
+                              else "файл не удалось прочитать"))
+        if head is None and compressed:
             notes.append("Сжатые файлы в архиве RAR проверены по расширениям имён: их "
                          "содержимое не распаковывается.")
     return _summary(name, "rar", size, entries, notes)
@@ -509,5 +522,5 @@ def _rar_head(rf: rarfile.RarFile, info: rarfile.RarInfo) -> bytes | None:
     try:
         with rf.open(info) as f:
             return bytes(f.read(SNIFF_BYTES))
-    except (rarfile.Error, OSError, EOFError, ValueError, struct.error):
+    except _UNREADABLE:
         return None

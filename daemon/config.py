@@ -129,8 +129,8 @@ class StaffMember:
 
 @dataclass(frozen=True)
 class SlaLevelConfig:
-    reaction: str = doc("reaction time: '90m', '6h', '24d'", "40h")
-    clock: str = doc("'working', 'calendar' or 'working_days'", "working")
+    reaction: str = doc("reaction time: '90m', '6h', '24d'; empty: SPEC's table", "")
+    clock: str = doc("'working', 'calendar' or 'working_days'; empty: SPEC's table", "")
 
 
 @dataclass(frozen=True)

@@ -81,5 +81,5 @@ def exit_code_for(app: App, raw: bytes, envelope: Envelope) -> tuple[int, str]:
 def envelope_from_environment(source: str = "ingest") -> Envelope:
     """Postfix's pipe(8) passes SENDER/RECIPIENT in the environment when asked to."""
     rcpt = os.environ.get("RECIPIENT", "")
-    return Envelope(source=source, mail_from=os.environ.get("SENDER", ""),
+    return Envelope(source=source, mail_from=os.environ.get("SENDER"),
                     rcpt_to=(rcpt,) if rcpt else ())

@@ -292,7 +292,7 @@ class BounceInfo:
 
     @property
     def final_recipient(self) -> str | None:
-        return self.primary.final_recipient if self.primary else None
+        return (self.primary.final_recipient or None) if self.primary else None
 
     @property
     def status(self) -> str:
@@ -400,8 +400,7 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
     if isinstance(payload, list):
         messages = [m for m in payload if isinstance(m, Message)]
     else:
-        raw = part.get_payload(decode=True)
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(payload)
+        text = _part_text(part)
         for chunk in re.split(r"\r?\n[ \t]*\r?\n", text.strip()):
             if chunk.strip():
                 messages.append(HeaderParser().parsestr(chunk.strip() + "\n"))
@@ -438,7 +437,7 @@ def _returned_headers(message: Message) -> dict[str, str] | None:
     """Header fields of the letter a report returns (message/rfc822 or headers only)."""
     for part in message.walk():
         ctype = part.get_content_type()
-        if ctype in ("message/rfc822", "message/global"):
+        if ctype in ("message/rfc822", "message/global", "message/partial"):
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
             if isinstance(inner, Message):
@@ -450,12 +449,26 @@ def _returned_headers(message: Message) -> dict[str, str] | None:
 
 
 def _parse_headers(part: Message) -> dict[str, str]:
-    raw = part.get_payload(decode=True)
-    if isinstance(raw, bytes):
-        text = raw.decode("utf-8", "surrogateescape")
-    else:
-        text = str(part.get_payload())
+    text = _part_text(part)
     return _first_fields(HeaderParser().parsestr(text.lstrip("\r\n"), headersonly=True))
+
+
+def _part_text(part: Message) -> str:
+    """A leaf part's payload as text, its transfer encoding undone, never raising."""
+    payload = part.get_payload()
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if isinstance(payload, str) and encoding in ("", "7bit", "8bit", "binary"):
+        # Undecoded already; 8-bit bytes sit in it as surrogate escapes. (Asking the
+        # stdlib to "decode" such a payload gives raw-unicode-escape bytes instead.)
+        raw = payload.encode("utf-8", "surrogateescape")
+    else:
+        decoded = part.get_payload(decode=True)
+        raw = decoded if isinstance(decoded, bytes) else b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return raw.decode(charset, "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
 
 
 def _first_fields(message: Message) -> dict[str, str]:
@@ -534,14 +547,7 @@ def _body_text(message: Message) -> str:
             continue
         if part.get_content_type() == "text/html":
             continue
-        raw = part.get_payload(decode=True)
-        if not isinstance(raw, bytes):
-            continue
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            text = raw.decode(charset, "replace")
-        except LookupError:
-            text = raw.decode("utf-8", "replace")
+        text = _part_text(part)
         chunks.append(text)
         size += len(text)
         if size >= _MAX_TEXT:

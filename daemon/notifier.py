@@ -47,8 +47,8 @@ class Notifier:
 
     # ------------------------------------------------------------ helpers
 
-    def render(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(service=self.config.service, **context)
+    def render(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(service=self.config.service, **context)
 
     def level_view(self, code: str) -> dict[str, str]:
         level = self.app.level(code)

@@ -62,7 +62,7 @@ class Letter:
     def sender(self) -> str:
         if self.parsed and self.parsed.from_addr:
             return self.parsed.from_addr
-        return self.spooled.envelope.mail_from.lower()
+        return (self.spooled.envelope.mail_from or "").lower()
 
     @property
     def subject(self) -> str:

@@ -47,7 +47,7 @@ def _account(letter: Letter, session: Session, app: App, outcome: str, reason: s
     s = letter.spooled
     p = letter.parsed
     row = Inbound(spool_id=s.spool_id, source=s.envelope.source,
-                  source_key=s.envelope.source_key, envelope_from=s.envelope.mail_from,
+                  source_key=s.envelope.source_key, envelope_from=s.envelope.mail_from or "",
                   envelope_to=list(s.envelope.rcpt_to), received_at=s.received_at,
                   processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
                   raw_path=str(app.stored_path(s)),

@@ -51,24 +51,33 @@ class Service:
         event.clear()
 
     async def runner_loop(self) -> None:
+        """Drain the spool whenever woken; while the database is away, probe it with
+        backoff (the listener answers 451 meanwhile) and keep the letters spooled."""
         delay = 1.0
         while not self.stop.is_set():
+            if not self.db_healthy:
+                self.db_healthy = await self.app_loop.run_in_executor(
+                    self.pipeline_pool, db.ping, self.app.engine)
+                if not self.db_healthy:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 60.0)
+                    continue
+                log.info("db.available")
+                delay = 1.0
             try:
                 results = await self.app_loop.run_in_executor(
                     self.pipeline_pool, runner.drain, self.app)
-                self.db_healthy, delay = True, 1.0
-                if results:
-                    self.mail.set()
-                await self._wait(self.letters, 5.0)
             except runner.TemporaryFailure:
                 self.db_healthy = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
-                self.db_healthy = await self.app_loop.run_in_executor(
-                    self.pipeline_pool, db.ping, self.app.engine)
+                log.error("db.unavailable", hint="letters stay in the spool; SMTP answers 451")
+                continue
             except Exception:
                 log.exception("runner.crashed")
                 await asyncio.sleep(5)
+                continue
+            if results:
+                self.mail.set()
+            await self._wait(self.letters, 5.0)
 
     async def outbox_loop(self) -> None:
         while not self.stop.is_set():

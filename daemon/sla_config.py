@@ -60,16 +60,21 @@ def build_levels(config: Config) -> dict[str, SlaLevel]:
         key = f"sla.levels.{code}"
         if code not in DEFAULT_LEVELS:
             raise ConfigError(key, f"unknown level; known: {', '.join(DEFAULT_LEVELS)}")
+        default = DEFAULT_LEVELS[code]
         try:
-            clock = Clock(lc.clock)
+            clock = Clock(lc.clock) if lc.clock else default.clock
         except ValueError:
             raise ConfigError(f"{key}.clock",
                               f"{lc.clock!r}: use working, calendar or working_days") from None
         try:
-            reaction = parse_reaction(lc.reaction, clock)
+            reaction = (parse_reaction(lc.reaction, clock) if lc.reaction
+                        else default.reaction)
         except ValueError as exc:
             raise ConfigError(f"{key}.reaction", str(exc)) from None
-        levels[code] = dataclasses.replace(DEFAULT_LEVELS[code], reaction=reaction, clock=clock)
+        try:
+            levels[code] = dataclasses.replace(default, reaction=reaction, clock=clock)
+        except ValueError as exc:
+            raise ConfigError(f"{key}.reaction", f"does not fit clock {clock}: {exc}") from None
     errors = validate_levels(levels)
     if errors:
         code = errors[0].split(":", 1)[0]

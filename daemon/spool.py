@@ -36,7 +36,7 @@ MAGIC = b"SUPPORTD-SPOOL 1 "
 @dataclass(frozen=True)
 class Envelope:
     source: str  # smtp | lmtp | imap | ingest
-    mail_from: str = ""
+    mail_from: str | None = None  # None: unknown; "": the null sender <>
     rcpt_to: tuple[str, ...] = ()
     source_key: str | None = None  # e.g. imap:host/folder:uidvalidity:uid
     peer: str = ""
@@ -138,7 +138,7 @@ class Spool:
         nl = data.index(b"\n")
         meta = json.loads(data[len(MAGIC):nl])
         env = meta["envelope"]
-        envelope = Envelope(env["source"], env.get("mail_from", ""),
+        envelope = Envelope(env["source"], env.get("mail_from"),
                             tuple(env.get("rcpt_to", ())), env.get("source_key"),
                             env.get("peer", ""))
         return SpooledLetter(path.name, path, envelope,
@@ -211,8 +211,9 @@ class Spool:
             for f in sorted(d.iterdir()):
                 os.rename(f, self.incoming / f.name)
                 recovered.append(f.name)
-            with contextlib.suppress(OSError):
-                d.rmdir()
+            if d != self.claim_dir:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
         return recovered
 
     # ------------------------------------------------------------ attachments

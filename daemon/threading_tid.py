@@ -22,6 +22,7 @@ import codecs
 import math
 import re
 from dataclasses import dataclass
+from email.header import Header, decode_header
 from functools import lru_cache
 
 __all__ = [
@@ -75,8 +76,8 @@ def damm_check_digit(digits: str) -> int:
 
 def format_tid(number: int, prefix: str = DEFAULT_PREFIX) -> str:
     """``SD-000013`` for ticket 1: prefix, hyphen, padded number, check digit."""
-    if number < 1:
-        raise ValueError(f"ticket numbers start at 1, not {number}")
+    if not 1 <= number < 10 ** (_MAX_DIGITS - 1):
+        raise ValueError(f"no TID for ticket number {number}")
     body = f"{number:0{_WIDTH}d}"
     return f"{prefix}-{body}{damm_check_digit(body)}"
 
@@ -149,10 +150,14 @@ def _bracketed_tag_re(prefix: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=16)
 def _leading_tag_re(prefix: str) -> re.Pattern[str]:
-    """A TID opening the subject, with or without brackets, ``#`` or a colon after."""
+    """A TID opening the subject, with or without brackets, ``#``, a colon right after.
+
+    Only a colon glued to the tag goes with it ("SD-000013: x"); "[SD-000013] : x"
+    keeps its colon, or a subject of ":" alone would not survive being tagged.
+    """
     return re.compile(
-        rf"\s*(?:{_OPEN}\s*)?(?:{_HASH}\s*)?{_tid_token(prefix)}(?:\s*{_CLOSE})?"
-        r"(?:\s*[:：])?\s*"
+        rf"\s*(?P<open>{_OPEN}\s*)?(?:{_HASH}\s*)?{_tid_token(prefix)}(?(open)\s*{_CLOSE})"
+        r"[:：]?\s*"
     )
 
 
@@ -187,7 +192,7 @@ def parse_tid(text: str, prefix: str = DEFAULT_PREFIX) -> int | None:
 @lru_cache(maxsize=16)
 def _parse_re(prefix: str) -> re.Pattern[str]:
     return re.compile(
-        rf"\s*(?:{_OPEN}\s*)?(?:{_HASH}\s*)?{_tid_token(prefix)}(?:\s*{_CLOSE})?\s*"
+        rf"\s*(?P<open>{_OPEN}\s*)?(?:{_HASH}\s*)?{_tid_token(prefix)}(?(open)\s*{_CLOSE})\s*"
     )
 
 
@@ -238,34 +243,40 @@ def strip_reply_prefixes(subject: str) -> str:
     # only eats whole prefixes with their trailing space, so the result stays squeezed
     # and a second call changes nothing.
     text = _squeeze(subject)
-    while match := _PREFIX_RE.match(text):
-        text = text[match.end() :]
-    return text.strip()
+    position = 0
+    while match := _PREFIX_RE.match(text, position):
+        position = match.end()
+    return text[position:]
 
 
 def _without_tags(subject: str, prefix: str) -> str:
     """Strip prefixes and TID tags until nothing changes.
 
-    A tag is a valid TID in brackets anywhere, or a valid TID opening the subject
-    (brackets lost, ``#SD-000013``). A bare TID in the middle of the text is a mention
-    ("as in SD-000013") and stays. Invalid TIDs are ordinary text.
+    A tag is a valid TID in brackets anywhere, or a valid TID opening the subject,
+    among the prefixes (brackets lost, ``#SD-000013``). A bare TID in the middle of
+    the text is a mention ("as in SD-000013") and stays. Invalid TIDs are ordinary
+    text. Removing a bracketed tag can expose a prefix ("Re[SD-000013]: x" becomes
+    "Re : x"), hence the loop; it settles in two or three rounds.
     """
 
     def drop_valid(match: re.Match[str]) -> str:
         return " " if _number_of(match["digits"]) is not None else match[0]
 
     leading, bracketed = _leading_tag_re(prefix), _bracketed_tag_re(prefix)
-    text = subject
-    for _ in range(len(subject) + 2):  # every round that changes something shortens it
-        stripped = strip_reply_prefixes(text)
-        match = leading.match(stripped)
-        if match and _number_of(match["digits"]) is not None:
-            stripped = stripped[match.end() :]
-        stripped = _squeeze(bracketed.sub(drop_valid, stripped))
+    text = _squeeze(subject)
+    while True:
+        position = 0
+        while True:
+            match = _PREFIX_RE.match(text, position) or leading.match(text, position)
+            if match is None or (
+                match.re is leading and _number_of(match["digits"]) is None
+            ):
+                break
+            position = match.end()
+        stripped = _squeeze(bracketed.sub(drop_valid, text[position:]))
         if stripped == text:
-            break
-        text = stripped
-    return text
+            return text
+        text = stripped  # shorter than before, so the loop ends
 
 
 def normalize_subject(subject: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -310,25 +321,6 @@ _CHARSET_ALIASES = {
     "unknown-8bit": "", "x-unknown": "", "unknown": "", "x-user-defined": "",
     "default": "", "charset": "",
 }
-# Labels that are so often wrong (Cyrillic text sent as "us-ascii", "iso-8859-1",
-# or KOI8-R and windows-1251 swapped) that we let the bytes vote instead.
-_DOUBTFUL = frozenset({
-    "ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15", "cp1251", "koi8-r",
-    "koi8-u", "cp866", "iso8859-5", "mac-cyrillic",
-})
-_FALLBACKS = ("cp1251", "koi8-r", "cp866", "latin-1")
-
-# Russian letter frequencies (per cent), for telling a right decoding from mojibake.
-_RU_FREQ = {
-    "о": 10.97, "е": 8.45, "а": 8.01, "и": 7.35, "н": 6.70, "т": 6.26, "с": 5.47,
-    "р": 4.73, "в": 4.54, "л": 4.40, "к": 3.49, "м": 3.21, "д": 2.98, "п": 2.81,
-    "у": 2.62, "я": 2.01, "ы": 1.90, "ь": 1.74, "г": 1.70, "з": 1.65, "б": 1.59,
-    "ч": 1.44, "й": 1.21, "х": 0.97, "ж": 0.94, "ш": 0.73, "ю": 0.64, "ц": 0.48,
-    "щ": 0.36, "э": 0.32, "ф": 0.26, "ъ": 0.04, "ё": 0.04,
-}
-_LETTER_SCORE = {ch: 1.0 + math.log(freq) for ch, freq in _RU_FREQ.items()}
-_TYPOGRAPHY = frozenset("«»—–…№‘’‚“”„•°±\u00a0€™©®§")
-_WORD_RE = re.compile(r"[^\W\d_]+")
 
 
 def _codec(label: str | None) -> str | None:
@@ -347,74 +339,120 @@ def _codec(label: str | None) -> str | None:
     return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
-def _plausibility(text: str) -> float:
-    """How much `text` looks like real (mostly Russian) writing rather than mojibake.
+# Labels that are often wrong: Cyrillic text sent as "us-ascii" or "iso-8859-1", or
+# KOI8-R and windows-1251 swapped. Under these the bytes get a say (`_decode_bytes`).
+_LATIN_LABELS = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15"})
+_CYRILLIC_LABELS = frozenset({
+    "cp1251", "koi8-r", "koi8-u", "cp866", "iso8859-5", "mac-cyrillic",
+})
+_FALLBACKS = ("cp1251", "koi8-r", "cp866", "latin-1")
 
-    Only non-ASCII characters count, since ASCII decodes the same in every candidate.
-    Frequent Russian letters score high, box drawing and C1 controls (what KOI8-R or
-    CP866 make of windows-1251) score low, and a word mixing Latin and Cyrillic letters
-    or switching to capitals mid-word (what windows-1251 makes of KOI8-R) is penalised.
+# Russian letter frequencies (per cent): a weak vote between readings that look
+# equally well-formed, such as all-capital text in windows-1251 and in KOI8-R.
+_RU_FREQ = {
+    "о": 10.97, "е": 8.45, "а": 8.01, "и": 7.35, "н": 6.70, "т": 6.26, "с": 5.47,
+    "р": 4.73, "в": 4.54, "л": 4.40, "к": 3.49, "м": 3.21, "д": 2.98, "п": 2.81,
+    "у": 2.62, "я": 2.01, "ы": 1.90, "ь": 1.74, "г": 1.70, "з": 1.65, "б": 1.59,
+    "ч": 1.44, "й": 1.21, "х": 0.97, "ж": 0.94, "ш": 0.73, "ю": 0.64, "ц": 0.48,
+    "щ": 0.36, "э": 0.32, "ф": 0.26, "ъ": 0.04, "ё": 0.04,
+}
+_LETTER_SCORE = {ch: 1.0 + math.log(freq) for ch, freq in _RU_FREQ.items()}
+_TYPOGRAPHY = frozenset("«»—–…№‘’‚“”„•°±\u00a0€™©®§")
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+def _is_cyrillic(ch: str) -> bool:
+    return "\u0400" <= ch <= "\u04ff"
+
+
+def _anomalies(text: str) -> float:
+    """How many things in `text` betray a decoding with the wrong charset.
+
+    What KOI8-R or CP866 make of windows-1251: box drawing, C1 controls, stray
+    symbols. What windows-1251 makes of KOI8-R: capitals in the middle of words.
+    What any Cyrillic reading makes of Latin-1: words mixing the two alphabets.
+    What Latin-1 makes of Cyrillic: words made mostly of accented letters.
     """
-    score = 0.0
+    count = 0.0
     for ch in text:
-        if ch < "\x80":
+        if ch < "\x80" or ch.isalpha() or ch in _TYPOGRAPHY:
             continue
-        lower = ch.lower()
-        if lower in _LETTER_SCORE:
-            score += _LETTER_SCORE[lower]
-        elif "\u0400" <= ch <= "\u04ff":
-            score -= 1.0  # Cyrillic outside the Russian alphabet
-        elif ch in _TYPOGRAPHY:
-            score += 0.5
-        elif ch.isalpha():
-            score += 0.3  # accented Latin: plausible in Western European text
-        elif "\x80" <= ch <= "\x9f" or "\u2500" <= ch <= "\u25ff":
-            score -= 5.0  # C1 controls, box drawing
-        else:
-            score -= 2.0  # other symbols: ¤ ¦ ¬ √ ≈ ⌠ …
+        count += 1.0  # C1 controls, box drawing, ¤ ¦ ¬ √ ≈ ⌠ and the like
+    accented = letters = 0
     for word in _WORD_RE.findall(text):
-        has_cyrillic = any("\u0400" <= c <= "\u04ff" for c in word)
-        if has_cyrillic and any(c.isascii() or "\u00c0" <= c <= "\u024f" for c in word):
-            score -= 4.0
-        score -= 1.5 * sum(1 for a, b in zip(word, word[1:], strict=False)
-                           if a.islower() and b.isupper())
-    return score
+        cyrillic = sum(1 for c in word if _is_cyrillic(c))
+        if cyrillic and cyrillic < len(word):
+            count += 1.0
+        count += sum(1 for a, b in zip(word, word[1:], strict=False)
+                     if a.islower() and b.isupper())
+        count += 0.5 * sum(1 for c in word if _is_cyrillic(c) and c.lower() not in _RU_FREQ
+                           and c.lower() not in "іїєґ")  # Serbian letters in Russian text
+        letters += len(word)
+        accented += sum(1 for c in word if not c.isascii() and not _is_cyrillic(c))
+    if accented >= 3 and accented * 5 > letters * 2:
+        count += 1.0  # over 40 % accented Latin letters: Western languages have far fewer
+    return count
+
+
+def _frequency(text: str) -> float:
+    return sum(_LETTER_SCORE.get(ch.lower(), 0.0) for ch in text)
 
 
 def _decode_bytes(data: bytes, label: str | None) -> str:
     """Decode header bytes under a label that may be missing or wrong; never raises.
 
-    Valid UTF-8 wins outright: windows-1251 or KOI8-R Cyrillic is practically never
-    valid UTF-8. A trustworthy label (UTF-8, the CJK encodings, ...) that decodes is
-    believed. Otherwise the single-byte Cyrillic encodings and Latin-1 compete on
-    `_plausibility`, the label's own reading with a head start.
+    A label other than the often-abused Latin and Cyrillic single-byte ones (UTF-8,
+    the CJK encodings, ISO-8859-2, ...) is believed when it decodes. Then valid UTF-8
+    wins, and so does UTF-8 with a few broken characters: windows-1251 or KOI8-R
+    Cyrillic is practically never valid UTF-8. A Cyrillic label is believed when its
+    reading shows no sign of being wrong (`_anomalies`). Otherwise windows-1251,
+    KOI8-R, CP866 and Latin-1 compete: fewest anomalies first, then the more
+    Russian-looking letters, then the label and the order above.
     """
+    codec = _codec(label)
     if data.isascii():
+        if codec is not None and (codec.startswith("iso2022") or codec in ("utf-7", "hz")):
+            # 7-bit encodings of Japanese, Chinese, Korean: ASCII bytes, not ASCII text.
+            try:
+                return data.decode(codec)
+            except UnicodeError:
+                pass
         return data.decode("ascii")
+    labelled: str | None = None
+    if codec is not None:
+        try:
+            labelled = data.decode(codec)
+        except (UnicodeError, LookupError):
+            labelled = None
+        if labelled is not None and codec not in _LATIN_LABELS | _CYRILLIC_LABELS:
+            return labelled
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    codec = _codec(label)
-    candidates: list[tuple[float, str]] = []
-    if codec is not None:
+    # UTF-8 with a few bad bytes (a word cut in the middle of a character) is still
+    # UTF-8; single-byte Cyrillic read as UTF-8 is nearly all bad bytes.
+    as_utf8 = data.decode("utf-8", "replace")
+    bad = as_utf8.count("\ufffd")
+    good = sum(1 for c in as_utf8 if c >= "\x80") - bad
+    if good >= 2 and bad * 4 <= good:
+        return as_utf8
+    order = list(_FALLBACKS)
+    if labelled is not None and codec is not None:
+        if codec in _CYRILLIC_LABELS and _anomalies(labelled) == 0:
+            return labelled
+        order.insert(0, codec)
+    best: tuple[float, float, int] | None = None
+    chosen = ""
+    for rank, name in enumerate(dict.fromkeys(order)):
         try:
-            text = data.decode(codec)
-        except (UnicodeError, LookupError):
-            pass
-        else:
-            if codec not in _DOUBTFUL:
-                return text
-            candidates.append((_plausibility(text) + 3.0, text))
-    for fallback in _FALLBACKS:
-        try:
-            text = data.decode(fallback)
+            text = data.decode(name)
         except UnicodeError:
             continue
-        candidates.append((_plausibility(text), text))
-    # latin-1 decodes anything, so there is always a candidate; max keeps the first
-    # of equals, which is the label's reading or the more common encoding.
-    return max(candidates, key=lambda c: c[0])[1]
+        key = (_anomalies(text), -_frequency(text), rank)
+        if best is None or key < best:
+            best, chosen = key, text
+    return chosen  # latin-1 decodes anything, so something was chosen
 
 
 def _word_bytes(encoding: str, encoded: str) -> bytes | None:
@@ -449,7 +487,7 @@ def _decode_plain(text: str) -> str:
     return _ESCAPED_SPAN.sub(decode, text)
 
 
-def decode_subject(raw_header_value: str) -> str:
+def decode_subject(raw_header_value: str | Header) -> str:
     """A header value with RFC 2047 encoded-words decoded; never raises.
 
     Unfolds folded lines, drops the whitespace between adjacent encoded-words (RFC 2047
@@ -460,12 +498,16 @@ def decode_subject(raw_header_value: str) -> str:
     decoded at all is kept as written. The result has whitespace collapsed and no
     control characters.
 
+    Best fed the raw value (``Message.raw_items()``): ``str(msg["Subject"])`` has
+    already turned raw 8-bit bytes into U+FFFD. A compat32 `Header` (what that policy
+    returns for such headers) is accepted too, and its bytes recovered.
+
     The stdlib's ``make_header(decode_header(value))`` is right for well-formed
     headers and is what the tests compare against, but it raises on unknown charsets
     and bad bytes and turns raw non-ASCII text into ``\\u`` escapes, so we walk the
     words ourselves with the same grammar.
     """
-    text = _FOLD_RE.sub("", str(raw_header_value))
+    text = _FOLD_RE.sub("", _header_text(raw_header_value))
     text = text.replace("\r", " ").replace("\n", " ")
     # Tokens: plain text as str, encoded-words as [charset key, label, bytes].
     tokens: list[str | _Word] = []
@@ -504,3 +546,20 @@ class _Word:
     key: str  # codec name, or the raw label when unknown; words merge on equal keys
     label: str
     data: bytearray
+
+
+def _header_text(value: str | Header) -> str:
+    """A header value as text, raw 8-bit bytes as surrogate escapes."""
+    if not isinstance(value, Header):
+        return str(value)
+    parts: list[str] = []
+    for chunk, charset in decode_header(value):
+        if isinstance(chunk, str):
+            parts.append(chunk)
+        elif charset in (None, "us-ascii", "unknown-8bit"):
+            # Raw text, possibly holding encoded-words and 8-bit bytes: decode_subject
+            # reads it like any raw value.
+            parts.append(chunk.decode("ascii", "surrogateescape"))
+        else:
+            parts.append(_decode_bytes(chunk, charset))
+    return "".join(parts)

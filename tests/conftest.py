@@ -107,7 +107,7 @@ class Desk:
     def outbox_dir(self) -> Path:
         return self.root / "outbox"
 
-    def ingest(self, raw: bytes, sender: str = "") -> object:
+    def ingest(self, raw: bytes, sender: str | None = None) -> object:
         from daemon.ingest import ingest_now
         from daemon.spool import Envelope
 
@@ -188,7 +188,8 @@ def simple_letter(subject: str = "Не открывается отчёт", body:
     m = EmailMessage()
     m["From"] = sender
     m["To"] = "techsupport@example.ru"
-    m["Subject"] = subject
+    encoded = subject.startswith("=?") or "\n" in subject
+    m["Subject"] = "SUBJECT-PLACEHOLDER" if encoded else subject
     m["Date"] = email.utils.format_datetime(datetime.now(UTC))
     m["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@client.example>"
     for k, v in headers.items():
@@ -196,4 +197,7 @@ def simple_letter(subject: str = "Не открывается отчёт", body:
     m.set_content(body or "Здравствуйте! В системе https://edo.client.example (версия 3.14, "
                           "редакция «Корпоративная») при формировании отчёта появляется "
                           "ошибка 500. Шаги: открыть Отчёты, выбрать период, нажать Сформировать.")
-    return m.as_bytes()
+    raw = m.as_bytes()
+    if encoded:  # an already encoded (and maybe folded) subject goes in as it is
+        raw = raw.replace(b"SUBJECT-PLACEHOLDER", subject.encode("ascii"), 1)
+    return raw

@@ -28,7 +28,7 @@ def pick_assignee(session: Session, app: App) -> str | None:
     load = dict(session.execute(
         select(Ticket.assignee, func.count()).where(Ticket.status != "closed",
                                                     Ticket.assignee.in_(agents))
-        .group_by(Ticket.assignee)).tuples().all())
+        .group_by(Ticket.assignee)).all())
     return min(agents, key=lambda a: (load.get(a, 0), agents.index(a)))
 
 

@@ -29,6 +29,11 @@ from tests.conftest import PROJECT, free_port, simple_letter, write_config
 SUPPORTD = [sys.executable, "-m", "daemon.cli"]
 
 
+def crlf(raw: bytes) -> bytes:
+    """Line ends as they travel over SMTP."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 class Daemon:
     def __init__(self, root: Path, port: int, config: Path) -> None:
         self.root, self.port, self.config = root, port, config
@@ -68,7 +73,7 @@ class Daemon:
             assert code == 250
             code, resp = s.rcpt("techsupport@example.ru")
             assert code == 250
-            return s.data(raw)
+            return s.data(crlf(raw))
 
     def tickets(self) -> list[dict]:
         p = self.cli("tickets", "list", "--json")
@@ -136,13 +141,13 @@ def test_a_letter_over_smtp_becomes_a_ticket_and_an_acknowledgement(daemon: Daem
 
 
 def test_an_oversized_letter_is_refused_at_data_with_a_clear_552(daemon: Daemon) -> None:
-    big = simple_letter("Большое письмо", "x" * 1_200_000)
+    big = simple_letter("Большое письмо", ("x" * 70 + "\n") * 17_000)
     with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as s:
         s.ehlo("client.example")
         assert s.has_extn("size")
         s.mail("ivan@client.example")
         s.rcpt("techsupport@example.ru")
-        code, resp = s.data(big)
+        code, resp = s.data(crlf(big))
     assert code == 552
     assert b"too big" in resp and b"1048576" in resp
     assert daemon.tickets() == []
@@ -203,9 +208,10 @@ def test_database_down_means_451_and_ingest_exit_75(tmp_path: Path) -> None:
     d.start()
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.ehlo("client.example")
             s.mail("ivan@client.example")
             s.rcpt("techsupport@example.ru")
-            code, resp = s.data(simple_letter())
+            code, resp = s.data(crlf(simple_letter()))
         assert code == 451, resp
     finally:
         d.stop(signal.SIGKILL)

@@ -153,28 +153,13 @@ def test_a_robot_without_headers_is_capped_per_hour(desk: Desk) -> None:
 
 
 def test_a_bounce_of_our_ack_is_recorded_on_its_ticket(desk: Desk) -> None:
-    from email.message import EmailMessage
-
-    desk.ingest(simple_letter("Проблема с доставкой", sender="typo@client.example"))
-    [ack] = to(desk.sent(), "typo@client.example")
-    dsn = EmailMessage()
-    dsn["From"] = "MAILER-DAEMON@mx.client.example"
-    dsn["To"] = "techsupport@example.ru"
-    dsn["Subject"] = "Undelivered Mail Returned to Sender"
-    dsn["Message-ID"] = "<dsn1@mx.client.example>"
-    dsn.set_content("This is the mail system at host mx.client.example.")
-    status = EmailMessage()
-    status.set_content("Reporting-MTA: dns; mx.client.example\n\nFinal-Recipient: rfc822; "
-                       "typo@client.example\nAction: failed\nStatus: 5.1.1\n")
-    dsn.add_attachment(status.get_content().encode(), maintype="message",
-                       subtype="delivery-status")
-    headers = f"From: techsupport@example.ru\nMessage-ID: {ack['Message-ID']}\n".encode()
-    dsn.add_attachment(headers, maintype="text", subtype="rfc822-headers")
-    dsn.replace_header("Content-Type", dsn["Content-Type"].replace("mixed", "report"))
-    dsn.set_param("report-type", "delivery-status")
-    desk.ingest(dsn.as_bytes(), sender="")
+    desk.ingest(simple_letter("Проблема с доставкой", sender="a.ivanova@romashka.example"))
+    [ack] = to(desk.sent(), "a.ivanova@romashka.example")
+    desk.ingest_fixture("bounce-dsn-of-our-ack.eml",
+                        **{"<supportd.ticket-1.ack@example.ru>": ack["Message-ID"]})
     [t] = desk.tickets()
     assert t["needs_attention"] and "не доставлено" in t["attention_reason"]
+    assert "5.1.1" in t["attention_reason"]
     assert [m["kind"] for m in t["messages"] if m["direction"] == "in"] == ["client", "bounce"]
     assert desk.inbound()[-1][0] == "bounce"
     assert len(desk.sent()) == 2  # the ack and the staff notification; nothing answers the bounce

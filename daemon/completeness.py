@@ -1,0 +1,184 @@
+"""What a client's letter lacks under §5.2, and whether the client asks for urgency.
+
+§5.2 asks every request for a description of the problem with the steps to
+reproduce it, the address of the System where it is seen, and the version
+number and edition of the Program. An incomplete letter still opens its ticket;
+the acknowledgement lists what is missing, politely, from `MISSING_LABELS_RU`.
+
+The checks read the client's own words: quoted lines (">"), the reply history
+below a reply header, and the signature (after "-- " or a sign-off such as
+«С уважением») are left out, so that the company site in a signature is not
+taken for the System's address. The subject counts for the address and the
+version, not for the description: a subject names a problem, it does not
+describe the steps. Either a version number or an edition satisfies "version"
+(asking for both again when the client gave one would only annoy).
+
+`urgency_requested` tells when a client marks a letter urgent (headers or
+configured words); whether that earns an emergency level is classify's call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
+
+MISSING_LABELS_RU: Mapping[str, str] = MappingProxyType({
+    "description": "описание проблемы и шаги для её воспроизведения",
+    "system_address": "адрес Системы, на котором наблюдается проблема",
+    "version": "номер версии Программы и редакция",
+})
+MIN_DESCRIPTION_WORDS = 5
+URGENCY_LINES = 5  # how many of the first lines of the text are read for urgent words
+
+_L = r"[^\W\d_]"  # a letter, Latin or Cyrillic
+_SIGNATURE = re.compile(r"^--\s*$|^_{3,}\s*$")
+_REPLY_HEADER = re.compile(
+    r"^(?:-{2,}\s*(?:Original Message|Исходное сообщение|Reply message)\s*-{2,}"
+    r"|.{0,200}\b(?:wrote|написал(?:а|\(а\))?|пишет):\s*$)", re.IGNORECASE)
+_SIGN_OFF = re.compile(
+    r"^(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)"
+    r"|best\s+regards|kind\s+regards|regards|отправлено\s+(?:с|из)\b|sent\s+from\b)",
+    re.IGNORECASE)
+# Thanks end a letter only when nothing but short signature-like lines follows.
+_THANKS = re.compile(r"^(?:заранее\s+)?(?:спасибо|благодар\w*|thanks|thank\s+you|cheers)",
+                     re.IGNORECASE)
+_GREETING = re.compile(
+    r"^(?:здравствуйте|здравствуй|добрый\s+(?:день|вечер)|доброе\s+утро"
+    r"|доброго\s+времени\s+суток|приветствую|привет|hello|hi|good\s+(?:morning|afternoon)"
+    r"|dear|уважаем\w+|коллеги)(?!\w)", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+
+
+def _own_lines(text: str) -> list[str]:
+    """The client's own lines: no quotes, no reply history, no signature."""
+    lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    own: list[str] = []
+    for i, line in enumerate(lines):
+        if _SIGNATURE.match(line) or _REPLY_HEADER.match(line):
+            break
+        short = len(_WORD.findall(line)) <= 6
+        if short and _SIGN_OFF.match(line):
+            break
+        if short and _THANKS.match(line) and \
+                all(len(_WORD.findall(rest)) <= 6 for rest in lines[i + 1:]):
+            break
+        if not line.startswith(">"):
+            own.append(line)
+    return own
+
+
+def _without_greeting(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if not out and _GREETING.match(line):
+            if len(_WORD.findall(line)) <= 5:
+                continue  # «Добрый день, коллеги!»
+            first = re.match(r"[^!,.]*[!,.]+", line)  # «Здравствуйте, при входе ...»
+            if first and len(_WORD.findall(first.group())) <= 5:
+                line = line[first.end():].strip()
+        if line or out:
+            out.append(line)
+    return out
+
+
+# Versions: a keyword and a number («версия 3.14», «v.3.14.2», «ЭДО v.3», «сборка 1234»),
+# a bare three-part number that is not a date («3.14.2»), or an edition.
+_VERSION_WORD = (r"(?:верси[яиюей]|верс\.|вер\.|version|ver\.?|v\.?|релиз\w*|release"
+                 r"|сборк[аиеуой]|build|билд\w*|патч\w*|patch)")
+_VERSION = re.compile(
+    rf"(?<!{_L}){_VERSION_WORD}(?:\s+{_L}+){{0,3}}\s*[:№#\-–—]?\s*(?:v\.?\s*)?\d+(?:\.\d+)*"
+    r"|(?<![\d.])\d+\.\d+\.\d+(?!\.?\d)"
+    rf"|(?<!{_L})(?:редакци[яиюей]|ред\.|edition)\s*[:\-–—]?\s*[«\"“]?{_L}{{3,}}"
+    rf"|(?<!{_L}){_L}{{3,}}\s+(?:редакци[яиюей]|edition)(?!{_L})",
+    re.IGNORECASE)
+_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(?:\d{2}|\d{4})")
+
+# Top-level domains a System may live under; a whitelist, because file names
+# («screen.png», «settings.json») look like host names too.
+_TLDS = (
+    "ru|su|рф|рус|москва|онлайн|сайт|орг|ком|дети|moscow|com|net|org|info|biz|io|pro|online"
+    "|site|tech|cloud|space|store|shop|website|app|dev|digital|group|center|ltd|company|tv|me"
+    "|kz|by|ua|uz|kg|am|az|ge|tj|lv|lt|ee|de|eu|uk|us|fr|it|es|nl|ch|at|fi|se|cn|local|lan"
+    "|corp|internal|intra|intranet|home|localdomain|example|test")
+_HOST_LABEL = r"[a-zа-яё0-9](?:[a-zа-яё0-9\-]{0,61}[a-zа-яё0-9])?"
+_ADDRESS = re.compile(
+    r"\b(?:https?|ftps?|sftp|ssh)://[^\s<>\"]+"
+    rf"|(?<![\w@.\-])(?:{_HOST_LABEL}\.)+(?:{_TLDS})(?![\w\-])"
+    r"|(?<![\w@.\-])localhost(?![\w\-])"
+    r"|(?<![\w.])((?:\d{1,3}\.){3}\d{1,3})(?![\w]|\.\d)"
+    r"|\\\\[\w.\-]+",
+    re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+def _has_version(text: str) -> bool:
+    for m in _VERSION.finditer(text):
+        date = _DATE.fullmatch(m.group())
+        if not (date and 1 <= int(date[1]) <= 31 and 1 <= int(date[2]) <= 12):
+            return True
+    return False
+
+
+def _has_address(text: str) -> bool:
+    text = _VERSION.sub(" ", _EMAIL.sub(" ", text))
+    for m in _ADDRESS.finditer(text):
+        ip = m.group(1)
+        if not ip or all(int(octet) <= 255 for octet in ip.split(".")):
+            return True
+    return False
+
+
+def missing_information(text: str, subject: str) -> list[str]:
+    """Codes of what §5.2 asks for and the letter lacks, in a stable order:
+    "description", "system_address", "version"."""
+    own = _own_lines(text)
+    missing: list[str] = []
+    if len(_WORD.findall(" ".join(_without_greeting(own)))) < MIN_DESCRIPTION_WORDS:
+        missing.append("description")
+    searched = subject + "\n" + "\n".join(own)
+    if not _has_address(searched):
+        missing.append("system_address")
+    if not _has_version(searched):
+        missing.append("version")
+    return missing
+
+
+# ------------------------------------------------------------------ urgency
+
+def _header_urgent(headers: Mapping[str, str]) -> bool:
+    h = {str(k).lower(): str(v).strip().lower() for k, v in headers.items()}
+    priority = re.match(r"\d", h.get("x-priority", ""))
+    return bool(priority and priority.group() in ("1", "2")) \
+        or h.get("importance", "").startswith("high") \
+        or h.get("priority", "").startswith("urgent") \
+        or h.get("x-msmail-priority", "").startswith("high")
+
+
+def _word_pattern(word: str) -> re.Pattern[str] | None:
+    """A configured word as a whole-word, case-insensitive pattern; ё matches е;
+    a trailing "*" matches any ending («авари*»); «не» before it negates it."""
+    word = word.strip().lower().replace("ё", "е")
+    prefix = word.endswith("*")
+    word = word.rstrip("*").strip()
+    if not word:
+        return None
+    core = r"\s+".join(re.escape(part).replace("е", "[её]") for part in word.split())
+    ending = r"\w*" if prefix else ""
+    return re.compile(rf"(?<!\w)(не\s+)?{core}{ending}(?!\w)", re.IGNORECASE)
+
+
+def urgency_requested(headers: Mapping[str, str], subject: str, text: str,
+                      words: Collection[str]) -> bool:
+    """True when the letter asks for urgent handling: X-Priority 1 or 2, Importance:
+    high, Priority: urgent, X-MSMail-Priority: High, or one of `words` in the subject
+    or the first lines of the text."""
+    if _header_urgent(headers):
+        return True
+    lines = [ln for ln in _own_lines(text) if ln][:URGENCY_LINES]
+    searched = subject + "\n" + "\n".join(lines)
+    for word in words:
+        pattern = _word_pattern(word)
+        if pattern and any(not m.group(1) for m in pattern.finditer(searched)):
+            return True
+    return False
