@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -57,18 +57,15 @@ BATCH = 100  # letters per poll; the loop polls again at once when there were mo
 CONNECT_TIMEOUT = 60.0
 
 
-def envelope_sender(raw: bytes) -> str:
+def envelope_sender(raw: bytes) -> str | None:
     """The envelope sender, as far as a letter fetched over IMAP still knows it.
 
     IMAP has no envelope. The delivery agent recorded the reverse-path in the
-    topmost Return-Path header ("<>" for a bounce). Without one, the From address
-    stands in: an empty sender would mark every such letter as a bounce."""
-    head = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    topmost Return-Path header ("" for the null sender <> of a bounce); without
+    one the sender is unknown (None), which is not the same as a bounce."""
+    head = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
     paths = head.get_all("Return-Path") or []
-    if paths:
-        return parseaddr(str(paths[0]))[1]
-    found = [a for _, a in getaddresses([str(v) for v in head.get_all("From") or []]) if a]
-    return found[0] if found else ""
+    return parseaddr(str(paths[0]))[1] if paths else None
 
 
 class ImapPoller:

@@ -45,7 +45,7 @@ def check_acceptable(app: App, raw: bytes) -> None:
 def accept(app: App, raw: bytes, envelope: Envelope) -> SpooledLetter:
     """Spool a letter for the runner. Raises OSError when the spool can't take it."""
     check_acceptable(app, raw)
-    spooled = app.spool.accept(raw, envelope)
+    spooled = app.spool.accept(raw, envelope, now=app.now())
     log.info("letter.accepted", spool_id=spooled.spool_id, source=envelope.source,
              size=len(raw), mail_from=envelope.mail_from)
     return spooled
@@ -55,7 +55,7 @@ def ingest_now(app: App, raw: bytes, envelope: Envelope) -> Result:
     """Spool and process at once. Raises Refused, or TemporaryFailure (nothing kept)."""
     check_acceptable(app, raw)
     try:
-        spooled = app.spool.accept(raw, envelope, claim=True)
+        spooled = app.spool.accept(raw, envelope, claim=True, now=app.now())
     except OSError as exc:
         raise TemporaryFailure(f"spool: {exc}") from exc
     try:

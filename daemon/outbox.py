@@ -155,8 +155,9 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
                 row.attempts += 1
                 row.status, row.sent_at, row.last_error = "sent", now, ""
                 report.sent += 1
+                ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
                 log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
-                         message_id=row.message_id)
+                         message_id=row.message_id, tid=ticket.tid if ticket else None)
         if len(tried) >= batch and not force:
             return report
 

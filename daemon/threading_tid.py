@@ -206,7 +206,7 @@ def _parse_re(prefix: str) -> re.Pattern[str]:
 _PREFIX_WORDS = (
     "re", "fwd", "fw", "aw", "wg", "sv", "vs", "antw", "odp", "ha", "на", "rif", "res",
     "rv", "enc", "tr", "ynt", "отв", "ответ", "отг", "відп", "відповідь", "пересл",
-    "переслано", "пересылка", "fwd",
+    "переслано", "пересылка",
 )
 _PREFIX_RE = re.compile(
     r"(?:"
@@ -222,7 +222,7 @@ _PREFIX_RE = re.compile(
 # left by header folding (and injected ones), other C0/C1 controls, Unicode line and
 # paragraph separators, exotic spaces. All become one ASCII space.
 _SPACE_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
-_INVISIBLE_RE = re.compile("[\u200b\u2060\ufeff]")  # zero-width space, joiner, BOM
+_INVISIBLE_RE = re.compile("[\u200b\u2060\ufeff]")  # zero-width space, word joiner, BOM
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")  # unencodable; would crash the DB or SMTP
 
 
@@ -509,7 +509,7 @@ def decode_subject(raw_header_value: str | Header) -> str:
     """
     text = _FOLD_RE.sub("", _header_text(raw_header_value))
     text = text.replace("\r", " ").replace("\n", " ")
-    # Tokens: plain text as str, encoded-words as [charset key, label, bytes].
+    # Tokens: plain text as str, encoded-words (runs of them in one charset) as _Word.
     tokens: list[str | _Word] = []
     position = 0
     for match in _ENCODED_WORD.finditer(text):

@@ -128,10 +128,11 @@ def poller_for(app: App, stop: threading.Event | None = None) -> tuple[ImapPolle
 
 
 def letter(subject: str, body: str | None = None, *, sender: str = CLIENT,
-           size: int = 0) -> bytes:
+           size: int = 0, return_path: bool = True) -> bytes:
     """A client's letter as a delivery agent leaves it in a mailbox (with Return-Path)."""
     m = EmailMessage()
-    m["Return-Path"] = f"<{sender}>"
+    if return_path:
+        m["Return-Path"] = f"<{sender}>"
     m["From"] = f"Иван Клиентов <{sender}>"
     m["To"] = "techsupport@example.ru"
     m["Subject"] = subject
@@ -240,6 +241,19 @@ def test_without_processed_folder_the_letter_is_flagged_and_not_taken_again(
         assert state is not None and state.last_uid == uid
     poller.disconnect()
     again.disconnect()
+
+
+def test_a_letter_put_in_by_a_mail_client_is_answered_too(
+        desk: Callable[..., App], dovecot: Dovecot) -> None:
+    """No Return-Path (dragged into the folder by a person): the sender is unknown, not <>."""
+    app = desk(processed_folder="")
+    dovecot.deliver(letter("Перенесено вручную", return_path=False))
+    poller, _ = poller_for(app)
+    assert poller.poll_once() == 1
+    [(tid, _)] = tickets(app)
+    [ack] = acks_to_client(app)
+    assert tid in str(ack["Subject"])
+    poller.disconnect()
 
 
 def test_idle_takes_a_new_letter_within_seconds(desk: Callable[..., App],

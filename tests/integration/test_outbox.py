@@ -1,0 +1,134 @@
+"""The outbox against a real SMTP relay (an aiosmtpd sink on loopback).
+
+What a client must never see is a lost or doubled letter: a relay that is down
+or says 4xx means the same letter (same bytes, same Message-ID) is retried later;
+a 5xx means it is marked failed and the ticket is flagged for staff.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from daemon import outbox
+from daemon.models import Outgoing
+from tests.conftest import Desk, free_port, make_desk, simple_letter
+
+
+class Relay:
+    """Records what it accepts; answers `reply` to DATA when set."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.reply: str | None = None
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        if self.reply:
+            return self.reply
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              envelope.original_content))
+        return "250 OK"
+
+
+@pytest.fixture
+def relay_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def relay(relay_port: int) -> Iterator[Relay]:
+    handler = Relay()
+    ctl = Controller(handler, hostname="127.0.0.1", port=relay_port)
+    ctl.start()
+    yield handler
+    ctl.stop()
+
+
+def smtp_desk(root: Path, port: int) -> Desk:
+    return make_desk(root, outbound=f'transport = "smtp"\nhost = "127.0.0.1"\nport = {port}\n'
+                                    f'timeout = 5\nmax_attempts = 3')
+
+
+def rows(desk: Desk) -> list[Outgoing]:
+    with desk.app.sessions() as s:
+        return list(s.query(Outgoing).order_by(Outgoing.id))
+
+
+def test_letters_leave_through_the_relay_with_encoded_russian_headers(
+        tmp_path: Path, relay: Relay, relay_port: int) -> None:
+    desk = smtp_desk(tmp_path, relay_port)
+    desk.ingest(simple_letter("Не формируется акт сверки"))
+    report = desk.flush()
+    assert report.sent == 2 and report.deferred == 0
+    ack = next(r for r in relay.received if "ivan@client.example" in r[1])
+    assert ack[0] == "techsupport@example.ru"
+    raw = ack[2]
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head  # RFC 2047, never raw 8-bit in a header
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(msg["Subject"]) == "[SD-000013] Не формируется акт сверки"
+    assert msg["Message-ID"] == rows(desk)[0].message_id
+    assert msg["Auto-Submitted"] == "auto-replied"
+
+
+def test_a_relay_that_is_down_means_retry_later_with_the_same_letter(
+        tmp_path: Path, relay_port: int) -> None:
+    desk = smtp_desk(tmp_path, relay_port)  # nothing listens on relay_port yet
+    desk.ingest(simple_letter("Письмо при упавшем релее"))
+    report = outbox.flush(desk.app, outbox.make_transport(desk.app.config.outbound))
+    assert report.sent == 0 and report.deferred == 2
+    first = rows(desk)
+    assert all(r.status == "queued" and r.attempts == 1 for r in first)
+    assert all(r.next_attempt_at > desk.app.now() for r in first)
+    assert "ConnectionRefused" in first[0].last_error
+    # not due yet: an ordinary pass sends nothing
+    assert outbox.flush(desk.app, outbox.make_transport(desk.app.config.outbound)).deferred == 0
+
+    handler = Relay()
+    ctl = Controller(handler, hostname="127.0.0.1", port=relay_port)
+    ctl.start()
+    try:
+        later = desk.app.now() + timedelta(minutes=5)
+        desk.app._clock = lambda: later  # the retry time has come
+        report = outbox.flush(desk.app, outbox.make_transport(desk.app.config.outbound))
+    finally:
+        ctl.stop()
+    assert report.sent == 2
+    sent_ids = {email.message_from_bytes(r[2])["Message-ID"] for r in handler.received}
+    assert sent_ids == {r.message_id for r in first}  # the same letters, not new ones
+    assert all(r.status == "sent" for r in rows(desk))
+
+
+def test_a_temporary_refusal_is_retried(tmp_path: Path, relay: Relay, relay_port: int) -> None:
+    desk = smtp_desk(tmp_path, relay_port)
+    relay.reply = "451 4.3.0 Try again later"
+    desk.ingest(simple_letter("Временная ошибка релея"))
+    assert desk.flush().deferred == 2
+    relay.reply = None
+    assert desk.flush().sent == 2
+
+
+def test_a_permanent_refusal_fails_the_letter_and_flags_the_ticket(
+        tmp_path: Path, relay: Relay, relay_port: int) -> None:
+    desk = smtp_desk(tmp_path, relay_port)
+    relay.reply = "554 5.7.1 Rejected by policy"
+    desk.ingest(simple_letter("Отказ релея"))
+    report = desk.flush()
+    assert report.failed == 2
+    assert all(r.status == "failed" and "554" in r.last_error for r in rows(desk))
+    [t] = desk.tickets()
+    assert t["needs_attention"] and "не отправлено" in t["attention_reason"]
+
+
+def test_too_many_attempts_fail_the_letter(tmp_path: Path, relay_port: int) -> None:
+    desk = smtp_desk(tmp_path, relay_port)  # max_attempts = 3, nothing listening
+    desk.ingest(simple_letter("Три попытки"))
+    for _ in range(3):
+        desk.flush()
+    assert all(r.status == "failed" and r.attempts == 3 for r in rows(desk))
