@@ -1,0 +1,101 @@
+"""Config: every bad value is refused with its key named; defaults need no file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.config import ConfigError, load, parse_duration
+from daemon.russian import duration_words, plural
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_need_no_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SUPPORTD_CONFIG", raising=False)
+    cfg = load()
+    assert cfg.service.address == "techsupport@example.ru"
+    assert cfg.smtp.port == 8025 and cfg.storage.url.startswith("sqlite:///")
+    assert cfg.sla.default_level == "consultation"
+
+
+def test_the_demo_config_is_valid() -> None:
+    cfg = load(Path(__file__).resolve().parents[2] / "config" / "supportd.toml")
+    assert [s.role for s in cfg.staff].count("head") == 1
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('[service]\naddress = "not-an-address"', "service.address"),
+    ('[service]\ntimezone = "Mars/Olympus"', "service.timezone"),
+    ('[service]\nadress = "x@y.z"', "service.adress"),
+    ('[smtp]\nport = "25"', "smtp.port"),
+    ("[smtp]\nport = 70000", "smtp.port"),
+    ("[smtp]\nenabled = 1", "smtp.enabled"),
+    ('[outbound]\ntransport = "pigeon"', "outbound.transport"),
+    ('[outbound]\nretry_base = "soon"', "outbound.retry_base"),
+    ('[[staff]]\nname = "A"\nemail = "a@b.ru"\nrole = "boss"', "staff[0].role"),
+    ('[[staff]]\nname = "A"\nemail = "nobody"', "staff[0].email"),
+    ('[calendar]\nday_start = "19:00"', "calendar.day_end"),
+    ('[calendar]\nday_start = "9am"', "calendar.day_start"),
+    ('[calendar.overrides]\n"2026-13-01" = "off"', "calendar.overrides.2026-13-01"),
+    ('[calendar.overrides]\n"2026-12-30" = "18:00-10:00"', "calendar.overrides.2026-12-30"),
+    ('[calendar.overrides]\n"2026-12-30" = "sometimes"', "calendar.overrides.2026-12-30"),
+    ('[sla.levels.gold]\nreaction = "1h"', "sla.levels.gold"),
+    ('[sla.levels.consultation]\nreaction = "41h"', "sla.levels.consultation"),
+    ('[sla.levels.consultation]\nclock = "lunar"', "sla.levels.consultation.clock"),
+    ('[sla.levels.development]\nreaction = "24h"', "sla.levels.development.reaction"),
+    ('[sla]\ndefault_level = "gold"', "sla.default_level"),
+    ("[scheduler]\nwarn_at = 1.5", "scheduler.warn_at"),
+    ('[imap]\nenabled = true', "imap.username"),
+    ("[service\naddress = 1", "(file)"),
+])
+def test_a_bad_value_names_its_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, text))
+    assert err.value.key == key, str(err.value)
+
+
+def test_levels_and_overrides_from_config(tmp_path: Path) -> None:
+    from daemon.app import App
+
+    cfg = load(write(tmp_path, '[sla.levels.licensee-standard]\nreaction = "8h"\n'
+                               '[sla.levels.development]\nreaction = "20d"\n'
+                               '[calendar.overrides]\n"2026-12-30" = "10:00-15:00"\n'
+                               '"2026-11-25" = "off"\n'))
+    app = App(cfg)
+    assert app.level("licensee-standard").reaction.total_seconds() == 8 * 3600
+    assert app.level("development").reaction == 20
+    from datetime import date, time
+
+    assert app.calendar.hours_of(date(2026, 12, 30)) == (time(10), time(15))
+    assert app.calendar.hours_of(date(2026, 11, 25)) is None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("45s", 45), ("90m", 5400), ("6h", 21600),
+                                               ("2d", 172800)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize(("n", "word"), [(1, "час"), (2, "часа"), (4, "часа"), (5, "часов"),
+                                         (11, "часов"), (12, "часов"), (21, "час"),
+                                         (22, "часа"), (40, "часов"), (111, "часов")])
+def test_russian_plurals(n: int, word: str) -> None:
+    assert plural(n, "час", "часа", "часов") == word
+
+
+def test_reaction_time_in_words() -> None:
+    from datetime import timedelta
+
+    assert duration_words(timedelta(hours=40), "working") == "40 рабочих часов"
+    assert duration_words(timedelta(hours=3), "working") == "3 рабочих часа"
+    assert duration_words(timedelta(hours=1), "calendar") == "1 час"
+    assert duration_words(timedelta(minutes=90), "working") == "90 рабочих минут"
+    assert duration_words(24, "working_days") == "24 рабочих дня"
+    assert duration_words(21, "working_days") == "21 рабочий день"
