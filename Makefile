@@ -16,6 +16,7 @@ install: $(BIN)/supportd
 
 run: install
 	$(BIN)/supportd --config $(CONFIG) db upgrade
+	$(BIN)/supportd --config $(CONFIG) orgs import config/demo-registry.toml
 	$(BIN)/supportd --config $(CONFIG) run
 
 test: install

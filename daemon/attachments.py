@@ -408,6 +408,12 @@ _UNREADABLE = Exception
 
 def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: int) -> Verdict:
     size = len(content)
+    end = content.rfind(b"PK\x05\x06", max(0, size - 65_557))
+    if end >= 0:  # the end record counts the members: refuse before listing them all
+        declared = int.from_bytes(content[end + 10:end + 12], "little")  # 0xFFFF: ZIP64
+        over = _bounds(name, "zip", size, declared % 0xFFFF, 0, max_entries, max_archive_bytes)
+        if over:
+            return over
     try:
         # Russian Windows archivers write names in cp866 without the UTF-8 flag.
         zf = zipfile.ZipFile(io.BytesIO(content), metadata_encoding="cp866")

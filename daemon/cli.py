@@ -139,6 +139,41 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
     return EX_TEMPFAIL if report.deferred else 0
 
 
+def cmd_orgs_import(args: argparse.Namespace) -> int:
+    from daemon.registry import RegistryError, import_orgs, load_file
+
+    try:
+        entries = load_file(Path(args.file))
+    except (OSError, RegistryError) as exc:
+        print(f"registry error: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    app = _app(args)
+    with db.unit_of_work(app.sessions) as session:
+        created, updated = import_orgs(session, entries)
+    print(f"imported {len(entries)} organisations: {created} new, {updated} updated")
+    return 0
+
+
+def cmd_orgs_list(args: argparse.Namespace) -> int:
+    from daemon.models import Org
+
+    app = _app(args)
+    with app.sessions() as session:
+        orgs = [{"name": o.name, "category": o.category, "inn": o.inn, "ogrn": o.ogrn,
+                 "emails": o.emails, "domains": o.domains, "logins": o.logins,
+                 "licences": [{"product": lic.product, "edition": lic.edition,
+                               "purchased": lic.purchased.isoformat() if lic.purchased else None,
+                               "plan": lic.plan} for lic in o.licences]}
+                for o in session.scalars(select(Org).order_by(Org.name))]
+    if args.json:
+        _print_json(orgs)
+    else:
+        for o in orgs:
+            plans = ", ".join(f"{lic['product']} ({lic['plan']})" for lic in o["licences"])
+            print(f"{o['inn'] or '-':<12} {o['category']:<9} {o['name']}  {plans}")
+    return 0
+
+
 def _parse_when(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text)
@@ -230,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     op = sub.add_parser("outbox", help="outgoing letters").add_subparsers(dest="o_command",
                                                                           required=True)
     op.add_parser("flush", help="send everything queued now").set_defaults(func=cmd_outbox_flush)
+
+    orp = sub.add_parser("orgs", help="the registry of organisations").add_subparsers(
+        dest="org_command", required=True)
+    s = orp.add_parser("import", help="add or update organisations from TOML or CSV")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_orgs_import)
+    s = orp.add_parser("list")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_orgs_list)
 
     sp = sub.add_parser("sla", help="service levels").add_subparsers(dest="s_command",
                                                                      required=True)

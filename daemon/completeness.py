@@ -53,15 +53,15 @@ _WORD = re.compile(r"\w+")
 def _own_lines(text: str) -> list[str]:
     """The client's own lines: no quotes, no reply history, no signature."""
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    short = [len(_WORD.findall(line)) <= 6 for line in lines]
+    only_short_after = [True] * len(lines)  # every line after this one is short
+    for i in range(len(lines) - 2, -1, -1):
+        only_short_after[i] = only_short_after[i + 1] and short[i + 1]
     own: list[str] = []
     for i, line in enumerate(lines):
         if _SIGNATURE.match(line) or _REPLY_HEADER.match(line):
             break
-        short = len(_WORD.findall(line)) <= 6
-        if short and _SIGN_OFF.match(line):
-            break
-        if short and _THANKS.match(line) and \
-                all(len(_WORD.findall(rest)) <= 6 for rest in lines[i + 1:]):
+        if short[i] and (_SIGN_OFF.match(line) or _THANKS.match(line) and only_short_after[i]):
             break
         if not line.startswith(">"):
             own.append(line)
@@ -109,7 +109,7 @@ _ADDRESS = re.compile(
     r"|(?<![\w.])((?:\d{1,3}\.){3}\d{1,3})(?![\w]|\.\d)"
     r"|\\\\[\w.\-]+",
     re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 
 def _has_version(text: str) -> bool:

@@ -100,7 +100,8 @@ def _decoded_header(msg: Message, name: str) -> str:
     value = msg.get(name)
     if value is None:
         return ""
-    return decode_subject(str(value))
+    # The value itself, not str(value): compat32 turns raw 8-bit bytes into U+FFFD.
+    return decode_subject(value)
 
 
 def _attachments_from(mp: mailparser.MailParser) -> list[RawAttachment]:

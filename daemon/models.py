@@ -10,12 +10,13 @@ Schema changes go through Alembic (`daemon/migrations`), never `create_all`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -79,7 +80,8 @@ class Ticket(Base):
     requester: Mapped[str] = mapped_column(String(320), index=True)
     requester_name: Mapped[str] = mapped_column(String(200), default="")
     participants: Mapped[list[str]] = mapped_column(JSON, default=list)
-    org_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    org_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    identified_by: Mapped[str] = mapped_column(String(32), default="")
     assignee: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     clock_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -221,3 +223,50 @@ class MailboxState(Base):
     mailbox: Mapped[str] = mapped_column(String(500), unique=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)  # IMAP: up to 2**32 - 1
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Org(Base):
+    """A partner, licensee, user or demo user from the registry (`supportd orgs import`)."""
+
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(16))  # partner | licensee | user | demo
+    inn: Mapped[str | None] = mapped_column(String(12), unique=True, nullable=True)
+    ogrn: Mapped[str | None] = mapped_column(String(15), nullable=True, index=True)
+    emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    logins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    licences: Mapped[list[Licence]] = relationship(
+        back_populates="org", order_by="Licence.id", cascade="all, delete-orphan")
+    addresses: Mapped[list[OrgAddress]] = relationship(
+        back_populates="org", cascade="all, delete-orphan")
+
+
+class OrgAddress(Base):
+    """One registered address or domain of an org: the index identification looks up."""
+
+    __tablename__ = "org_addresses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # email | domain | login
+    value: Mapped[str] = mapped_column(String(320), index=True)
+
+    org: Mapped[Org] = relationship(back_populates="addresses")
+
+
+class Licence(Base):
+    __tablename__ = "licences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    product: Mapped[str] = mapped_column(Text)
+    edition: Mapped[str] = mapped_column(Text, default="")
+    purchased: Mapped[date | None] = mapped_column(Date, nullable=True)
+    plan: Mapped[str] = mapped_column(String(16), default="standard")  # standard | vip
+
+    org: Mapped[Org] = relationship(back_populates="licences")

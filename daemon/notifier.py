@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from daemon.config import Config, StaffMember
 from daemon.mailbuild import Outbound, build, new_message_id, one_line
-from daemon.models import Message, Outgoing, Ticket
+from daemon.models import Message, Org, Outgoing, Ticket
 from daemon.reply_text import REPLY_MARKER
 from daemon.russian import duration_words, msk
 from daemon.threading_tid import tagged_subject
@@ -113,6 +113,7 @@ class Notifier:
             return False
         tz = self.config.tz
         level = self.level_view(ticket.sla_level)
+        org = session.get(Org, ticket.org_id) if ticket.org_id is not None else None
         assignee = self.config.staff_by_email(ticket.assignee) if ticket.assignee else None
         verdicts = [] if resend else letter.verdicts
         outside = (not resend and ticket.clock_started_at is not None
@@ -128,6 +129,11 @@ class Notifier:
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
             unidentified=letter.new_ticket and not resend and ticket.org_id is None,
+            org=org.name if org is not None else "",
+            not_entitled=(letter.new_ticket and not resend and org is not None
+                          and ticket.identified_by not in ("email", "domain")
+                          and org.category in ("partner", "licensee")),
+            emergency=ticket.emergency and letter.new_ticket and not resend,
         )
         text = self.render("client/ack.txt.j2", **context)
         html = self.render("client/ack.html.j2", **context)

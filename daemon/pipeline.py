@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from daemon.app import App
     from daemon.attachments import Verdict
     from daemon.config import StaffMember
+    from daemon.registry import Identification
 
 
 class Stop(Exception):  # noqa: N818 - it is an outcome, not an error
@@ -50,6 +51,7 @@ class Letter:
     thread_note: str = ""  # how threading decided, for the log and the accounting
     requester: str = ""
     requester_name: str = ""
+    identification: Identification | None = None
     sla_level: str = ""
     emergency_requested: bool = False
     missing: list[str] = field(default_factory=list)

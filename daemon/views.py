@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.models import Reaction, Ticket
+from daemon.models import Org, Reaction, Ticket
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -40,7 +40,10 @@ def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
                        "state": reaction_state(r, now)} for r in reactions],
         "requester_name": t.requester_name,
         "participants": list(t.participants or []),
-        "org": None,
+        "org": ({"name": org.name, "inn": org.inn, "ogrn": org.ogrn,
+                 "category": org.category, "identified_by": t.identified_by}
+                if (org := session.get(Org, t.org_id)) is not None else None)
+        if t.org_id is not None else None,
         "rating": t.rating,
         "emergency": t.emergency,
         "attention_reason": t.attention_reason,

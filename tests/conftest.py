@@ -92,6 +92,7 @@ format = "json"
 {STAFF}
 {extra}
 """
+    root.mkdir(parents=True, exist_ok=True)
     path = root / "supportd.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -1,9 +1,11 @@
-"""Step: the SLA level of a new ticket, and whether an emergency was asked for.
+"""Step: the SLA level of a new ticket, and whether an emergency was asked for (§3).
 
-Unidentified senders get `[sla].default_level` (consultation, §3.8). A follow-up
-keeps its ticket's level. An emergency request is recorded; only entitled
-senders (partners and licensees, once the registry says so) get an operational
-level from it, and staff confirm or downgrade it.
+A follow-up keeps its ticket's level. A new ticket's level comes from the
+sender's organisation (`registry.level_for`); unidentified senders, and senders
+named only by an INN or login rather than a registered address, get
+`[sla].default_level` (consultation, §3.8). An emergency request (X-Priority,
+Importance, configured words) gives an entitled partner or licensee the
+operational level, which staff confirm or downgrade.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.completeness import urgency_requested
 from daemon.pipeline import Letter
+from daemon.registry import has_vip, level_for
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -24,4 +27,9 @@ def run(letter: Letter, session: Session, app: App) -> None:
     if letter.ticket is not None:
         letter.sla_level = letter.ticket.sla_level
         return
-    letter.sla_level = app.config.sla.default_level
+    ident = letter.identification
+    org = ident.org if ident else None
+    letter.sla_level = level_for(org.category if org else None,
+                                 bool(ident and ident.entitled),
+                                 bool(org and has_vip(org)), letter.emergency_requested,
+                                 app.config.sla.default_level)

@@ -1,8 +1,9 @@
 """Step: who wrote, and what the letter lacks (regulation §5.2, §5.8).
 
 The requester is the From address (the envelope sender when the letter could not
-be read). Organisation matching against the registry belongs here too; until a
-registry is loaded every sender is unidentified and gets the fallback level.
+be read). The registry names the organisation: by a registered address or
+domain (which entitles it to its commercial level), else by an INN, OGRN or
+login in the letter (which names it, but per §5.8 entitles nothing).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.completeness import missing_information
 from daemon.pipeline import Letter
+from daemon.registry import identify
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -22,8 +24,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.requester = letter.sender
     p = letter.parsed
     if p is None:
-        letter.missing = []
         return
     letter.requester_name = p.from_name
     if letter.staff is None and not letter.robot:
         letter.missing = missing_information(p.text, p.subject)
+        letter.identification = identify(session, letter.sender, f"{p.subject}\n{p.text}")

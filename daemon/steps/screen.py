@@ -81,7 +81,7 @@ def _record_bounce(letter: Letter, session: Session, app: App) -> None:
     if ours is None:
         raise Stop("suppressed", f"bounce of a letter we do not know ({letter.robot})")
     primary = info.primary
-    if primary is not None and primary.action == "delayed":
+    if not info.failed:
         raise Stop("bounce", f"delivery of our {ours.kind} to {ours.recipient} delayed")
     ours.status = "bounced"
     diagnostic = primary.diagnostic if primary is not None else ""

@@ -42,7 +42,10 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
                     requester=letter.requester or "", requester_name=letter.requester_name[:200],
                     participants=participants, received_at=letter.spooled.received_at,
                     assignee=pick_assignee(session, app), missing_info=list(letter.missing),
-                    emergency=False)
+                    emergency=letter.sla_level.endswith("-operational"))
+    ident = letter.identification
+    if ident is not None and ident.org is not None:
+        ticket.org_id, ticket.identified_by = ident.org.id, ident.how
     if letter.parse_error:
         ticket.needs_attention, ticket.attention_reason = True, f"{UNREADABLE}: {letter.parse_error}"
     elif p is not None and p.defects:

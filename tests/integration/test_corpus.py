@@ -20,6 +20,7 @@ and carried in the assertion message, so it is seen with or without `-s`.
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import threading
@@ -40,7 +41,7 @@ from daemon import db
 from daemon.app import App
 from daemon.ingest import Refused
 from daemon.models import Inbound, Outgoing, Ticket
-from daemon.runner import TemporaryFailure
+from daemon.runner import Result, TemporaryFailure
 from daemon.spool import Spool
 from tests.conftest import PROJECT, Desk, write_config
 from tests.support.corpus import ENV, CorpusLetter, corpus_letters, corpus_root, manifest_names
@@ -102,6 +103,18 @@ def corpus_desk(root: Path, largest: int) -> Desk:
     return Desk(root, path, app)
 
 
+@contextmanager
+def quiet_logger(name: str) -> Iterator[None]:
+    """mail-parser warns about every content type it does not handle; not news here."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 @dataclass
 class Fed:
     letter: CorpusLetter
@@ -113,18 +126,36 @@ class Fed:
     problems: list[str] = field(default_factory=list)
 
 
-def _last_frame(trace: str) -> str:
-    """`file:line in func` of the innermost frame of a traceback, for grouping."""
-    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', trace)
-    if not frames:
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+
+
+def _frames(trace: str) -> list[tuple[str, str, str]]:
+    return _FRAME.findall(trace)
+
+
+def _where(trace: str) -> str:
+    """The innermost project frame of a traceback (else the innermost), for grouping."""
+    frames = _frames(trace)
+    ours = [f for f in frames if "/daemon/" in f[0]]
+    if not (ours or frames):
         return ""
-    f, line, func_ = frames[-1]
-    return f"{Path(f).name}:{line} in {func_}"
+    f, line, func_ = (ours or frames)[-1]
+    rel = f[f.index("/daemon/") + 1:] if "/daemon/" in f else Path(f).name
+    return f"{rel}:{line} in {func_}"
 
 
 def _error_line(trace: str) -> str:
     lines = [ln for ln in trace.strip().splitlines() if ln and not ln.startswith(" ")]
     return lines[-1][:300] if lines else ""
+
+
+def _digest(trace: str) -> list[str]:
+    """A short traceback: the project's frames, then the innermost three and the error."""
+    frames = _frames(trace)
+    out = [f"{f[f.index('/daemon/') + 1:]}:{line} in {func_}"
+           for f, line, func_ in frames if "/daemon/" in f]
+    out += ["..."] + [f"{Path(f).name}:{line} in {func_}" for f, line, func_ in frames[-3:]]
+    return out + [_error_line(trace)]
 
 
 def feed(desk: Desk, letter: CorpusLetter) -> Fed:
@@ -143,8 +174,8 @@ def feed(desk: Desk, letter: CorpusLetter) -> Fed:
         except Exception as exc:
             fed.outcome, fed.reason, fed.trace = "escaped", repr(exc), traceback.format_exc()
         else:
-            fed.spool_id, fed.outcome, fed.reason = (
-                result.spool_id, result.outcome, result.reason)  # type: ignore[attr-defined]
+            assert isinstance(result, Result), f"Desk.ingest returned {result!r}"
+            fed.spool_id, fed.outcome, fed.reason = result.spool_id, result.outcome, result.reason
     fed.seconds = time.perf_counter() - started
     if not fed.trace:
         fed.trace = "\n".join(str(e.get("trace", "")) for e in logs
@@ -195,14 +226,15 @@ def check(fed: Fed, row: Inbound | None) -> None:
 def problem_key(fed: Fed, problem: str) -> str:
     kind = problem.split(":", 1)[0]
     if fed.trace and kind in ("shunted", "flagged after error", "escaped", "temporary", "hang"):
-        return f"{kind}: {_error_line(fed.trace)[:160]} @ {_last_frame(fed.trace)}"
+        return f"{kind}: {_error_line(fed.trace)[:160]} @ {_where(fed.trace)}"
     return kind if kind in ("slow",) else problem[:200]
 
 
 def summarize(fed: list[Fed], *, root: Path, total: float, extra: list[str],
               counts: dict[str, int]) -> tuple[str, int]:
+    kinds = Counter(f.letter.kind for f in fed)
     lines = [f"corpus: {root}",
-             f"letters fed: {len(fed)} ({', '.join(f'{k} {v}' for k, v in sorted(Counter(f.letter.kind for f in fed).items()))})",
+             f"letters fed: {len(fed)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})",
              f"total time: {total:.1f} s, mean {total / max(len(fed), 1) * 1000:.0f} ms per letter"]
     outcomes = Counter(f.outcome for f in fed)
     lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
@@ -230,11 +262,21 @@ def summarize(fed: list[Fed], *, root: Path, total: float, extra: list[str],
             lines.append(f"    {f.letter.name}  [{'; '.join(f.problems)[:300]}]")
         if len(members) > 8:
             lines.append(f"    ... and {len(members) - 8} more")
-        sample = members[0].trace.strip()
-        if sample:
-            tail = sample.splitlines()[-24:]
-            lines += ["    | " + ln for ln in tail]
+        if members[0].trace.strip():
+            lines += ["    | " + ln for ln in _digest(members[0].trace)]
     return "\n".join(lines), bad
+
+
+def write_table(path: Path, fed: list[Fed], rows: dict[str, Inbound]) -> None:
+    """One line per letter (for triage): name, kind, size, seconds, outcome, ticket, reason."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write("letter\tkind\tbytes\tseconds\toutcome\tticket_id\tspool_id\treason\n")
+        for f in fed:
+            row = rows.get(f.spool_id or "")
+            reason = (row.reason if row is not None else f.reason).replace("\t", " ")
+            out.write(f"{f.letter.name}\t{f.letter.kind}\t{len(f.letter.raw)}\t{f.seconds:.3f}\t"
+                      f"{f.outcome}\t{row.ticket_id if row is not None else ''}\t"
+                      f"{f.spool_id or ''}\t{' '.join(reason.split())[:500]}\n")
 
 
 def test_every_corpus_letter_is_accounted_for(tmp_path: Path) -> None:
@@ -251,7 +293,8 @@ def test_every_corpus_letter_is_accounted_for(tmp_path: Path) -> None:
     desk = corpus_desk(tmp_path / "desk", max(len(ln.raw) for ln in letters))
     try:
         started = time.perf_counter()
-        fed = [feed(desk, letter) for letter in letters]
+        with quiet_logger("mailparser"):
+            fed = [feed(desk, letter) for letter in letters]
         total = time.perf_counter() - started
 
         with desk.app.sessions() as s:
@@ -274,7 +317,8 @@ def test_every_corpus_letter_is_accounted_for(tmp_path: Path) -> None:
 
     report, bad = summarize(fed, root=ROOT, total=total, extra=extra, counts=counts)
     out = tmp_path / "corpus-summary.txt"
-    report += f"\nsummary file: {out}"
+    report += f"\nsummary file: {out} (and corpus-letters.tsv beside it)"
     out.write_text(report + "\n", encoding="utf-8")
+    write_table(tmp_path / "corpus-letters.tsv", fed, rows)
     print("\n" + report)
     assert bad == 0 and not strays and not twice, report

@@ -13,9 +13,9 @@ import mailbox
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 from pathlib import Path
 
 ENV = "SUPPORTD_CORPUS"
@@ -57,7 +57,7 @@ def mbox_messages(path: Path, data: bytes) -> list[bytes] | None:
         return None
     box = mailbox.mbox(str(path), create=False)
     try:
-        parts = [box.get_bytes(key) for key in box.keys()]
+        parts = [box.get_bytes(key) for key in box.iterkeys()]  # iter(box) gives messages
     finally:
         box.close()
     return parts if len(parts) > 1 else None

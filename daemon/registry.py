@@ -1,0 +1,206 @@
+"""The registry of partners, licensees and users: import, and who a sender is (§5.8).
+
+`load_file` reads the TOML or CSV of SPEC "Interface" and validates every entry
+(INN/OGRN checksums, categories, plans), naming the entry and field at fault.
+`import_orgs` upserts by INN (or by name for entries without one) in one
+transaction. `identify` answers who wrote a letter: by a registered address or
+domain (which entitles the sender to the org's commercial level), or only by an
+INN, OGRN or login mentioned in the letter (which names the org but, per §5.8,
+does not entitle a commercial level).
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
+from daemon.models import Licence, Org, OrgAddress
+
+CATEGORIES = ("partner", "licensee", "user", "demo")
+PLANS = ("standard", "vip")
+
+
+class RegistryError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LicenceEntry:
+    product: str
+    edition: str = ""
+    purchased: date | None = None
+    plan: str = "standard"
+
+
+@dataclass(frozen=True)
+class OrgEntry:
+    name: str
+    category: str
+    inn: str | None = None
+    ogrn: str | None = None
+    emails: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    logins: tuple[str, ...] = ()
+    licences: tuple[LicenceEntry, ...] = field(default=())
+
+
+def _list(value: Any, where: str) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):  # CSV cells: "a@x.ru; b@x.ru"
+        value = [v for v in value.replace(",", ";").split(";")]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RegistryError(f"{where}: must be a list of strings")
+    return tuple(v.strip().lower() for v in value if v.strip())
+
+
+def _entry(raw: dict[str, Any], where: str) -> OrgEntry:
+    name = str(raw.get("name", "")).strip()
+    if not name:
+        raise RegistryError(f"{where}.name: is required")
+    category = str(raw.get("category", "")).strip()
+    if category not in CATEGORIES:
+        raise RegistryError(f"{where}.category: {category!r}; use {', '.join(CATEGORIES)}")
+    inn = str(raw.get("inn") or "").strip() or None
+    if inn is not None and not valid_inn(inn):
+        raise RegistryError(f"{where}.inn: {inn} is not a valid INN (checksum)")
+    ogrn = str(raw.get("ogrn") or "").strip() or None
+    if ogrn is not None and not valid_ogrn(ogrn):
+        raise RegistryError(f"{where}.ogrn: {ogrn} is not a valid OGRN/OGRNIP (checksum)")
+    emails = _list(raw.get("emails"), f"{where}.emails")
+    for e in emails:
+        if "@" not in e:
+            raise RegistryError(f"{where}.emails: {e!r} is not an e-mail address")
+    licences = []
+    raw_licences = raw.get("licence", [])
+    if isinstance(raw_licences, dict):
+        raw_licences = [raw_licences]
+    for i, lic in enumerate(raw_licences):
+        lw = f"{where}.licence[{i}]"
+        plan = str(lic.get("plan") or "standard")
+        if plan not in PLANS:
+            raise RegistryError(f"{lw}.plan: {plan!r}; use standard or vip")
+        purchased = lic.get("purchased")
+        if isinstance(purchased, str) and purchased:
+            try:
+                purchased = date.fromisoformat(purchased)
+            except ValueError:
+                raise RegistryError(f"{lw}.purchased: {purchased!r} is not a date") from None
+        if not str(lic.get("product", "")).strip():
+            raise RegistryError(f"{lw}.product: is required")
+        licences.append(LicenceEntry(str(lic["product"]).strip(),
+                                     str(lic.get("edition") or ""), purchased or None, plan))
+    return OrgEntry(name, category, inn, ogrn, emails, _list(raw.get("domains"),
+                    f"{where}.domains"), _list(raw.get("logins"), f"{where}.logins"),
+                    tuple(licences))
+
+
+def load_file(path: Path) -> list[OrgEntry]:
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for n, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+            key = (row.get("inn") or "", row.get("name") or f"row {n}")
+            org = merged.setdefault(key, {**row, "licence": []})
+            if row.get("product"):
+                org["licence"].append({k: row.get(k) for k in
+                                       ("product", "edition", "purchased", "plan")})
+        return [_entry(raw, f"row[{i}]") for i, raw in enumerate(merged.values())]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{path}: not valid TOML: {exc}") from None
+    return [_entry(raw, f"org[{i}]") for i, raw in enumerate(data.get("org", []))]
+
+
+def import_orgs(session: Session, entries: list[OrgEntry]) -> tuple[int, int]:
+    """Upsert; returns (created, updated)."""
+    created = updated = 0
+    for e in entries:
+        q = select(Org).where(Org.inn == e.inn) if e.inn else \
+            select(Org).where(Org.name == e.name, Org.inn.is_(None))
+        org = session.scalar(q)
+        if org is None:
+            org = Org(name=e.name, category=e.category)
+            session.add(org)
+            created += 1
+        else:
+            updated += 1
+        org.name, org.category, org.inn, org.ogrn = e.name, e.category, e.inn, e.ogrn
+        org.emails, org.domains, org.logins = list(e.emails), list(e.domains), list(e.logins)
+        org.licences = [Licence(product=lic.product, edition=lic.edition,
+                                purchased=lic.purchased, plan=lic.plan) for lic in e.licences]
+        org.addresses = ([OrgAddress(kind="email", value=v) for v in e.emails]
+                         + [OrgAddress(kind="domain", value=v) for v in e.domains]
+                         + [OrgAddress(kind="login", value=v) for v in e.logins])
+    return created, updated
+
+
+@dataclass(frozen=True)
+class Identification:
+    org: Org | None
+    how: str  # email | domain | inn | ogrn | login | "" (unknown)
+
+    @property
+    def entitled(self) -> bool:
+        """§5.8: a commercial level only for a letter from a registered address."""
+        return self.org is not None and self.how in ("email", "domain")
+
+
+def identify(session: Session, sender: str, text: str) -> Identification:
+    sender = sender.lower()
+    domain = sender.rpartition("@")[2]
+    for kind, value in (("email", sender), ("domain", domain)):
+        if not value:
+            continue
+        org_id = session.scalar(select(OrgAddress.org_id).where(
+            OrgAddress.kind == kind, OrgAddress.value == value).limit(1))
+        if org_id is not None:
+            return Identification(session.get(Org, org_id), kind)
+    for inn in find_inns(text):
+        org = session.scalar(select(Org).where(Org.inn == inn))
+        if org is not None:
+            return Identification(org, "inn")
+    for ogrn in find_ogrns(text):
+        org = session.scalar(select(Org).where(Org.ogrn == ogrn).limit(1))
+        if org is not None:
+            return Identification(org, "ogrn")
+    for login in find_logins(text):
+        org_id = session.scalar(select(OrgAddress.org_id).where(
+            OrgAddress.kind == "login", OrgAddress.value == login.lower()).limit(1))
+        if org_id is not None:
+            return Identification(session.get(Org, org_id), "login")
+    return Identification(None, "")
+
+
+VIP_PRODUCTS = ("организатор эдо v.3", "оператор эдо v.3")
+
+
+def level_for(category: str | None, entitled: bool, vip: bool, emergency: bool,
+              default: str) -> str:
+    """The SLA level of a new ticket (§3): pure, so every combination is tested.
+
+    Emergencies (§3.1, §3.3) are open to every entitled partner and licensee; a VIP
+    licensee keeps VIP when it is faster than the operational level."""
+    if category in ("user", "demo"):
+        return "noncommercial"
+    if not entitled or category not in ("partner", "licensee"):
+        return default
+    if category == "partner":
+        return "partner-operational" if emergency else "partner-standard"
+    if vip:
+        return "licensee-vip"
+    return "licensee-operational" if emergency else "licensee-standard"
+
+
+def has_vip(org: Org) -> bool:
+    return any(lic.plan == "vip" and lic.product.strip().lower().startswith(VIP_PRODUCTS)
+               for lic in org.licences)
