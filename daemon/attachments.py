@@ -9,7 +9,7 @@ pictures (logs, text, PDF, office documents) are accepted: the regulation
 restricts screenshots only. A refused attachment never refuses the letter: the
 ticket opens and the acknowledgement lists every verdict with its reason.
 
-Archives are listed in memory, never unpacked to disk:
+Archives are listed in memory by `daemon.archives`, never unpacked to disk:
 
 * ZIP: `zipfile` lists the members and we read at most `SNIFF_BYTES` of each
   to sniff it. Bounded by member count and total declared size; a member whose
@@ -30,6 +30,13 @@ members whose names are visible are judged by name and the archive is
 accepted with a note asking for the password. An archive over the count or
 size bound is rejected with the bound in the reason.
 
+Other decisions: an empty file is rejected (it did not attach; ask again); a
+file named or declared as a picture whose bytes are no known format is
+rejected as damaged; a name that disagrees with the content is only noted
+(JPEG bytes named .png are accepted as jpeg; HEIC named .jpg is rejected);
+archives inside archives are not opened (accepted with a note); macOS
+resource forks (`__MACOSX/`, `._*`) are not listed.
+
 ZIP-based office documents (docx/xlsx/pptx, OpenDocument) are detected as
 "office" rather than "zip" - `sniff` from the first local header when it can,
 `judge` from the central directory - and are judged as documents, not
@@ -38,26 +45,22 @@ archives: a docx legitimately embeds pictures of any format.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import struct
 import unicodedata
-import zipfile
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import rarfile
+from daemon.archives import MAX_RATIO as MAX_RATIO  # re-exported: callers may read them here
+from daemon.archives import SNIFF_BYTES as SNIFF_BYTES
+from daemon.archives import ArchiveError, Listing, list_rar, list_zip, zip_declared_count
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 
-SNIFF_BYTES = 64  # what we read of an archive member
 HEAD_BYTES = 4096  # what we sniff of a whole attachment (XML prologues before <svg> run long)
 MAX_NAME_BYTES = 180
-# Deflate cannot compress better than about 1032:1; a bigger declared ratio is a lie.
-MAX_RATIO = 1100
 
 SCREENSHOT_TYPES = frozenset({"jpeg", "png", "gif"})
 IMAGE_TYPES = SCREENSHOT_TYPES | {
@@ -400,133 +403,60 @@ def _summary(name: str, kind: str, size: int, entries: list[ArchiveEntry],
 
 _PASSWORD_NOTE = ("Файлы в архиве защищены паролем, поэтому их формат проверен только по "
                   "именам. Чтобы специалист мог открыть архив, сообщите, пожалуйста, пароль.")
-# Hostile bytes reach zipfile, its decompressors and rarfile, which fail in many ways
-# (BadZipFile, zlib.error, LZMAError, IndexError on broken LZMA properties, ...): any
-# exception from them means "could not be read", never a crashed letter.
-_UNREADABLE = Exception
+# What a member left unread (`archives.Member.unread`) was judged by, and the note
+# that goes with it on the whole archive.
+_WHY_BY_NAME = {
+    "password": "файл защищён паролем",
+    "implausible-size": "заявленный размер файла неправдоподобен",
+    "compressed": "сжатые файлы в архивах RAR не распаковываются",
+    "failed": "файл не удалось прочитать",
+}
+_UNREAD_NOTES = {
+    "password": _PASSWORD_NOTE,
+    "compressed": ("Сжатые файлы в архиве RAR проверены по расширениям имён: их "
+                   "содержимое не распаковывается."),
+}
 
 
 def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: int) -> Verdict:
     size = len(content)
-    end = content.rfind(b"PK\x05\x06", max(0, size - 65_557))
-    if end >= 0:  # the end record counts the members: refuse before listing them all
-        declared = int.from_bytes(content[end + 10:end + 12], "little")  # 0xFFFF: ZIP64
-        over = _bounds(name, "zip", size, declared % 0xFFFF, 0, max_entries, max_archive_bytes)
+    declared = zip_declared_count(content)
+    if declared is not None:  # the end record counts the members: refuse before listing them all
+        over = _bounds(name, "zip", size, declared, 0, max_entries, max_archive_bytes)
         if over:
             return over
     try:
-        # Russian Windows archivers write names in cp866 without the UTF-8 flag.
-        zf = zipfile.ZipFile(io.BytesIO(content), metadata_encoding="cp866")
-        infos = zf.infolist()
-    except _UNREADABLE:
+        listing = list_zip(content, max_archive_bytes)
+    except ArchiveError:
         return _unreadable(name, "zip", size, "повреждён и не открывается")
-    if _is_office(zf, infos):
+    if listing.kind == "office":
         return Verdict(name, "office", size, ACCEPTED)
-    files = [i for i in infos if not i.filename.endswith("/") and not _is_apple_double(i.filename)]
-    over = _bounds(name, "zip", size, len(infos), sum(i.file_size for i in files),
-                   max_entries, max_archive_bytes)
-    if over:
-        return over
-    entries, notes = [], []
-    for info in files:
-        member = _zip_member_name(info)
-        if info.flag_bits & 0x1:
-            entries.append(_entry(member, info.file_size, None, "файл защищён паролем"))
-            notes.append(_PASSWORD_NOTE)
-        elif info.file_size > max_archive_bytes or \
-                info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            entries.append(_entry(member, info.file_size, None,
-                                  "заявленный размер файла неправдоподобен"))
-        else:
-            entries.append(_entry(member, info.file_size, _zip_head(zf, info),
-                                  "файл не удалось прочитать"))
-    return _summary(name, "zip", size, entries, notes)
-
-
-def _zip_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-    try:
-        with zf.open(info) as f:
-            return f.read(SNIFF_BYTES)
-    except _UNREADABLE:
-        return None
-
-
-def _is_office(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
-    if any(i.filename == "[Content_Types].xml" for i in infos):
-        return True  # OOXML (docx, xlsx, pptx)
-    if not infos or infos[0].filename != "mimetype" or infos[0].file_size > 256:
-        return False
-    try:
-        with zf.open(infos[0]) as f:
-            return f.read(SNIFF_BYTES).startswith(b"application/vnd.oasis.opendocument")
-    except _UNREADABLE:
-        return False
-
-
-def _is_apple_double(name: str) -> bool:
-    """macOS Finder adds resource forks (`__MACOSX/`, `._name`): metadata, not files."""
-    return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1].startswith("._")
-
-
-def _zip_member_name(info: zipfile.ZipInfo) -> str:
-    """The name, preferring the Info-ZIP Unicode Path extra field (0x7075) when valid."""
-    extra = info.extra
-    while len(extra) >= 4:
-        tag, length = struct.unpack_from("<HH", extra)
-        body, extra = extra[4:4 + length], extra[4 + length:]
-        if tag == 0x7075 and len(body) > 5 and body[0] == 1:
-            raw = info.orig_filename.encode("cp866", "replace")
-            if zlib.crc32(raw) == int.from_bytes(body[1:5], "little"):
-                return body[5:].decode("utf-8", "replace")
-    return info.filename
+    return _judge_listing(name, size, listing, max_entries, max_archive_bytes)
 
 
 def _judge_rar(name: str, content: bytes, max_entries: int, max_archive_bytes: int) -> Verdict:
     size = len(content)
     try:
-        # part_only: a later volume of a multi-volume set lists what it holds.
-        rf = rarfile.RarFile(io.BytesIO(content), errors="strict", part_only=True)
-        infos = rf.infolist()
-        hidden = not infos and rf.needs_password()
-    except _UNREADABLE:
+        listing = list_rar(content)
+    except ArchiveError as e:
+        if e.reason == "names-encrypted":
+            return _unreadable(name, "rar", size, "зашифрован вместе со списком файлов",
+                               " без шифрования имён файлов")
         return _unreadable(name, "rar", size, "повреждён и не открывается")
-    if hidden:
-        return _unreadable(name, "rar", size, "зашифрован вместе со списком файлов",
-                           " без шифрования имён файлов")
-    files = [i for i in infos if not i.is_dir()]
-    over = _bounds(name, "rar", size, len(infos), sum(i.file_size or 0 for i in files),
+    return _judge_listing(name, size, listing, max_entries, max_archive_bytes)
+
+
+def _judge_listing(name: str, size: int, listing: Listing, max_entries: int,
+                   max_archive_bytes: int) -> Verdict:
+    """Bounds first, then every member: by content when read, else by name with a note."""
+    over = _bounds(name, listing.kind, size, listing.count, listing.total,
                    max_entries, max_archive_bytes)
     if over:
         return over
     entries, notes = [], []
-    for info in files:
-        member_size = info.file_size or 0
-        if info.needs_password():
-            entries.append(_entry(info.filename, member_size, None, "файл защищён паролем"))
-            notes.append(_PASSWORD_NOTE)
-            continue
-        head = _rar_head(rf, info)
-        compressed = info.compress_type != rarfile.RAR_M0
-        entries.append(_entry(info.filename, member_size, head,
-                              "сжатые файлы в архивах RAR не распаковываются" if compressed
-                              else "файл не удалось прочитать"))
-        if head is None and compressed:
-            notes.append("Сжатые файлы в архиве RAR проверены по расширениям имён: их "
-                         "содержимое не распаковывается.")
-    return _summary(name, "rar", size, entries, notes)
-
-
-def _rar_head(rf: rarfile.RarFile, info: rarfile.RarInfo) -> bytes | None:
-    """First bytes of a stored member, read straight from the archive bytes.
-
-    Anything else (compressed, a link, the tail of a split file) would make
-    rarfile run unrar through temporary files, so it is judged by name.
-    """
-    if rarfile.FORCE_TOOL or info.compress_type != rarfile.RAR_M0 or info.file_redir \
-            or info.flags & rarfile.RAR_FILE_SPLIT_BEFORE:
-        return None
-    try:
-        with rf.open(info) as f:
-            return bytes(f.read(SNIFF_BYTES))
-    except _UNREADABLE:
-        return None
+    for member in listing.members:
+        entries.append(_entry(member.name, member.size, member.head,
+                              _WHY_BY_NAME.get(member.unread, "")))
+        if member.unread in _UNREAD_NOTES:
+            notes.append(_UNREAD_NOTES[member.unread])
+    return _summary(name, listing.kind, size, entries, notes)

@@ -18,10 +18,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 
 import mailparser
+import tnefparse
 
+from daemon.header_decode import _decode_bytes as decode_bytes
 from daemon.threading_tid import decode_subject
 
 
@@ -78,8 +80,26 @@ def clean_message_id(value: str | None) -> str | None:
     return value[:998] or None
 
 
+_BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
+
+
+def _safe_getaddresses(values: list[str]) -> list[tuple[str, str]]:
+    """getaddresses; for a pathological header (the stdlib recurses once per word,
+    so thousands of encoded words raise RecursionError) the bare addresses in it."""
+    strings = [str(v) for v in values]
+    try:
+        return getaddresses(strings)
+    except RecursionError:
+        return [("", a) for a in _BARE_ADDR.findall(" ".join(strings))]
+
+
+def _safe_parseaddr(value: str) -> tuple[str, str]:
+    pairs = _safe_getaddresses([value])
+    return pairs[0] if pairs else ("", "")
+
+
 def _addresses(values: list[str]) -> list[str]:
-    return [a.lower() for _, a in getaddresses([str(v) for v in values]) if "@" in a]
+    return [a.lower() for _, a in _safe_getaddresses(values) if "@" in a]
 
 
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
@@ -123,13 +143,43 @@ def _attachments_from(mp: mailparser.MailParser) -> list[RawAttachment]:
     return out
 
 
+TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
+
+
+def expand_tnef(attachments: list[RawAttachment]) -> list[RawAttachment]:
+    """Outlook's winmail.dat holds the real attachments: judge those, not the wrapper.
+
+    A TNEF blob that cannot be read is kept as it is (its verdict says so)."""
+    out: list[RawAttachment] = []
+    for a in attachments:
+        if a.content_type.lower() in TNEF_TYPES or a.filename.lower() == "winmail.dat":
+            try:
+                inner = tnefparse.TNEF(a.content, do_checksum=False).attachments
+            except Exception:
+                inner = []
+            if inner:
+                out.extend(RawAttachment(filename=t.long_filename() or t.name or "attachment",
+                                         content_type="", content=bytes(t.data))
+                           for t in inner)
+                continue
+        out.append(a)
+    return out
+
+
+def _clean(text: str) -> str:
+    """NULs out (PostgreSQL text refuses them), line ends as \\n."""
+    return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def parse(raw: bytes) -> ParsedLetter:
     if not raw.strip():
         raise Unparseable("the letter is empty")
     try:
         mp = mailparser.parse_from_bytes(raw)
         msg = mp.message
-        text_parts, html_parts = list(mp.text_plain), list(mp.text_html)
+        # Bodies are decoded here, not by mail-parser: the declared charset is often
+        # wrong (windows-1251 labelled iso-8859-1), and header_decode can tell.
+        text_parts, html_parts, _ = _stdlib_bodies(msg)
         attachments = _attachments_from(mp)
         defects = [str(d) for d in mp.defects_categories]
     except Exception as exc:  # mail-parser gave up; the stdlib is more forgiving
@@ -142,34 +192,43 @@ def parse(raw: bytes) -> ParsedLetter:
     if msg is None or (len(msg.keys()) == 0 and not msg.get_payload()):
         raise Unparseable("no headers and no body")
 
-    from_name, from_addr = parseaddr(str(msg.get("From", "")))
+    from_name, from_addr = _safe_parseaddr(str(msg.get("From", "")))
     try:
         date = parsedate_to_datetime(str(msg["Date"])) if msg.get("Date") else None
         if date is not None and date.tzinfo is None:
             date = None
     except (TypeError, ValueError, IndexError):
         date = None
-    text = "\n".join(t for t in text_parts if t).strip()
-    html_text = "\n".join(h for h in html_parts if h)
+    text = _clean("\n".join(t for t in text_parts if t)).strip()
+    html_text = _clean("\n".join(h for h in html_parts if h))
     if not text and html_text:
         text = html_to_text(html_text)
     return ParsedLetter(
         message=msg,
-        from_name=decode_subject(from_name),
+        from_name=_clean(decode_subject(from_name)),
         from_addr=from_addr.strip().lower(),
         to=_addresses(msg.get_all("To") or []),
         cc=_addresses(msg.get_all("Cc") or []),
-        reply_to=parseaddr(str(msg.get("Reply-To", "")))[1].lower(),
-        subject=_decoded_header(msg, "Subject"),
+        reply_to=_safe_parseaddr(str(msg.get("Reply-To", "")))[1].lower(),
+        subject=_clean(_decoded_header(msg, "Subject")),
         message_id=clean_message_id(msg.get("Message-ID")),
         in_reply_to=message_ids(msg.get("In-Reply-To")),
         references=message_ids(msg.get("References")),
         date=date,
         text=text,
         html=html_text,
-        attachments=attachments,
+        attachments=expand_tnef(attachments),
         defects=defects,
     )
+
+
+def _decode_body(payload: bytes, label: str | None) -> str:
+    """A text part's words. A UTF-8 label is believed (a few broken bytes become
+    U+FFFD); Latin, Cyrillic or missing labels are checked, since site scripts and old
+    clients send windows-1251 or KOI8-R under iso-8859-1, us-ascii or nothing."""
+    if label and label.lower().replace("_", "-") in ("utf-8", "utf8"):
+        return payload.decode("utf-8", "replace")
+    return decode_bytes(payload, label)
 
 
 def _stdlib_bodies(msg: Message) -> tuple[list[str], list[str], list[RawAttachment]]:
@@ -187,10 +246,6 @@ def _stdlib_bodies(msg: Message) -> tuple[list[str], list[str], list[RawAttachme
         if name or part.get_content_disposition() == "attachment":
             atts.append(RawAttachment(decode_subject(name or ""), ctype, payload))
             continue
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            text = payload.decode(charset, "replace")
-        except LookupError:
-            text = payload.decode("cp1251", "replace")
+        text = _decode_body(payload, part.get_content_charset())
         (htmls if ctype == "text/html" else texts).append(text)
     return texts, htmls, atts

@@ -172,7 +172,8 @@ class Notifier:
                 verdicts=letter.verdicts, body=body[:100_000])
             prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
             self.queue(session, ticket, "notification", member.email,
-                       tagged_subject(ticket.tid or "", f"{prefix}: {ticket.subject}"), text,
+                       tagged_subject(ticket.tid or "",
+                                      f"{prefix}: {ticket.subject or '(без темы)'}"), text,
                        None, automatic=False, auto_submitted="auto-generated")
 
     def relay_staff_reply(self, session: Session, ticket: Ticket, letter: Letter,

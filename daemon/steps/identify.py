@@ -25,6 +25,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
     p = letter.parsed
     if p is None:
         return
+    if p.reply_to and "@" in p.reply_to and p.reply_to not in app.config.our_addresses():
+        # Answers go where the client asked (a shared helpdesk box, a colleague);
+        # the From address keeps its right to write to the ticket as a participant.
+        letter.requester = p.reply_to
     letter.requester_name = p.from_name
     if letter.staff is None and not letter.robot:
         letter.missing = missing_information(p.text, p.subject)

@@ -19,17 +19,23 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.config import parse_duration
 from daemon.loops import auto_reply_reason, bounce_of
-from daemon.models import Inbound, Message, Outgoing, Ticket
+from daemon.models import Message, Outgoing, Ticket
 from daemon.pipeline import Letter, Stop
 from daemon.threading_tid import normalize_subject
 
 _SPACE = re.compile(r"\s+")
 
 
-def content_hash(sender: str, subject: str, text: str, prefix: str) -> str:
+def content_hash(sender: str, subject: str, text: str, prefix: str,
+                 attachments: list[bytes]) -> str | None:
+    """What makes a resend a resend: sender, subject, text and attachments alike.
+    None for a letter with nothing in it to compare."""
     body = _SPACE.sub(" ", text).strip()
-    key = "\0".join((sender.lower(), normalize_subject(subject, prefix), body))
-    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+    if not body and not attachments:
+        return None
+    parts = [sender.lower(), normalize_subject(subject, prefix), body,
+             *sorted(hashlib.sha256(a).hexdigest() for a in attachments)]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -42,14 +48,20 @@ def run(letter: Letter, session: Session, app: App) -> None:
         _record_bounce(letter, session, app)
         return
     if p.message_id:
+        # The same Message-ID from the same sender: the same letter delivered twice.
+        # (From someone else it is a clash of careless generators, not a duplicate.)
         prior = session.scalar(
-            select(Inbound).where(Inbound.message_id_header == p.message_id,
-                                  Inbound.ticket_id.is_not(None)).limit(1))
+            select(Message).where(Message.message_id == p.message_id,
+                                  Message.direction == "in",
+                                  Message.from_addr == letter.sender).limit(1))
         if prior is not None:
             _resend_ack(letter, session, app, prior.ticket_id)
-            raise Stop("duplicate", f"same Message-ID as letter {prior.spool_id}")
-    letter.content_hash = content_hash(letter.sender, p.subject, p.text,
-                                       app.config.service.tid_prefix)
+            raise Stop("duplicate", f"same Message-ID as a letter on ticket {prior.ticket_id}")
+    digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
+                          [a.content for a in p.attachments])
+    if digest is None:
+        return
+    letter.content_hash = digest
     since = letter.now - parse_duration(app.config.screen.duplicate_window)
     earlier = session.scalar(
         select(Message).where(Message.content_hash == letter.content_hash,

@@ -36,8 +36,8 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     p = letter.parsed
     subject = normalize_subject(p.subject, app.config.service.tid_prefix) if p else ""
     ours = app.config.our_addresses()
-    participants = sorted({a for a in (p.to + p.cc if p else [])
-                           if a not in ours and a != letter.requester})
+    participants = sorted({a for a in ([*p.to, *p.cc, letter.sender] if p else [])
+                           if a and a not in ours and a != letter.requester})
     ticket = Ticket(subject=subject[:2000], status="new", sla_level=letter.sla_level,
                     requester=letter.requester or "", requester_name=letter.requester_name[:200],
                     participants=participants, received_at=letter.spooled.received_at,
@@ -49,8 +49,10 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     if letter.parse_error:
         ticket.needs_attention, ticket.attention_reason = True, f"{UNREADABLE}: {letter.parse_error}"
     elif p is not None and p.defects:
+        ticket.needs_attention = True
         ticket.attention_reason = "нарушена структура письма: " + ", ".join(p.defects)[:500]
     if letter.thread_note.startswith("tid-not-yours"):
+        ticket.needs_attention = True
         ticket.attention_reason = (ticket.attention_reason + "; " if ticket.attention_reason
                                    else "") + f"в теме чужой номер {letter.thread_note[14:]}"
     session.add(ticket)

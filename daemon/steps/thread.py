@@ -49,5 +49,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
                 ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
                 if ticket is not None and may_write(ticket, letter.sender, app):
                     letter.ticket, letter.thread_note = ticket, "references"
-    if letter.robot and letter.ticket is None:
-        raise Stop("suppressed", letter.robot)
+    if letter.robot:
+        if letter.ticket is None:
+            raise Stop("suppressed", letter.robot)
+        letter.notes.append(f"automatic ({letter.robot}): kept, not answered")

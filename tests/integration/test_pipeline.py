@@ -182,7 +182,8 @@ def test_a_letter_that_cannot_be_read_is_kept_and_still_acknowledged(desk: Desk,
     assert Spool.raw_of(stored) == raw  # byte for byte
     acks = to(desk.sent(), "broken@client.example")
     assert len(acks) == 1 and t["tid"] in str(acks[0]["Subject"])
-    if t["needs_attention"]:
+    assert t["needs_attention"]  # unreadable or broken: a person looks at it
+    if "не удалось разобрать" in t["attention_reason"]:
         assert "не удалось прочитать" in body(acks[0])
 
 
