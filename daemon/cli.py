@@ -1,7 +1,8 @@
 """The `supportd` command line (SPEC "Interface").
 
-Exit codes follow sysexits(3): 0 done, 64 usage, 65 refused input, 69 not found,
-75 try again later, 78 bad config.
+Exit codes follow sysexits(3): 0 done, 64 bad value, 65 refused input, 66 no such
+file, 69 not found, 75 try again later, 78 bad config; argparse's own usage errors
+exit 2. `ingest` turns a bad config or a crash into 75, so an MTA retries.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             return 66
     app = _app(args)
     envelope = envelope_from_environment()
-    if args.sender is not None:
-        envelope = type(envelope)(envelope.source, args.sender, envelope.rcpt_to)
+    if args.sender is not None or args.recipient is not None:
+        envelope = type(envelope)(
+            envelope.source, args.sender if args.sender is not None else envelope.mail_from,
+            (args.recipient,) if args.recipient else envelope.rcpt_to)
     code, line = exit_code_for(app, raw, envelope)
     print(line, file=sys.stderr if code else sys.stdout)
     app.close()
@@ -241,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon").set_defaults(func=cmd_run)
     s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
     s.add_argument("file", nargs="?", default="-")
-    s.add_argument("--sender", help="envelope sender (default: $SENDER)")
+    s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
+                                    "(default: $SENDER)")
+    s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.set_defaults(func=cmd_check_config)
@@ -295,13 +300,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # An MTA bounces the client's letter on any exit but 75: for `ingest`, a bad
+    # config or a crash must mean "try again later", never a lost letter.
+    failing = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
     try:
         args.cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        return failing
     logs.configure(args.cfg.logging)
-    return int(args.func(args))
+    if args.command != "ingest":
+        return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
+        return EX_TEMPFAIL
 
 
 if __name__ == "__main__":

@@ -153,7 +153,6 @@ class ScreenConfig:
     duplicate_window: str = doc("same sender+subject+body within this is a resend", "24h")
     urgent_words: tuple[str, ...] = doc(
         "words in a subject that mark an emergency", ("срочно", "авария", "urgent"))
-    max_parse_seconds: int = doc("time bound for parsing one letter", 30)
 
 
 @dataclass(frozen=True)

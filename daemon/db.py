@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -77,6 +77,10 @@ def upgrade(url: str, revision: str = "head") -> None:
 def is_temporary(exc: BaseException) -> bool:
     """Errors that mean 'the database is not there right now': retry later, lose nothing."""
     if isinstance(exc, OperationalError):
+        return True
+    if isinstance(exc, ProgrammingError):
+        # A missing table or column: the schema is older than the code (an upgrade
+        # half done). Letters wait in the spool until `supportd db upgrade` has run.
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 

@@ -79,7 +79,8 @@ def exit_code_for(app: App, raw: bytes, envelope: Envelope) -> tuple[int, str]:
 
 
 def envelope_from_environment(source: str = "ingest") -> Envelope:
-    """Postfix's pipe(8) passes SENDER/RECIPIENT in the environment when asked to."""
+    """SENDER/RECIPIENT as Postfix local(8) and procmail-style wrappers set them;
+    pipe(8) passes them as arguments instead (`--sender ${sender}`)."""
     rcpt = os.environ.get("RECIPIENT", "")
     return Envelope(source=source, mail_from=os.environ.get("SENDER"),
                     rcpt_to=(rcpt,) if rcpt else ())

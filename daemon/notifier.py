@@ -48,7 +48,8 @@ class Notifier:
     # ------------------------------------------------------------ helpers
 
     def render(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(service=self.config.service, **context)
+        return self.env.get_template(template).render(
+            service=self.config.service, calendar=self.config.calendar, **context)
 
     def level_view(self, code: str) -> dict[str, str]:
         level = self.app.level(code)

@@ -18,7 +18,7 @@ from dataclasses import replace
 import structlog
 
 from daemon import config as config_mod
-from daemon import db, outbox, runner, sdnotify, smtp_listener
+from daemon import db, logs, outbox, runner, sdnotify, smtp_listener
 from daemon.app import App
 
 log = structlog.get_logger("supportd.service")
@@ -67,9 +67,12 @@ class Service:
             try:
                 results = await self.app_loop.run_in_executor(
                     self.pipeline_pool, runner.drain, self.app)
-            except runner.TemporaryFailure:
+            except runner.TemporaryFailure as exc:
                 self.db_healthy = False
-                log.error("db.unavailable", hint="letters stay in the spool; SMTP answers 451")
+                log.error("db.unavailable", error=str(exc).splitlines()[0][:300],
+                          hint="letters stay in the spool; SMTP answers 451")
+                await asyncio.sleep(delay)  # the database may answer pings and still fail
+                delay = min(delay * 2, 60.0)
                 continue
             except Exception:
                 log.exception("runner.crashed")
@@ -109,6 +112,7 @@ class Service:
         # Parts bound at start keep their old values; the rest switches at once.
         new = replace(new, storage=old.storage, smtp=old.smtp, imap=old.imap)
         self.app.reconfigure(new)
+        logs.configure(new.logging)
         self.transport = outbox.make_transport(new.outbound)
         log.info("config.reloaded", source=new.source, needs_restart=restart_needed)
         sdnotify.notify("READY=1", "STATUS=running (config reloaded)")

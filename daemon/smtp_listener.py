@@ -38,6 +38,14 @@ class Handler:
         self.db_ok = db_ok
         self.source = source
 
+    async def handle_RCPT(self, server: SMTP, session: SmtpSession,  # noqa: N802
+                          envelope: SmtpEnvelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.app.config.smtp.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: SmtpSession,  # noqa: N802
                           envelope: SmtpEnvelope) -> str:
         raw = envelope.original_content or b""

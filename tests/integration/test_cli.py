@@ -99,3 +99,40 @@ def test_a_letter_in_working_hours_has_no_such_note(tmp_path: Path) -> None:
     text = ack.get_body(("plain",)).get_content()
     assert "нерабочее время" not in text
     assert "Срок реакции: до 01.12.2026 17:30 (МСК)" in text  # 40 working hours on
+
+
+def test_ingest_with_a_broken_config_asks_the_mta_to_retry(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[smtp]\nport = "twenty-five"\n', encoding="utf-8")
+    p = cli(bad, "ingest", "-", input=simple_letter())
+    assert p.returncode == 75 and "smtp.port" in p.stderr
+    assert cli(bad, "check-config").returncode == 78
+
+
+def test_ingest_records_the_envelope_given_as_arguments(config: Path) -> None:
+    assert cli(config, "db", "upgrade").returncode == 0
+    p = cli(config, "ingest", "--sender", "bounce@client.example", "--recipient",
+            "techsupport@example.ru", "-", input=simple_letter("Конверт"))
+    assert p.returncode == 0, p.stderr
+    import sqlite3
+
+    row = sqlite3.connect(config.parent / "supportd.db").execute(
+        "SELECT envelope_from, envelope_to FROM inbound").fetchone()
+    assert row == ("bounce@client.example", '["techsupport@example.ru"]')
+
+
+def test_too_many_recipients_are_refused_with_452(tmp_path: Path) -> None:
+    import asyncio
+
+    from aiosmtpd.smtp import Envelope as SmtpEnvelope
+
+    from daemon.smtp_listener import Handler
+
+    desk = make_desk(tmp_path)
+    handler = Handler(desk.app, lambda: None, lambda: True)
+    env = SmtpEnvelope()
+    limit = desk.app.config.smtp.max_recipients
+    codes = [asyncio.run(handler.handle_RCPT(None, None, env, f"a{i}@x.example", []))  # type: ignore[arg-type]
+             for i in range(limit + 1)]
+    assert codes[:limit] == ["250 OK"] * limit and codes[-1].startswith("452")
+    assert len(env.rcpt_tos) == limit
