@@ -7,7 +7,8 @@ an App and pass it down.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -65,6 +66,19 @@ class App:
                             developers_involved=developers_involved)
         due = reaction_due(level, received, self.calendar, developers_involved)
         return start.astimezone(UTC), due.astimezone(UTC)
+
+    def warn_time(self, code: str, received: datetime, *,
+                  developers_involved: bool = False) -> datetime:
+        """When the assignee is warned: `scheduler.warn_at` of the reaction time left,
+        counted on the level's own clock (working hours stay working hours)."""
+        level = self.level(code)
+        share = 1.0 - self.config.scheduler.warn_at
+        if isinstance(level.reaction, int):
+            early = replace(level, reaction=max(1, int(level.reaction * share)))
+        else:
+            early = replace(level, reaction=max(timedelta(minutes=1), level.reaction * share))
+        return reaction_due(early, received, self.calendar,
+                            developers_involved).astimezone(UTC)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

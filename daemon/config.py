@@ -268,11 +268,8 @@ def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
 def load(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate; `path` None means $SUPPORTD_CONFIG, then the default places."""
     if path is None:
-        env = os.environ.get("SUPPORTD_CONFIG")
-        if env:
-            path = env
-        else:
-            path = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+        path = os.environ.get("SUPPORTD_CONFIG") or next(
+            (p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
     if path is None:
         cfg = Config()
     else:
@@ -341,7 +338,8 @@ def validate(cfg: Config) -> None:
     if not 0 < cfg.scheduler.warn_at < 1:
         raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
     if cfg.logging.level not in ("debug", "info", "warning", "error"):
-        raise ConfigError("logging.level", f"{cfg.logging.level!r}: use debug, info, warning, error")
+        raise ConfigError("logging.level",
+                          f"{cfg.logging.level!r}: use debug, info, warning or error")
     if cfg.logging.format not in ("auto", "json", "console"):
         raise ConfigError("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
     from daemon import sla_config  # late: it needs the calendar and level modules

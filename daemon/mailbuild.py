@@ -14,10 +14,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -49,23 +51,43 @@ class Outbound:
     ticket_tid: str | None = None
 
 
-def _address(name: str, addr: str) -> Address:
-    local, _, domain = addr.partition("@")
-    return Address(display_name=one_line(name, 200), username=local, domain=domain)
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in any mail client's "view source"
+
+
+def _text(text: str, subtype: str, top: bool) -> Message:
+    part = Message()
+    part.set_payload(text, _UTF8_QP)  # encodes, and sets Content-Type and the CTE
+    part.set_type(f"text/{subtype}")
+    if not top:
+        del part["MIME-Version"]
+    return part
 
 
 def build(o: Outbound) -> bytes:
-    m = EmailMessage()
-    m["From"] = _address(o.sender_name, o.sender)
-    m["To"] = o.to
+    """The letter as bytes (CRLF). Built with the compat32 classes on purpose: the
+    new policy's folder drops the space between two words when it folds the line
+    at an encoded-word boundary ("срок реакции" arrives as "срокреакции"), while
+    `Header` puts every space inside the encoded words (RFC 2047 §6.2)."""
+    m: Message
+    if o.html:
+        m = MIMEMultipart("alternative")
+        m.attach(_text(o.text, "plain", top=False))
+        m.attach(_text(o.html, "html", top=False))
+    else:
+        m = _text(o.text, "plain", top=True)
+    m["From"] = formataddr((one_line(o.sender_name, 200), o.sender), charset="utf-8")
+    m["To"] = one_line(o.to)
     if o.cc:
-        m["Cc"] = ", ".join(o.cc)
-    m["Subject"] = one_line(o.subject)
+        m["Cc"] = one_line(", ".join(o.cc))
+    subject = one_line(o.subject)
+    m["Subject"] = Header(subject, "utf-8" if not subject.isascii() else "us-ascii",  # type: ignore[assignment]
+                          header_name="Subject")
     m["Date"] = format_datetime(o.date)
     m["Message-ID"] = o.message_id
     if o.in_reply_to:
-        m["In-Reply-To"] = o.in_reply_to
-    refs = [r for r in o.references if r][-20:]
+        m["In-Reply-To"] = one_line(o.in_reply_to)
+    refs = [one_line(r) for r in o.references if r][-20:]
     if o.in_reply_to and o.in_reply_to not in refs:
         refs.append(o.in_reply_to)
     if refs:
@@ -76,7 +98,4 @@ def build(o: Outbound) -> bytes:
         m["X-Auto-Response-Suppress"] = "All"
     if o.ticket_tid:
         m["X-Supportd-Ticket"] = o.ticket_tid
-    m.set_content(o.text, cte="quoted-printable")
-    if o.html:
-        m.add_alternative(o.html, subtype="html", cte="quoted-printable")
-    return m.as_bytes(policy=SMTP)
+    return m.as_bytes(policy=compat32.clone(linesep="\r\n"))

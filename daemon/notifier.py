@@ -177,14 +177,45 @@ class Notifier:
                                       f"{prefix}: {ticket.subject or '(без темы)'}"), text,
                        None, automatic=False, auto_submitted="auto-generated")
 
+    def _deadline_letter(self, session: Session, ticket: Ticket, recipients: list[StaffMember],
+                         missed: bool) -> None:
+        tz = self.config.tz
+        due = msk(ticket.reaction_due, tz) if ticket.reaction_due else ""
+        left = ""
+        if not missed and ticket.reaction_due is not None:
+            level = self.app.level(ticket.sla_level)
+            rest = (ticket.reaction_due - self.app.now() if level.clock.value == "calendar"
+                    else self.app.calendar.working_between(self.app.now(), ticket.reaction_due))
+            minutes = max(1, int(rest.total_seconds() // 60))
+            left = duration_words(timedelta(minutes=minutes) if minutes % 60
+                                  else timedelta(hours=minutes // 60),
+                                  "calendar" if level.clock.value == "calendar" else "working")
+        text = self.render("staff/deadline.txt.j2", ticket=ticket, missed=missed, due=due,
+                           left=left, level=self.level_view(ticket.sla_level))
+        what = "Срок реакции истёк" if missed else "Приближается срок реакции"
+        for member in recipients:
+            self.queue(session, ticket, "breach" if missed else "warning", member.email,
+                       tagged_subject(ticket.tid or "",
+                                      f"{what}: {ticket.subject or '(без темы)'}"),
+                       text, None, automatic=False, auto_submitted="auto-generated")
+
+    def warn_assignee(self, session: Session, ticket: Ticket) -> None:
+        self._deadline_letter(session, ticket, self.recipients_for(ticket), missed=False)
+
+    def report_breach(self, session: Session, ticket: Ticket) -> None:
+        """§6: the head of support hears of a missed deadline (the assignee too)."""
+        heads = [s for s in self.config.staff if s.role == "head"]
+        people = {m.email.lower(): m for m in [*heads, *self.recipients_for(ticket)]}
+        self._deadline_letter(session, ticket, list(people.values()), missed=True)
+
     def relay_staff_reply(self, session: Session, ticket: Ticket, letter: Letter,
                           text: str) -> None:
         member = letter.staff
         body = self.render("client/reply.txt.j2", ticket=ticket, text=text)
-        refs = tuple(session.scalars(select(Message.message_id).where(
+        refs = tuple(r for r in session.scalars(select(Message.message_id).where(
             Message.ticket_id == ticket.id, Message.direction == "in",
             Message.kind == "client", Message.message_id.is_not(None))
-            .order_by(Message.id)).all())
+            .order_by(Message.id)) if r)
         name = f"{member.name}, {self.config.service.name}" if member else None
         self.queue(session, ticket, "reply", ticket.requester,
                    tagged_subject(ticket.tid or "", ticket.subject), body, None,

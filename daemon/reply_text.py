@@ -188,7 +188,10 @@ def _attribution_start(lines: list[str], index: int, floor: int) -> int | None:
         and lines[start - 1].strip()
         and not _QUOTE.match(lines[start - 1])
         and not re.search(r"[.!?;)]\s*$", lines[start - 1])
-        and (_ATTRIBUTION_START.match(lines[start - 1]) or re.search(r"\d", lines[start - 1]))
+        # a lone word ("В") that happens to begin like one is a person's answer
+        and (re.search(r"\d", lines[start - 1])
+             or (_ATTRIBUTION_START.match(lines[start - 1])
+                 and len(lines[start - 1].split()) > 1))
     ):
         start -= 1
     window = " ".join(lines[start : index + 1])

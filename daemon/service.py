@@ -11,15 +11,18 @@ loop gets the daemon restarted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon import config as config_mod
-from daemon import db, logs, outbox, runner, sdnotify, smtp_listener
+from daemon import db, logs, outbox, runner, sdnotify, smtp_listener, sweep
 from daemon.app import App
+from daemon.config import parse_duration
 
 log = structlog.get_logger("supportd.service")
 
@@ -44,10 +47,8 @@ class Service:
         self.app_loop.call_soon_threadsafe(self.letters.set)
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
         event.clear()
 
     async def runner_loop(self) -> None:
@@ -90,6 +91,19 @@ class Service:
             except Exception as exc:
                 log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
             await self._wait(self.mail, 5.0)
+
+    async def sweep_job(self) -> None:
+        """APScheduler's periodic job: deadline warnings (daemon/sweep.py)."""
+        if not self.db_healthy:
+            return
+        try:
+            report = await self.app_loop.run_in_executor(self.outbox_pool, sweep.sweep,
+                                                         self.app)
+        except Exception as exc:
+            log.warning("sweep.failed", error=str(exc).splitlines()[0][:300])
+            return
+        if report.warned or report.breached:
+            self.mail.set()
 
     async def watchdog_loop(self, interval: float) -> None:
         while not self.stop.is_set():
@@ -144,6 +158,11 @@ class Service:
 
             poller = ImapPoller(self.app, self.stop_requested, self.mail_set)
             tasks.append(asyncio.create_task(asyncio.to_thread(poller.run), name="imap"))
+        scheduler = AsyncIOScheduler(event_loop=self.app_loop)
+        scheduler.add_job(self.sweep_job, "interval", id="sweep", coalesce=True,
+                          max_instances=1, seconds=parse_duration(
+                              self.app.config.scheduler.sweep_interval).total_seconds())
+        scheduler.start()
         interval = sdnotify.watchdog_interval()
         if interval:
             tasks.append(asyncio.create_task(self.watchdog_loop(interval), name="watchdog"))
@@ -153,6 +172,7 @@ class Service:
         await self.stop.wait()
         sdnotify.notify("STOPPING=1")
         log.info("service.stopping")
+        scheduler.shutdown(wait=False)
         if server is not None:
             server.close()
             await server.wait_closed()

@@ -47,7 +47,8 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     if ident is not None and ident.org is not None:
         ticket.org_id, ticket.identified_by = ident.org.id, ident.how
     if letter.parse_error:
-        ticket.needs_attention, ticket.attention_reason = True, f"{UNREADABLE}: {letter.parse_error}"
+        ticket.needs_attention = True
+        ticket.attention_reason = f"{UNREADABLE}: {letter.parse_error}"
     elif p is not None and p.defects:
         ticket.needs_attention = True
         ticket.attention_reason = "нарушена структура письма: " + ", ".join(p.defects)[:500]
@@ -75,7 +76,9 @@ def start_reaction_clock(ticket: Ticket, letter: Letter, session: Session, app: 
                               developers_involved=ticket.developers_involved)
     session.add(Reaction(ticket=ticket, sla_level=ticket.sla_level, started_at=start, due_at=due))
     ticket.clock_started_at, ticket.reaction_due = start, due
-    ticket.awaiting_reaction, ticket.warned_at = True, None
+    ticket.warn_due = app.warn_time(ticket.sla_level, letter.spooled.received_at,
+                                    developers_involved=ticket.developers_involved)
+    ticket.awaiting_reaction, ticket.warned_at, ticket.breach_notified_at = True, None, None
 
 
 def run(letter: Letter, session: Session, app: App) -> None:

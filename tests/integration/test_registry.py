@@ -49,7 +49,8 @@ def test_the_level_follows_the_registered_sender(registered: Desk, sender: str, 
 def test_an_inn_from_an_unregistered_address_names_the_org_but_not_the_level(
         registered: Desk) -> None:
     registered.ingest(simple_letter("Вопрос", "Наша организация ИНН 7707083893, вопрос по "
-                                    "https://edo.example версии 3.14.", sender="boss@gmail.example"))
+                                    "https://edo.example версии 3.14.",
+                                    sender="boss@gmail.example"))
     [t] = registered.tickets()
     assert t["org"]["name"] == "ООО «Ромашка»" and t["org"]["identified_by"] == "inn"
     assert t["sla_level"] == "consultation"

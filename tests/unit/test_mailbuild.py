@@ -1,0 +1,59 @@
+"""Outgoing letters: what a client's mail program shows is exactly what we meant."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.mailbuild import Outbound, build, one_line
+
+WORDS = st.lists(st.sampled_from(["срок", "реакции", "Вопрос", "без", "ответа", "[SD-000013]",
+                                  "ООО", "«Ромашка»", "ошибка", "500", "Re:", "—", "ЭДО",
+                                  "v.3", "x" * 40, "Щёлково", "ёжик", "a", ""]),
+                 min_size=0, max_size=30)
+
+
+def letter(subject: str, name: str = "Служба технической поддержки",
+           html: str | None = "<p>Здравствуйте!</p>") -> email.message.EmailMessage:
+    raw = build(Outbound(name, "techsupport@example.ru", "ivan@client.example", subject,
+                         "Здравствуйте!\nВаше обращение зарегистрировано.", html, "<m@example.ru>",
+                         datetime(2026, 11, 24, 12, 0, tzinfo=UTC), "<c1@client.example>",
+                         ("<c0@client.example>",)))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"\n" not in raw.replace(b"\r\n", b"")
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@settings(max_examples=300)
+@given(WORDS)
+def test_every_space_of_a_long_russian_subject_survives_folding(words: list[str]) -> None:
+    subject = " ".join(words)
+    assert str(letter(subject)["Subject"]) == one_line(subject)
+
+
+@settings(max_examples=100)
+@given(st.text(min_size=0, max_size=120))
+def test_any_subject_and_name_come_back_as_one_line(text: str) -> None:
+    m = letter(text, name=text or "x")
+    assert str(m["Subject"]) == one_line(text)
+    assert m["Bcc"] is None and str(m["To"]) == "ivan@client.example"
+
+
+def test_headers_of_a_reply() -> None:
+    m = letter("[SD-000013] Ошибка")
+    assert m["Message-ID"] == "<m@example.ru>"
+    assert m["In-Reply-To"] == "<c1@client.example>"
+    assert m["References"] == "<c0@client.example> <c1@client.example>"
+    assert m["Auto-Submitted"] == "auto-replied"
+    assert str(m["From"]) == "Служба технической поддержки <techsupport@example.ru>"
+    assert m.get_body(("plain",)).get_content().startswith("Здравствуйте!")
+    assert m.get_body(("html",)).get_content().startswith("<p>Здравствуйте!")
+
+
+def test_injection_through_the_subject_is_flattened() -> None:
+    m = letter("Вопрос\r\nBcc: victim@evil.example")
+    assert m["Bcc"] is None and "Bcc: victim" in str(m["Subject"])
