@@ -95,6 +95,8 @@ class Ticket(Base):
     attention_reason: Mapped[str] = mapped_column(Text, default="")
     missing_info: Mapped[list[str]] = mapped_column(JSON, default=list)
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    credentials_shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -208,6 +208,45 @@ class Notifier:
         people = {m.email.lower(): m for m in [*heads, *self.recipients_for(ticket)]}
         self._deadline_letter(session, ticket, list(people.values()), missed=True)
 
+    def command_problems(self, session: Session, ticket: Ticket, letter: Letter,
+                         problems: list[str]) -> None:
+        text = self.render("staff/command_problems.txt.j2", ticket=ticket, problems=problems)
+        in_reply_to, refs = self._thread_refs(letter)
+        self.queue(session, ticket, "command-error", letter.sender,
+                   tagged_subject(ticket.tid or "", f"Команды не выполнены: {ticket.subject}"),
+                   text, None, automatic=False, auto_submitted="auto-replied",
+                   in_reply_to=in_reply_to, references=refs)
+
+    def closed(self, session: Session, ticket: Ticket) -> None:
+        """§6: the client is asked to rate; §5.3: reminded to change shared credentials."""
+        text = self.render("client/closed.txt.j2", ticket=ticket)
+        self.queue(session, ticket, "closed", ticket.requester,
+                   tagged_subject(ticket.tid or "", f"Обращение закрыто: {ticket.subject}"),
+                   text, None, automatic=False, auto_submitted="auto-generated")
+
+    def rating_thanks(self, session: Session, ticket: Ticket, letter: Letter,
+                      rating: int) -> None:
+        if not self.may_send_automatic(session, ticket.requester):
+            return
+        text = self.render("client/rating_thanks.txt.j2", ticket=ticket, rating=rating)
+        in_reply_to, refs = self._thread_refs(letter)
+        self.queue(session, ticket, "rating-thanks", ticket.requester,
+                   tagged_subject(ticket.tid or "", ticket.subject), text, None,
+                   in_reply_to=in_reply_to, references=refs)
+
+    def transcript(self, session: Session, ticket: Ticket, letter: Letter) -> None:
+        """§5.5: the whole correspondence, to the ticket's requester only."""
+        tz = self.config.tz
+        shown = [m for m in ticket.messages if m.kind in ("client", "reply")]
+        messages = [{"when": msk(m.at, tz), "direction": m.direction, "from_addr": m.from_addr,
+                     "subject": m.subject, "body": m.body_text.strip(),
+                     "attachments": [a.filename for a in m.attachments]} for m in shown]
+        text = self.render("client/transcript.txt.j2", ticket=ticket, messages=messages)
+        in_reply_to, refs = self._thread_refs(letter)
+        self.queue(session, ticket, "transcript", ticket.requester,
+                   tagged_subject(ticket.tid or "", f"Переписка по обращению: {ticket.subject}"),
+                   text, None, in_reply_to=in_reply_to, references=refs)
+
     def relay_staff_reply(self, session: Session, ticket: Ticket, letter: Letter,
                           text: str) -> None:
         member = letter.staff

@@ -6,10 +6,23 @@ several daemons on one PostgreSQL never send one letter twice; SQLite ignores th
 clause and serialises writers instead. A temporary refusal (4xx, a connection
 error) backs off exponentially; a permanent one (5xx) or too many attempts marks
 the letter failed and its ticket for staff.
+
+Exactly once, as far as it can be had. The row stays locked while the relay is
+spoken to, and is marked sent in the same transaction. If the daemon dies
+before the relay's "250", nothing was handed over (a relay takes a letter only
+with its 250) and the row is still queued: it is sent again, once. The window
+that remains is between the relay's 250 and our commit. A database that goes
+away in that window (the commit fails) must not make us send again, so the
+letter's id is first written to a journal in the spool (`sent/ID`, fsync'd);
+every flush, on any daemon sharing the spool, first marks journalled rows sent
+and only then claims new ones. What is left is a kill -9 (or a power cut)
+between the relay's 250 and the journal's fsync, a millisecond: the letter is
+then sent again with the same Message-ID (at least once, never lost).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
 import socket
@@ -29,6 +42,7 @@ from daemon import db
 from daemon.app import App
 from daemon.config import OutboundConfig, parse_duration
 from daemon.models import Outgoing, Ticket
+from daemon.spool import _fsync_dir
 
 log = structlog.get_logger("supportd.outbox")
 
@@ -116,13 +130,89 @@ def recipients_of(raw: bytes, fallback: str) -> list[str]:
     return found or [fallback]
 
 
-def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50) -> FlushReport:
-    """Send what is due (everything queued with force=True). One letter, one transaction."""
-    report = FlushReport()
-    cfg = app.config.outbound
-    tried: set[int] = set()
-    while True:
+class SentJournal:
+    """Letters the relay has taken but whose "sent" is not committed yet: one empty
+    file per Outgoing id under `<spool>/sent/`, written durably before the commit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def record(self, outgoing_id: int) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / str(outgoing_id), os.O_WRONLY | os.O_CREAT, 0o640)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.root)
+
+    def forget(self, outgoing_id: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / str(outgoing_id)).unlink()
+
+    def pending(self) -> list[int]:
+        try:
+            return sorted(int(f.name) for f in self.root.iterdir() if f.name.isdigit())
+        except FileNotFoundError:
+            return []
+
+
+def journal_of(app: App) -> SentJournal:
+    return SentJournal(app.spool.sent)
+
+
+def reconcile(app: App, journal: SentJournal) -> int:
+    """Mark sent what the journal says the relay took; returns how many rows changed.
+    A row another worker holds locked is its business (it commits or journals)."""
+    ids = journal.pending()
+    if not ids:
+        return 0
+    changed, settled = 0, []
+    with db.unit_of_work(app.sessions) as session:
+        rows = session.scalars(select(Outgoing).where(Outgoing.id.in_(ids))
+                               .with_for_update(skip_locked=True)).all()
+        locked_elsewhere = set(ids) - {r.id for r in rows}
+        if locked_elsewhere:
+            existing = set(session.scalars(select(Outgoing.id).where(
+                Outgoing.id.in_(locked_elsewhere))).all())
+            settled += sorted(locked_elsewhere - existing)  # rows that are gone
         now = app.now()
+        for row in rows:
+            settled.append(row.id)
+            if row.status == "queued":
+                row.attempts += 1
+                row.status, row.sent_at, row.last_error = "sent", now, ""
+                changed += 1
+                log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
+                            message_id=row.message_id,
+                            hint="the relay took it before the database went away")
+    for outgoing_id in settled:
+        journal.forget(outgoing_id)
+    return changed
+
+
+def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50) -> FlushReport:
+    """Send what is due (everything queued with force=True). One letter, one transaction.
+
+    Journalled letters (the relay took them, the commit did not happen) are marked
+    sent first, so no daemon sharing the spool sends them again."""
+    report = FlushReport()
+    journal = journal_of(app)
+    reconcile(app, journal)
+    tried: set[int] = set()
+    while _send_one(app, transport, journal, report, tried, force=force):
+        if len(tried) >= batch and not force:
+            break
+    return report
+
+
+def _send_one(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
+              tried: set[int], *, force: bool) -> bool:
+    """Claim, send and account one due letter; False when none is due."""
+    cfg = app.config.outbound
+    now = app.now()
+    handed_over: int | None = None
+    try:
         with db.unit_of_work(app.sessions) as session:
             q = select(Outgoing).where(Outgoing.status == "queued")
             if not force:
@@ -132,7 +222,7 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
             row = session.scalar(q.order_by(Outgoing.id).limit(1)
                                  .with_for_update(skip_locked=True))
             if row is None:
-                return report
+                return False
             tried.add(row.id)
             try:
                 transport.send(app.config.service.address,
@@ -152,14 +242,27 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
                     log.warning("outbox.deferred", outgoing_id=row.id, error=row.last_error,
                                 retry_at=row.next_attempt_at.isoformat())
             else:
+                # The relay has it now. Write that down before anything else can fail.
+                handed_over = row.id
+                try:
+                    journal.record(row.id)
+                except OSError as exc:  # a full spool disk: the commit below still counts
+                    log.warning("outbox.journal_failed", outgoing_id=row.id, error=str(exc))
                 row.attempts += 1
                 row.status, row.sent_at, row.last_error = "sent", now, ""
                 report.sent += 1
                 ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
                 log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
                          message_id=row.message_id, tid=ticket.tid if ticket else None)
-        if len(tried) >= batch and not force:
-            return report
+    except Exception as exc:
+        if handed_over is not None:
+            log.warning("outbox.sent_not_recorded", outgoing_id=handed_over,
+                        error=str(exc).splitlines()[0][:300] if str(exc) else repr(exc),
+                        hint="journalled; marked sent once the database is back")
+        raise
+    if handed_over is not None:
+        journal.forget(handed_over)
+    return True
 
 
 def _fail(session: object, row: Outgoing, error: str, now: datetime) -> None:

@@ -10,6 +10,12 @@ leaves a file whose spool id the database already has, which `process` then
 only moves. A database that is away releases the letter for a later retry.
 A bug in a step shunts the letter aside with the reason (Mailman's "shunt"),
 after trying to open a ticket flagged for staff so a person still sees it.
+A full disk (an attachment that can't be stored) is temporary like a database
+that is away: the letter goes back to incoming/ and waits, it is never shunted.
+If the move to the store fails after the commit, the letter goes back to
+incoming/ too; the next pass finds its spool id committed and only moves it.
+Every pass first takes back the claims of dead workers on this host, so a
+daemon sharing the spool finishes the letters of one that was killed.
 """
 
 from __future__ import annotations
@@ -26,13 +32,17 @@ from daemon import db
 from daemon.app import App
 from daemon.models import Inbound
 from daemon.pipeline import Letter, Stop, steps
-from daemon.spool import Spool, SpooledLetter
+from daemon.spool import Spool, SpooledLetter, is_disk_full
 
 log = structlog.get_logger("supportd.runner")
 
 
 class TemporaryFailure(Exception):
     """Try again later: the database (or the disk) is away. Nothing was lost."""
+
+
+class SpoolFull(TemporaryFailure):
+    """Try again later: the spool's disk is full. Nothing was lost."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,14 @@ def already_done(session: Session, spool_id: str) -> Inbound | None:
 def process(app: App, claimed: Path) -> Result:
     """Process one claimed spool file. Raises TemporaryFailure when it must wait."""
     spool: Spool = app.spool
-    spooled: SpooledLetter = Spool.read(claimed)
+    try:
+        spooled: SpooledLetter = Spool.read(claimed)
+    except OSError as exc:
+        raise TemporaryFailure(f"spool: {exc}") from exc
+    except ValueError as exc:  # not a spool file (or a damaged head): keep it aside
+        log.error("letter.unreadable_spool_file", path=str(claimed), error=repr(exc))
+        spool.shunt(claimed, f"not a readable spool file: {exc!r}")
+        return Result(claimed.name, "shunted", repr(exc), None)
     stored = app.stored_path(spooled)
     bound = log.bind(spool_id=spooled.spool_id, source=spooled.envelope.source)
     try:
@@ -94,13 +111,29 @@ def process(app: App, claimed: Path) -> Result:
             else:
                 outcome, reason, tid = "already", done.outcome, None
     except Exception as exc:
+        if is_disk_full(exc):
+            bound.warning("letter.deferred", error=str(exc).splitlines()[0], disk_full=True)
+            raise SpoolFull(str(exc)) from exc
         if db.is_temporary(exc):
             bound.warning("letter.deferred", error=str(exc).splitlines()[0])
             raise TemporaryFailure(str(exc)) from exc
         return _shunt(app, claimed, spooled, exc)
-    spool.finish(claimed, stored)
+    _finish(app, claimed, stored, bound)
     bound.info("letter.processed", outcome=outcome, reason=reason, tid=tid)
     return Result(spooled.spool_id, outcome, reason, tid)
+
+
+def _finish(app: App, claimed: Path, stored: Path, bound: structlog.typing.FilteringBoundLogger
+            ) -> None:
+    """Move a committed letter to the store. If that fails (a full or broken disk),
+    the letter goes back to incoming/: its spool id is committed, so the next pass
+    only moves it, and no claim is left behind in a live worker's folder."""
+    try:
+        app.spool.finish(claimed, stored)
+    except OSError as exc:
+        bound.error("letter.store_failed", error=str(exc), stored=str(stored),
+                    hint="committed; the move to the store is retried on the next pass")
+        app.spool.release(claimed)
 
 
 def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> Result:
@@ -117,21 +150,27 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> R
                 run(letter, session, app)
             _account(letter, session, app, "ticket", f"flagged after error: {exc!r}")
             tid = letter.ticket.tid if letter.ticket else None
-        app.spool.finish(claimed, app.stored_path(spooled))
-        return Result(spooled.spool_id, "ticket", f"flagged after error: {exc!r}", tid)
     except Exception as second:
+        if is_disk_full(second):
+            raise SpoolFull(str(second)) from second
         if db.is_temporary(second):
             raise TemporaryFailure(str(second)) from second
         app.spool.shunt(claimed, trace)
         log.error("letter.shunted", spool_id=spooled.spool_id, error=repr(second))
         return Result(spooled.spool_id, "shunted", repr(exc), None)
+    _finish(app, claimed, app.stored_path(spooled), log.bind(spool_id=spooled.spool_id))
+    return Result(spooled.spool_id, "ticket", f"flagged after error: {exc!r}", tid)
 
 
 def drain(app: App, limit: int | None = None) -> list[Result]:
     """Claim and process waiting letters in arrival order, until none is left.
 
-    Stops at the first temporary failure (the letter goes back to incoming/)."""
+    Stops at the first temporary failure (the letter goes back to incoming/).
+    First takes back what dead workers on this host had claimed."""
     results: list[Result] = []
+    recovered = app.spool.recover(others=True)
+    if recovered:
+        log.warning("spool.recovered", count=len(recovered), from_dead_worker=True)
     for path in app.spool.pending():
         if limit is not None and len(results) >= limit:
             break

@@ -2,24 +2,30 @@
 
 Layout under `[storage].spool`:
 
-    tmp/                   half-written files (never read)
+    tmp/                   half-written files (never read), named after their
+                           writer so a dead writer's leftovers can be removed
     incoming/ID            accepted letters waiting for the pipeline
     processing/WORKER/ID   claimed by one worker (a rename, so two daemons never
                            both take one letter)
     store/YYYY/MM/DD/ID    processed letters, kept for good; the database points here
     shunt/ID               letters a bug stopped, kept with a .reason file
     attachments/ab/SHA256  attachment contents, content-addressed
+    sent/OUTGOING_ID       the outbox's journal: letters the relay took whose
+                           "sent" mark is not yet committed (see outbox.py)
 
 A spool file is one line of JSON metadata (envelope, source, time), then the
 letter's bytes exactly as received. Writes go to tmp/, are fsync'd, renamed into
 place, and the directory is fsync'd: after `accept()` returns, a power cut
 cannot lose the letter. A worker that died leaves its claims in processing/;
-`recover()` gives them back on start.
+`recover()` gives them back on start, and the runner calls `recover(others=True)`
+on every pass, so a daemon that shares the spool takes over the claims of one
+that was killed and not restarted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -81,11 +87,12 @@ class Spool:
         self.store = root / "store"
         self.shunted = root / "shunt"
         self.attachments = root / "attachments"
+        self.sent = root / "sent"
         self.worker = worker_name()
 
     def ensure(self) -> None:
         for d in (self.tmp, self.incoming, self.processing, self.store, self.shunted,
-                  self.attachments, self.claim_dir):
+                  self.attachments, self.sent, self.claim_dir):
             d.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -94,8 +101,12 @@ class Spool:
 
     # ------------------------------------------------------------ writing
 
+    def tmp_path(self, name: str) -> Path:
+        """A private file in tmp/; its name ends with the writer, for `recover()`."""
+        return self.tmp / f"{name}.{uuid.uuid4().hex[:8]}+{self.worker}"
+
     def _write_durably(self, target: Path, data: list[bytes]) -> None:
-        tmp = self.tmp / f"{target.name}.{uuid.uuid4().hex[:8]}"
+        tmp = self.tmp_path(target.name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
             for chunk in data:
@@ -195,38 +206,75 @@ class Spool:
         (self.shunted / f"{claimed.name}.reason").write_text(reason, encoding="utf-8")
         return target
 
-    def recover(self) -> list[str]:
-        """Give back claims of workers on this host that are no longer alive."""
-        host = socket.gethostname()
+    def _dead(self, worker: str, *, others: bool) -> bool:
+        """Is `worker` (host-pid) a process of this host that is gone?
+
+        At start-up our own pid's leftovers are an earlier process's (pid reuse);
+        while running (others=True) our own claims are in use and never "dead"."""
+        name, _, pid = worker.rpartition("-")
+        if name != socket.gethostname() or not pid.isdigit():
+            return False
+        if worker == self.worker:
+            return not others
+        return not _alive(int(pid))
+
+    def recover(self, *, others: bool = False) -> list[str]:
+        """Give back claims of workers on this host that are no longer alive, and
+        remove their half-written files from tmp/.
+
+        Two daemons sharing the spool may both recover one dead worker at once: a
+        file the other one moved first is simply skipped."""
         recovered: list[str] = []
-        if not self.processing.exists():
-            return recovered
-        for d in self.processing.iterdir():
-            name, _, pid = d.name.rpartition("-")
-            if name != host or not pid.isdigit():
+        try:
+            workers = list(self.processing.iterdir())
+        except FileNotFoundError:
+            workers = []
+        for d in workers:
+            if not self._dead(d.name, others=others):
                 continue
-            # Our own pid's folder at start-up is an earlier process's (pid reuse).
-            if d != self.claim_dir and _alive(int(pid)):
+            try:
+                files = sorted(d.iterdir())
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            for f in sorted(d.iterdir()):
-                os.rename(f, self.incoming / f.name)
+            for f in files:
+                try:
+                    os.rename(f, self.incoming / f.name)
+                except FileNotFoundError:
+                    continue  # another daemon recovered it first
                 recovered.append(f.name)
+            if recovered:
+                with contextlib.suppress(OSError):
+                    _fsync_dir(self.incoming)
             if d != self.claim_dir:
                 with contextlib.suppress(OSError):
                     d.rmdir()
+        try:
+            leftovers = list(self.tmp.iterdir())
+        except FileNotFoundError:
+            leftovers = []
+        for f in leftovers:
+            _, plus, writer = f.name.rpartition("+")
+            if plus and self._dead(writer, others=others):
+                with contextlib.suppress(FileNotFoundError):
+                    f.unlink()
         return recovered
 
     # ------------------------------------------------------------ attachments
 
     def put_attachment(self, content: bytes) -> tuple[str, Path]:
+        """Store an attachment durably (the database will point at it). Raises
+        OSError (ENOSPC on a full disk) and leaves nothing half-written behind."""
         digest = sha256(content).hexdigest()
         target = self.attachments / digest[:2] / digest
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.tmp / f"att-{uuid.uuid4().hex}"
-            tmp.write_bytes(content)
-            os.rename(tmp, target)
+            self._write_durably(target, [content])
         return digest, target
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A full disk or quota: a temporary failure, never a reason to drop a letter."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _alive(pid: int) -> bool:

@@ -2,7 +2,8 @@
 
 A client letter gets its acknowledgement (§5.4, §5.5) and the assignee a
 notification; a staff reply is relayed to the client and meets the reaction
-clock; automatic letters get nothing.
+clock (its commands change the ticket); a rating is thanked; a transcript
+request is answered with the correspondence; automatic letters get nothing.
 """
 
 from __future__ import annotations
@@ -23,3 +24,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
         app.notifier.notify_staff(session, ticket, letter)
     elif msg.kind == "staff":
         handle_staff_letter(letter, session, app)
+    elif msg.kind == "rating":
+        app.notifier.rating_thanks(session, ticket, letter, ticket.rating or 0)
+    elif msg.kind == "transcript-request":
+        if letter.sender == ticket.requester:
+            app.notifier.transcript(session, ticket, letter)
+        else:  # §5.5: to its requester only
+            letter.notes.append(f"transcript not sent: {letter.sender} is not the requester")

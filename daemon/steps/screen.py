@@ -6,6 +6,16 @@ is kept on its ticket) and are never answered. A letter we already have (same
 Message-ID, or the same sender, subject and text resent within the window)
 opens nothing new: the acknowledgement for its ticket is sent again, because a
 client who resends usually never got the first one.
+
+Two daemons on one PostgreSQL may hold the two copies of one letter at the same
+moment (an MTA that retried, a client that sent twice). The lookups below are
+plain SELECTs, so both transactions could see "nothing yet" and both open a
+ticket. Each lookup is therefore serialised per key with a transaction-scoped
+advisory lock (`pg_advisory_xact_lock`), taken before the SELECT and held to
+the commit: the second copy waits, then sees the first copy's committed message
+and becomes a duplicate. Locks are taken in one order (Message-ID, then content
+hash), at most one of each per transaction, so they cannot deadlock. SQLite
+serialises writers anyway; there the lock is a no-op.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import hashlib
 import re
 
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from daemon.app import App
@@ -24,6 +35,18 @@ from daemon.pipeline import Letter, Stop
 from daemon.threading_tid import normalize_subject
 
 _SPACE = re.compile(r"\s+")
+
+# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+LOCK_MESSAGE_ID = 0x5D01
+LOCK_CONTENT = 0x5D02
+
+
+def serialize_on(session: Session, namespace: int, key: str) -> None:
+    """Wait until no other transaction is deciding about `key`; hold it to our commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sql("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
+                    {"ns": namespace, "key": key})
 
 
 def content_hash(sender: str, subject: str, text: str, prefix: str,
@@ -50,6 +73,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
     if p.message_id:
         # The same Message-ID from the same sender: the same letter delivered twice.
         # (From someone else it is a clash of careless generators, not a duplicate.)
+        serialize_on(session, LOCK_MESSAGE_ID, p.message_id)
         prior = session.scalar(
             select(Message).where(Message.message_id == p.message_id,
                                   Message.direction == "in",
@@ -62,6 +86,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
     if digest is None:
         return
     letter.content_hash = digest
+    serialize_on(session, LOCK_CONTENT, digest)
     since = letter.now - parse_duration(app.config.screen.duplicate_window)
     earlier = session.scalar(
         select(Message).where(Message.content_hash == letter.content_hash,

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
+from daemon.commands import asks_for_transcript, mentions_credentials, rating_of
 from daemon.models import Attachment, Message, Reaction, Ticket
 from daemon.pipeline import Letter
+from daemon.reply_text import new_text_of_reply
 from daemon.threading_tid import format_tid, normalize_subject
 
 UNREADABLE = "письмо не удалось разобрать; исходный текст сохранён"
@@ -63,11 +65,17 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     return ticket
 
 
-def message_kind(letter: Letter) -> str:
+def message_kind(letter: Letter, ticket: Ticket) -> str:
     if letter.robot:
         return "auto-reply"
     if letter.staff is not None and not letter.new_ticket:
         return "staff"
+    if not letter.new_ticket and letter.parsed is not None:
+        text = new_text_of_reply(letter.parsed.text)
+        if ticket.status == "closed" and rating_of(text) is not None:
+            return "rating"  # §6: a rating does not reopen the ticket
+        if asks_for_transcript(text):
+            return "transcript-request"  # §5.5: answered at once, no reaction clock
     return "client"
 
 
@@ -85,7 +93,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
     ticket = letter.ticket if letter.ticket is not None else _new_ticket(letter, session, app)
     letter.ticket = ticket
     p = letter.parsed
-    kind = message_kind(letter)
+    kind = message_kind(letter, ticket)
     msg = Message(ticket=ticket, direction="in", kind=kind, from_addr=letter.sender,
                   to_addrs=p.to if p else list(letter.spooled.envelope.rcpt_to),
                   cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
@@ -102,6 +110,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
                 filename=verdict.filename, declared_type=raw.content_type[:255],
                 detected_type=verdict.detected_type, size=verdict.size, sha256=digest,
                 stored_path=str(path), verdict=verdict.verdict, reason=verdict.reason))
+    if kind == "rating":
+        ticket.rating = rating_of(new_text_of_reply(p.text if p else ""))
+    if kind == "client" and p is not None and mentions_credentials(p.text):
+        ticket.credentials_shared = True  # §5.3: remind to change them on closing
     if kind == "client":
         if ticket.status == "closed":
             ticket.status, ticket.closed_at = "open", None
