@@ -177,6 +177,50 @@ def cmd_orgs_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coupons_issue(args: argparse.Namespace) -> int:
+    from daemon.coupons import CouponError, issue
+
+    app = _app(args)
+    try:
+        with db.unit_of_work(app.sessions) as session:
+            coupon = issue(session, args.inn, app.now().astimezone(app.config.tz).date())
+            data = _coupon_view(session, coupon)
+    except CouponError as exc:
+        print(str(exc), file=sys.stderr)
+        return EX_DATAERR
+    if args.json:
+        _print_json(data)
+    else:
+        print(f"{data['code']}  {data['org']}  12 requests, valid until {data['valid_until']}")
+    return 0
+
+
+def _coupon_view(session: Any, c: Any) -> dict[str, Any]:
+    from daemon.models import Org
+
+    org = session.get(Org, c.org_id)
+    return {"code": c.code, "org": org.name if org else None, "inn": org.inn if org else None,
+            "valid_until": c.valid_until.isoformat(), "requests_total": c.requests_total,
+            "requests_used": c.requests_used,
+            "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
+
+
+def cmd_coupons_list(args: argparse.Namespace) -> int:
+    from daemon.models import Coupon
+
+    app = _app(args)
+    with app.sessions() as session:
+        rows = [_coupon_view(session, c)
+                for c in session.scalars(select(Coupon).order_by(Coupon.id))]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            state = "revoked" if r["revoked_at"] else f"{r['requests_used']}/{r['requests_total']}"
+            print(f"{r['code']}  {state:<8} until {r['valid_until']}  {r['inn']}  {r['org']}")
+    return 0
+
+
 def _parse_when(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text)
@@ -279,6 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = orp.add_parser("list")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_orgs_list)
+
+    cop = sub.add_parser("coupons", help="special-request coupons (§3.6)").add_subparsers(
+        dest="coupon_command", required=True)
+    s = cop.add_parser("issue", help="issue a coupon of 12 requests (revokes the old one)")
+    s.add_argument("--inn", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_coupons_issue)
+    s = cop.add_parser("list")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_coupons_list)
 
     sp = sub.add_parser("sla", help="service levels").add_subparsers(dest="s_command",
                                                                      required=True)

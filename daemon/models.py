@@ -97,6 +97,7 @@ class Ticket(Base):
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     credentials_shared: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    coupon_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -274,3 +275,18 @@ class Licence(Base):
     plan: Mapped[str] = mapped_column(String(16), default="standard")  # standard | vip
 
     org: Mapped[Org] = relationship(back_populates="licences")
+
+
+class Coupon(Base):
+    """A special-request coupon (§3.6): 12 requests within a year of the licence."""
+
+    __tablename__ = "coupons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    valid_until: Mapped[date] = mapped_column(Date)
+    requests_total: Mapped[int] = mapped_column(Integer, default=12)
+    requests_used: Mapped[int] = mapped_column(Integer, default=0)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from daemon.config import Config, StaffMember
 from daemon.mailbuild import Outbound, build, new_message_id, one_line
-from daemon.models import Message, Org, Outgoing, Ticket
+from daemon.models import Coupon, Message, Org, Outgoing, Ticket
 from daemon.reply_text import REPLY_MARKER
 from daemon.russian import duration_words, msk
 from daemon.threading_tid import tagged_subject
@@ -135,6 +135,10 @@ class Notifier:
                           and ticket.identified_by not in ("email", "domain")
                           and org.category in ("partner", "licensee")),
             emergency=ticket.emergency and letter.new_ticket and not resend,
+            coupon=(session.get(Coupon, ticket.coupon_id)
+                    if ticket.coupon_id is not None and letter.new_ticket and not resend
+                    else None),
+            coupon_note=letter.coupon_note if letter.new_ticket and not resend else "",
         )
         text = self.render("client/ack.txt.j2", **context)
         html = self.render("client/ack.html.j2", **context)

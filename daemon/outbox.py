@@ -42,7 +42,7 @@ from daemon import db
 from daemon.app import App
 from daemon.config import OutboundConfig, parse_duration
 from daemon.models import Outgoing, Ticket
-from daemon.spool import _fsync_dir
+from daemon.spool import fsync_dir
 
 log = structlog.get_logger("supportd.outbox")
 
@@ -144,7 +144,7 @@ class SentJournal:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def forget(self, outgoing_id: int) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -275,4 +275,5 @@ def _fail(session: object, row: Outgoing, error: str, now: datetime) -> None:
         ticket = session.get(Ticket, row.ticket_id)
         if ticket is not None:
             ticket.needs_attention = True
-            ticket.attention_reason = f"письмо {row.kind} для {row.recipient} не отправлено: {error}"[:1000]
+            ticket.attention_reason = (f"письмо {row.kind} для {row.recipient} "
+                                       f"не отправлено: {error}")[:1000]

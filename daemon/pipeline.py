@@ -53,6 +53,8 @@ class Letter:
     requester_name: str = ""
     identification: Identification | None = None
     sla_level: str = ""
+    coupon_id: int | None = None
+    coupon_note: str = ""  # why a coupon named in the letter could not be used
     emergency_requested: bool = False
     missing: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)

@@ -69,6 +69,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+fsync_dir = _fsync_dir  # for the outbox journal
+
+
 def new_spool_id(now: datetime) -> str:
     # Sortable by arrival, unique across processes and hosts.
     return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:16]}"

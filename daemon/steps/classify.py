@@ -5,7 +5,8 @@ sender's organisation (`registry.level_for`); unidentified senders, and senders
 named only by an INN or login rather than a registered address, get
 `[sla].default_level` (consultation, §3.8). An emergency request (X-Priority,
 Importance, configured words) gives an entitled partner or licensee the
-operational level, which staff confirm or downgrade.
+operational level, which staff confirm or downgrade. A valid coupon (§3.6) from
+a registered address makes the ticket `special` and spends one of its requests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.completeness import urgency_requested
+from daemon.coupons import find_codes, spend
 from daemon.pipeline import Letter
 from daemon.registry import has_vip, level_for
 
@@ -33,3 +35,12 @@ def run(letter: Letter, session: Session, app: App) -> None:
                                  bool(ident and ident.entitled),
                                  bool(org and has_vip(org)), letter.emergency_requested,
                                  app.config.sla.default_level)
+    if p is not None and not letter.robot and letter.staff is None:
+        codes = find_codes(f"{p.subject}\n{p.text}")
+        spent = spend(session, codes, org, bool(ident and ident.entitled),
+                      letter.spooled.received_at.astimezone(app.config.tz).date())
+        if spent.coupon is not None:
+            letter.sla_level, letter.coupon_id = "special", spent.coupon.id
+        letter.coupon_note = spent.problem
+        if spent.problem:
+            letter.notes.append(f"coupon not used: {spent.problem}")

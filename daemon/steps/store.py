@@ -44,7 +44,8 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
                     requester=letter.requester or "", requester_name=letter.requester_name[:200],
                     participants=participants, received_at=letter.spooled.received_at,
                     assignee=pick_assignee(session, app), missing_info=list(letter.missing),
-                    emergency=letter.sla_level.endswith("-operational"))
+                    emergency=letter.sla_level.endswith("-operational"),
+                    coupon_id=letter.coupon_id)
     ident = letter.identification
     if ident is not None and ident.org is not None:
         ticket.org_id, ticket.identified_by = ident.org.id, ident.how

@@ -21,6 +21,7 @@ import email.policy
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import site
@@ -213,8 +214,8 @@ class PipeDesk:
         self.python = _python_for(user)
         # What pipe(8) runs: `supportd ingest` itself, its exit code untouched.
         self.ingest = root / "supportd-ingest"
-        quoted = " ".join(f"'{a}'" for a in self.python)
-        self.ingest.write_text(f"#!/bin/sh\nexec {quoted} --config '{self.config}' ingest \"$@\"\n")
+        command = shlex.join([*self.python, "--config", str(self.config), "ingest"])
+        self.ingest.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
         self.ingest.chmod(0o755)
         for path in [root, *root.rglob("*")]:
             if path != self.ingest:

@@ -1,0 +1,117 @@
+"""Special requests (§3.6): a coupon from a registered address, 12 requests, one year."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from daemon import db
+from daemon.coupons import check_char, find_codes, issue, new_code
+from daemon.models import Coupon
+from daemon.registry import import_orgs, load_file
+from tests.conftest import PROJECT, Desk, make_desk, simple_letter
+
+SATURDAY_NIGHT = datetime(2026, 11, 28, 23, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+CLIENT = "admin@sever.example"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    d = make_desk(tmp_path, clock=lambda: SATURDAY_NIGHT)
+    with db.unit_of_work(d.app.sessions) as s:
+        import_orgs(s, load_file(PROJECT / "config" / "demo-registry.toml"))
+    return d
+
+
+def coupon_for(desk: Desk, inn: str = "7736207543") -> str:
+    with db.unit_of_work(desk.app.sessions) as s:
+        return issue(s, inn, SATURDAY_NIGHT.date()).code
+
+
+def ack(desk: Desk, address: str = CLIENT) -> str:
+    m = [m for m in desk.sent() if address in str(m["To"])][-1]
+    return str(m.get_body(("plain",)).get_content())
+
+
+def test_a_coupon_makes_a_special_request_with_a_one_hour_clock(desk: Desk) -> None:
+    code = coupon_for(desk)
+    desk.ingest(simple_letter("Авария на сервере", f"Купон: {code.lower()}. Сервер недоступен.",
+                              sender=CLIENT))
+    [t] = desk.tickets()
+    assert t["sla_level"] == "special"
+    assert t["reaction_due"] == "2026-11-28T21:00:00+00:00"  # 1 h, 24/7: Sunday 00:00 MSK
+    text = ack(desk)
+    assert f"спецобращение по купону {code}: осталось 11 из 12" in text
+    assert "телефон +7 000 000-00-01" in text  # the responsible employee's phone (§3.6)
+
+
+def test_the_thirteenth_request_is_not_special(desk: Desk) -> None:
+    code = coupon_for(desk)
+    for i in range(13):
+        desk.ingest(simple_letter(f"Спецобращение {i}", f"{code} проблема номер {i}",
+                                  sender=CLIENT))
+    levels = [t["sla_level"] for t in desk.tickets()]
+    assert levels.count("special") == 12 and levels[-1] == "licensee-vip"
+    # (its ack is held back by the hourly cap; the accounting says why)
+    assert "использованы все 12 спецобращений" in desk.inbound()[-1][1]
+
+
+def test_a_coupon_from_an_unregistered_address_is_refused(desk: Desk) -> None:
+    code = coupon_for(desk)
+    desk.ingest(simple_letter("Срочно", f"Купон {code}", sender="someone@gmail.example"))
+    assert desk.tickets()[0]["sla_level"] == "consultation"
+    assert "только с адреса, зарегистрированного" in ack(desk, "someone@gmail.example")
+    with desk.app.sessions() as s:
+        assert s.query(Coupon).one().requests_used == 0
+
+
+def test_renewal_revokes_the_old_coupon(desk: Desk) -> None:
+    old = coupon_for(desk)
+    new = coupon_for(desk)
+    desk.ingest(simple_letter("Вопрос", f"Купон {old}", sender=CLIENT))
+    assert desk.tickets()[0]["sla_level"] == "licensee-vip"
+    assert "заменён новым" in ack(desk)
+    desk.ingest(simple_letter("Вопрос 2", f"Купон {new}", sender=CLIENT))
+    assert desk.tickets()[1]["sla_level"] == "special"
+
+
+def test_only_licensees_of_the_edo_programs_get_coupons(desk: Desk) -> None:
+    from daemon.coupons import CouponError
+
+    with pytest.raises(CouponError, match="7813045579"), \
+            db.unit_of_work(desk.app.sessions) as s:
+        issue(s, "7813045579", SATURDAY_NIGHT.date())  # a partner
+
+
+def test_codes_carry_a_check_character() -> None:
+    for _ in range(200):
+        code = new_code()
+        assert find_codes(f"Купон: {code}") == [code]
+        body = code.replace("SPC-", "").replace("-", "")
+        assert check_char(body[:11]) == body[11]
+        typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+        assert find_codes(typo) == []
+
+
+def test_the_cli_issues_and_lists(tmp_path: Path) -> None:
+    d = make_desk(tmp_path)
+    run = [sys.executable, "-m", "daemon.cli", "--config", str(d.config_path)]
+    assert subprocess.run([*run, "orgs", "import", str(PROJECT / "config" / "demo-registry.toml")],
+                          capture_output=True, cwd=PROJECT).returncode == 0
+    p = subprocess.run([*run, "coupons", "issue", "--inn", "7707083893", "--json"],
+                       capture_output=True, cwd=PROJECT)
+    assert p.returncode == 0, p.stderr
+    issued = json.loads(p.stdout)
+    assert issued["requests_total"] == 12 and issued["valid_until"] == "2027-03-01"
+    listed = json.loads(subprocess.run([*run, "coupons", "list", "--json"], capture_output=True,
+                                       cwd=PROJECT).stdout)
+    assert [c["code"] for c in listed] == [issued["code"]]
+    bad = subprocess.run([*run, "coupons", "issue", "--inn", "0000000000"], capture_output=True,
+                         cwd=PROJECT)
+    assert bad.returncode == 65 and b"0000000000" in bad.stderr
