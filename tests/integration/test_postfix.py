@@ -309,20 +309,33 @@ def test_acknowledgements_leave_through_postfix(start_daemon, sink: Sink) -> Non
 # ---------------------------------------------------------------- (e) too big for supportd
 
 
-def test_a_letter_too_big_for_supportd_is_bounced_by_postfix_with_our_552(
+def test_a_letter_too_big_for_supportd_is_bounced_to_its_sender_not_lost(
         start_daemon, sink: Sink) -> None:  # type: ignore[no-untyped-def]
     d = start_daemon(lmtp=True, max_size=8192)
+    big = simple_letter("Большое письмо", ("x" * 70 + "\n") * 400)  # ~28 KB
     with Postfix(routes={DESK: f"lmtp:inet:127.0.0.1:{d.port}"}, sink_port=sink.port) as mta:
-        big = simple_letter("Большое письмо", ("x" * 70 + "\n") * 400)  # ~28 KB
-        qid = send(mta, big)  # Postfix's own limit (10 MB) lets it in
+        # Postfix's own limit (10 MB by default) lets it in; supportd's LHLO says
+        # "SIZE 8192", so Postfix does not even try, and bounces it to the sender.
+        qid = send(mta, big)
         mta.wait_for(lambda: "status=bounced" in log_of(mta, qid), why="for the bounce")
         line = log_of(mta, qid)
-        assert "552 5.3.4 Message too big" in line, line
+        assert "dsn=5.3.4" in line and "exceeds size limit 8192 of server" in line, line
         dsn = mta.wait_for(lambda: sink.to(CLIENT), why="for the bounce to reach the sender")
         assert dsn[0].mail_from == ""  # a bounce has the null sender
         report = parse(dsn[0].data)
         assert report.get_content_type() == "multipart/report"
-        text = dsn[0].data.decode("utf-8", "replace")
-        assert "552 5.3.4 Message too big" in text and "the limit is 8192 bytes" in text
+        assert "exceeds size limit 8192" in dsn[0].data.decode("utf-8", "replace")
         mta.wait_empty()
         assert d.tickets() == []
+
+        # Better: Postfix's message_size_limit no larger than supportd's, so the
+        # client's own server hears the refusal at once and nobody gets a bounce.
+        mta.postconf(message_size_limit="8192")
+        with smtplib.SMTP(mta.host, mta.port, timeout=30) as s:
+            s.ehlo("mail.client.example")
+            assert s.esmtp_features["size"] == "8192"
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                s.sendmail(CLIENT, [DESK], crlf(big))
+        assert refused.value.smtp_code == 552
+        assert b"5.3.4 Message size exceeds fixed limit" in refused.value.smtp_error
+        assert mta.queue() == [] and len(sink.received) == 1 and d.tickets() == []

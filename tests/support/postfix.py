@@ -56,6 +56,7 @@ POSTFIX = "/usr/sbin/postfix"
 POSTQUEUE = "/usr/sbin/postqueue"
 POSTMAP = "/usr/sbin/postmap"
 POSTALIAS = "/usr/sbin/postalias"
+POSTCONF = "/usr/sbin/postconf"
 SKIP_REASON = "postfix not installed (apt-get install postfix; .ci/run does)"
 HOSTNAME = "mx.test.invalid"  # never the desk's own domain: see docs/admin.md
 
@@ -259,6 +260,13 @@ class Postfix:
 
     def reload(self) -> None:
         self._run(POSTFIX, "-c", str(self.etc), "reload")
+
+    def postconf(self, **settings: str) -> None:
+        """Change main.cf (`postconf -c ETC -e`) and reload; smtpd picks it up on the
+        next connection."""
+        self._run(POSTCONF, "-c", str(self.etc), "-e",
+                  *(f"{k} = {v}" for k, v in settings.items()))
+        self.reload()
 
     def __enter__(self) -> Postfix:
         try:
