@@ -48,7 +48,7 @@ class Daemon:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([*SUPPORTD, "--config", str(self.config), "run"],
                                          stdout=log, stderr=log, cwd=PROJECT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
@@ -91,7 +91,7 @@ class Daemon:
         return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
                 for f in files]  # type: ignore[misc]
 
-    def wait_for(self, what, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    def wait_for(self, what, timeout: float = 60.0):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = what()

@@ -61,9 +61,10 @@ def desk_config(root: Path, *, lmtp: bool = False, max_size: int = 1048576,
                 outbound: str | None = None, db_url: str | None = None) -> tuple[Path, int]:
     port = free_port()
     cfg = write_config(root, db_url=db_url, smtp_port=port, outbound=outbound)
-    text = cfg.read_text(encoding="utf-8").replace(
-        "max_message_size = 1048576\n",
-        f"max_message_size = {max_size}\nlmtp = {'true' if lmtp else 'false'}\n", 1)
+    text = cfg.read_text(encoding="utf-8")
+    assert "\nmax_message_size = 1048576\n" in text  # the [smtp] line write_config writes
+    smtp = f"\nmax_message_size = {max_size}\nlmtp = {'true' if lmtp else 'false'}\n"
+    text = text.replace("\nmax_message_size = 1048576\n", smtp, 1)
     cfg.write_text(text, encoding="utf-8")
     return cfg, port
 
@@ -136,9 +137,7 @@ def test_postfix_hands_a_letter_to_the_daemon_and_it_becomes_a_ticket(
         tid = tickets[0]["tid"]
         assert f"[{tid}]" in str(acks[0]["Subject"])
         assert acks[0]["In-Reply-To"] == f"<{method}-1@client.example>"
-        shown = d.show(tid)
-        assert shown["requester"] == CLIENT
-        assert ("in", "client") in [(m["direction"], m["kind"]) for m in shown["messages"]]
+        assert tickets[0]["requester"] == CLIENT
         assert not sink.received  # nothing bounced, nothing went astray
 
 
@@ -291,16 +290,18 @@ def test_acknowledgements_leave_through_postfix(start_daemon, sink: Sink) -> Non
     with mta:
         send(mta, simple_letter("Ответ придёт через Postfix", message_id="<out-1@client.example>"))
         got = mta.wait_for(lambda: sink.to(CLIENT), timeout=30, why="for the acknowledgement")
-        tid = d.wait_for(d.tickets)[0]["tid"]
+        ticket = d.wait_for(d.tickets)[0]
+        tid = ticket["tid"]
         ack = parse(got[0].data)
         assert got[0].mail_from == DESK
         assert f"[{tid}]" in str(ack["Subject"])
         assert ack["Auto-Submitted"] == "auto-replied"
         assert ack["In-Reply-To"] == "<out-1@client.example>"
-        assert tid in ack.get_body(("plain",)).get_content()
+        plain = ack.get_body(("plain",))
+        assert plain is not None and tid in plain.get_content()
         assert "mx.test.invalid" in str(ack["Received"])  # it went through our Postfix
         # The assignee's notification went the same way.
-        assignee = d.show(tid)["assignee"]
+        assignee = ticket["assignee"]
         mta.wait_for(lambda: sink.to(assignee), timeout=30, why="for the staff notification")
         mta.wait_empty()
         assert not d.outbox()  # nothing fell back to a Maildir
@@ -321,7 +322,7 @@ def test_a_letter_too_big_for_supportd_is_bounced_to_its_sender_not_lost(
         line = log_of(mta, qid)
         assert "dsn=5.3.4" in line and "exceeds size limit 8192 of server" in line, line
         dsn = mta.wait_for(lambda: sink.to(CLIENT), why="for the bounce to reach the sender")
-        assert dsn[0].mail_from == ""  # a bounce has the null sender
+        assert dsn[0].mail_from in ("", "<>")  # a bounce has the null sender
         report = parse(dsn[0].data)
         assert report.get_content_type() == "multipart/report"
         assert "exceeds size limit 8192" in dsn[0].data.decode("utf-8", "replace")

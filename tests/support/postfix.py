@@ -35,6 +35,7 @@ entering the context manager) skips the test with one line saying why.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -45,7 +46,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -58,7 +58,7 @@ POSTMAP = "/usr/sbin/postmap"
 POSTALIAS = "/usr/sbin/postalias"
 POSTCONF = "/usr/sbin/postconf"
 SKIP_REASON = "postfix not installed (apt-get install postfix; .ci/run does)"
-HOSTNAME = "mx.test.invalid"  # never the desk's own domain: see docs/admin.md
+HOSTNAME = "mx.test.invalid"  # what Postfix calls itself (Received:, bounces)
 
 
 def _free_port() -> int:
@@ -181,10 +181,8 @@ class Postfix:
             "readme_directory": "no",
             "notify_classes": "",
             "smtpd_banner": "$myhostname ESMTP",
-            # A throw-away queue: retry soon when a test asks (postqueue -f does at once).
-            "queue_run_delay": "1s",
-            "minimal_backoff_time": "1s",
-            "maximal_backoff_time": "2s",
+            # Retries keep Postfix's own schedule (minutes): a deferred letter stays
+            # put until a test says `flush()`.
         }
         cf.update(self.main)
         return cf
@@ -250,11 +248,9 @@ class Postfix:
                     break
                 time.sleep(0.1)
             else:
-                if pid:
-                    try:  # the master of *our* instance only, by its pid file
+                if pid:  # the master of *our* instance only, by its pid file
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -314,7 +310,7 @@ class Postfix:
         return self.log()
 
 
-@contextmanager
+@contextlib.contextmanager
 def running_postfix(**kw: object) -> Iterator[Postfix]:
     mta = Postfix(**kw)  # type: ignore[arg-type]
     with mta:
@@ -348,7 +344,6 @@ class Sink:
                                               envelope.original_content or b""))
                 return "250 2.0.0 OK: kept by the test sink"
 
-        # Never the hostname Postfix calls itself, or it sees a loop.
         self._ctl = Controller(Handler(), hostname="127.0.0.1", port=self.port,
                                server_hostname="sink.test.invalid")
 

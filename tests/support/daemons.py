@@ -1,0 +1,492 @@
+"""Real daemons and real servers for the drills: `supportd run` as a child process,
+an SMTP relay sink, the PostgreSQL cluster, and a look into the spool.
+
+`Daemon` is the reusable form of the helper in `test_daemon_smtp.py`: it starts
+`supportd run`, speaks SMTP to it, reads its JSON log, and can kill it (-9),
+freeze it (SIGSTOP) and start it again on the same config. `Relay` is an
+aiosmtpd sink that counts what it accepted by Message-ID, and can be told to
+refuse (4xx/5xx), to be down, or to stall before answering DATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email
+import email.policy
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiosmtpd.controller import Controller
+
+from tests.conftest import PROJECT, free_port, write_config
+
+SUPPORTD = [sys.executable, "-m", "daemon.cli"]
+SUPPORT_ADDRESS = "techsupport@example.ru"
+
+T = TypeVar("T")
+
+
+def crlf(raw: bytes) -> bytes:
+    """Line ends as they travel over SMTP."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def wait_until(what: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
+               message: str | Callable[[], str] = "timed out") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message() if callable(message) else message)
+        time.sleep(interval)
+
+
+def message_id_of(raw: bytes) -> str:
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    m = re.search(rb"(?im)^message-id:\s*(<[^>\r\n]+>)", head)
+    return m.group(1).decode() if m else ""
+
+
+def write_daemon_config(root: Path, *, port: int | None = None, db_url: str | None = None,
+                        outbound: str | None = None, spool: Path | None = None,
+                        extra: str = "", name: str = "supportd.toml") -> tuple[Path, int]:
+    """A config under `root` (see tests.conftest.write_config); `spool` shares another
+    daemon's spool folder. Returns (config path, SMTP port)."""
+    port = port or free_port()
+    path = write_config(root, db_url=db_url, extra=extra, smtp_port=port, outbound=outbound)
+    text = path.read_text(encoding="utf-8")
+    if spool is not None:
+        text = text.replace(f'spool = "{root}/spool"', f'spool = "{spool}"')
+    target = root / name
+    target.write_text(text, encoding="utf-8")
+    if target != path:
+        path.unlink()
+    return target, port
+
+
+def relay_outbound(port: int, timeout: int = 5, max_attempts: int = 20) -> str:
+    return (f'transport = "smtp"\nhost = "127.0.0.1"\nport = {port}\n'
+            f"timeout = {timeout}\nmax_attempts = {max_attempts}")
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+class Daemon:
+    """`supportd --config CONFIG run` as a child process."""
+
+    def __init__(self, root: Path, port: int, config: Path, name: str = "daemon") -> None:
+        self.root, self.port, self.config, self.name = root, port, config, name
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = root / f"{name}.log"
+        self.pids: list[int] = []  # every process this helper started, oldest first
+
+    # -- processes
+
+    def cli(self, *args: str, input: bytes | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*SUPPORTD, "--config", str(self.config), *args], input=input,
+                              capture_output=True, timeout=timeout, cwd=PROJECT)
+
+    def upgrade(self) -> None:
+        p = self.cli("db", "upgrade")
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+
+    def start(self, timeout: float = 30) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see `wait_ready`)."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([*SUPPORTD, "--config", str(self.config), "run"],
+                                         stdout=log, stderr=log, cwd=PROJECT)
+        self.pids.append(self.proc.pid)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until the listener answers (READY=1 comes right after it)."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
+                    s.noop()
+                return
+            except OSError:
+                assert self.proc.poll() is None, self.tail()
+                time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not start listening:\n" + self.tail())
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if sig != signal.SIGKILL:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen process can't stop
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)  # reaped: its pid is free, its claims dead
+        self.proc = None
+        return code
+
+    def kill(self) -> int:
+        """kill -9, and reap the process (a zombie still counts as alive)."""
+        return self.stop(signal.SIGKILL)
+
+    def freeze(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    # -- SMTP
+
+    def send(self, raw: bytes, sender: str = "ivan@client.example",
+             timeout: float = 30) -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=timeout) as s:
+            s.ehlo("client.example")
+            code, resp = s.mail(sender)
+            assert code == 250, resp
+            code, resp = s.rcpt(SUPPORT_ADDRESS)
+            assert code == 250, resp
+            return s.data(crlf(raw))
+
+    def try_send(self, raw: bytes, sender: str = "ivan@client.example",
+                 timeout: float = 30) -> tuple[int, str]:
+        """What an MTA sees: (reply code, text), or (0, error) when no reply came."""
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=timeout) as s:
+                s.ehlo("client.example")
+                code, resp = s.mail(sender)
+                if code != 250:
+                    return code, resp.decode(errors="replace")
+                code, resp = s.rcpt(SUPPORT_ADDRESS)
+                if code != 250:
+                    return code, resp.decode(errors="replace")
+                code, resp = s.data(crlf(raw))
+                return code, resp.decode(errors="replace")
+        except smtplib.SMTPResponseException as exc:
+            return exc.smtp_code, exc.smtp_error.decode(errors="replace")
+        except (OSError, smtplib.SMTPException) as exc:
+            return 0, repr(exc)
+
+    def deliver(self, raw: bytes, sender: str = "ivan@client.example", timeout: float = 60,
+                pause: float = 0.3) -> list[tuple[int, str]]:
+        """What an MTA does with a temporary refusal: try again until 250.
+        Returns every answer it got, the 250 last."""
+        answers: list[tuple[int, str]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            answers.append(self.try_send(raw, sender))
+            if answers[-1][0] == 250:
+                return answers
+            assert 400 <= answers[-1][0] < 500 or answers[-1][0] == 0, answers
+            assert time.monotonic() < deadline, (answers, self.tail())
+            time.sleep(pause)
+
+    def open_data(self, raw: bytes, sender: str = "ivan@client.example",
+                  part: float = 0.5) -> socket.socket:
+        """Start a transaction by hand and send `part` of the letter after DATA; with
+        part=1 the final dot goes too, and the reply is left unread."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        f = sock.makefile("rb")
+
+        def reply() -> bytes:
+            lines = []
+            while True:
+                line = f.readline()
+                lines.append(line)
+                if len(line) < 4 or line[3:4] != b"-":
+                    return b"".join(lines)
+
+        assert reply().startswith(b"220")
+        for cmd in (b"EHLO client.example", f"MAIL FROM:<{sender}>".encode(),
+                    f"RCPT TO:<{SUPPORT_ADDRESS}>".encode()):
+            sock.sendall(cmd + b"\r\n")
+            assert reply().startswith(b"250")
+        sock.sendall(b"DATA\r\n")
+        assert reply().startswith(b"354")
+        body = crlf(raw).replace(b"\r\n.", b"\r\n..")  # dot-stuffing
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        if part >= 1:
+            sock.sendall(body + b".\r\n")
+        else:
+            sock.sendall(body[: int(len(body) * part)])
+        return sock
+
+    # -- what it says and what it did
+
+    def tail(self, n: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-n:]
+        except FileNotFoundError:
+            return "(no log)"
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        try:
+            text = self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or ev.get("event") == name:
+                out.append(ev)
+        return out
+
+    def wait_for_event(self, name: str, count: int = 1, timeout: float = 20,
+                       where: Callable[[dict[str, Any]], bool] = lambda e: True
+                       ) -> list[dict[str, Any]]:
+        def found() -> list[dict[str, Any]] | None:
+            evs = [e for e in self.events(name) if where(e)]
+            return evs if len(evs) >= count else None
+
+        return wait_until(found, timeout, message=lambda: f"no {count}x {name} from "
+                                                           f"{self.name}:\n" + self.tail())
+
+    def wait_for(self, what: Callable[[], T], timeout: float = 20.0) -> T:
+        return wait_until(what, timeout, message=lambda: "timed out; daemon log:\n" + self.tail())
+
+    def tickets(self) -> list[dict[str, Any]]:
+        p = self.cli("tickets", "list", "--json")
+        assert p.returncode == 0, p.stderr
+        return list(json.loads(p.stdout))
+
+    def show(self, tid: str) -> dict[str, Any]:
+        p = self.cli("tickets", "show", tid, "--json")
+        assert p.returncode == 0, p.stderr
+        return dict(json.loads(p.stdout))
+
+    def outbox(self) -> list[email.message.EmailMessage]:
+        new = self.root / "outbox" / "new"
+        files = sorted(new.glob("*")) if new.exists() else []
+        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+                for f in files]  # type: ignore[misc]
+
+
+@contextmanager
+def running(*daemons: Daemon) -> Iterator[None]:
+    """Start the daemons; kill whatever still runs at the end, whatever happened."""
+    try:
+        for d in daemons:
+            d.launch()
+        for d in daemons:
+            d.wait_ready()
+        yield
+    finally:
+        for d in daemons:
+            if d.running():
+                d.kill()
+
+
+# ---------------------------------------------------------------- the spool
+
+
+@dataclass(frozen=True)
+class SpoolState:
+    tmp: list[str]
+    incoming: list[str]
+    processing: list[str]
+    stored: list[str]
+    shunted: list[str]
+    journal: list[str]
+
+    @property
+    def settled(self) -> bool:
+        """Nothing waiting, nothing claimed, nothing half-written."""
+        return not (self.tmp or self.incoming or self.processing or self.journal)
+
+
+def spool_state(spool: Path) -> SpoolState:
+    def names(d: Path, pattern: str = "*") -> list[str]:
+        return sorted(p.name for p in d.glob(pattern) if p.is_file()) if d.exists() else []
+
+    return SpoolState(tmp=names(spool / "tmp"), incoming=names(spool / "incoming"),
+                      processing=names(spool / "processing", "*/*"),
+                      stored=names(spool / "store", "*/*/*/*"),
+                      shunted=names(spool / "shunt"), journal=names(spool / "sent"))
+
+
+# ---------------------------------------------------------------- the relay
+
+
+@dataclass(frozen=True)
+class Delivery:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+    message_id: str
+
+
+class RelayHandler:
+    """A relay that takes a letter only when it answers 250 to a client still there.
+
+    `reply_data`/`reply_rcpt`: refuse with that line instead. `stall`: hold every
+    DATA without an answer until `release()` (or the client goes away: then the
+    letter is dropped, as a real MTA drops a transaction it never confirmed)."""
+
+    def __init__(self) -> None:
+        self.delivered: list[Delivery] = []
+        self.reply_data: str | None = None
+        self.reply_rcpt: str | None = None
+        self.stall = False
+        self.stalled = threading.Event()  # a DATA is being held
+        self.dropped: list[str] = []  # Message-IDs whose client vanished during a stall
+        self._release: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
+        if self.reply_rcpt:
+            return self.reply_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        raw = envelope.original_content or b""
+        mid = message_id_of(raw)
+        if self.reply_data:
+            return self.reply_data
+        if self.stall:
+            self._loop = asyncio.get_running_loop()
+            self._release = asyncio.Event()
+            self.stalled.set()
+            try:
+                while not self._release.is_set():
+                    if server.transport is None or server.transport.is_closing():
+                        with self.lock:
+                            self.dropped.append(mid)
+                        return "451 4.3.0 client went away"  # nobody hears it
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._release.wait(), 0.05)
+            except asyncio.CancelledError:  # aiosmtpd: the connection was lost
+                with self.lock:
+                    self.dropped.append(mid)
+                raise
+            if server.transport is None or server.transport.is_closing():
+                with self.lock:
+                    self.dropped.append(mid)
+                return "451 4.3.0 client went away"
+        with self.lock:
+            self.delivered.append(Delivery(envelope.mail_from, tuple(envelope.rcpt_tos),
+                                           raw, mid))
+        return "250 OK"
+
+    def release(self) -> None:
+        self.stall = False
+        if self._loop is not None and self._release is not None:
+            self._loop.call_soon_threadsafe(self._release.set)
+
+    def counts(self) -> collections.Counter[str]:
+        with self.lock:
+            return collections.Counter(d.message_id for d in self.delivered)
+
+    def to(self, address: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.delivered if address in d.rcpt_tos]
+
+
+class Relay:
+    """The outgoing relay on loopback: `up()`, `down()`, and its handler's knobs."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.handler = RelayHandler()
+        self._ctl: Controller | None = None
+
+    def up(self) -> Relay:
+        assert self._ctl is None
+        self._ctl = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._ctl.start()
+        return self
+
+    def down(self) -> None:
+        if self._ctl is not None:
+            self.handler.release()
+            self._ctl.stop()
+            self._ctl = None
+
+    @property
+    def outbound(self) -> str:
+        return relay_outbound(self.port)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+PG_CLUSTER = ("15", "main")
+
+
+def _pg_ctl(action: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *PG_CLUSTER, action,
+                           *extra], capture_output=True, text=True, timeout=120)
+
+
+def pg_running() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pg_stop() -> None:
+    p = _pg_ctl("stop", "-m", "fast")
+    assert p.returncode == 0 or not pg_running(), p.stderr
+
+
+def pg_start() -> None:
+    if not pg_running():
+        p = _pg_ctl("start")
+        assert p.returncode == 0 or pg_running(), p.stderr
+    wait_until(pg_running, 60, message="PostgreSQL did not come back")
+
+
+def have_pg_ctl() -> bool:
+    return os.geteuid() == 0 and subprocess.run(
+        ["which", "pg_ctlcluster"], capture_output=True).returncode == 0
+
+
+# ---------------------------------------------------------------- the database
+
+
+def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of one SQL query against the daemons' database (a fresh connection)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(text(sql), params)]
+    finally:
+        engine.dispose()
