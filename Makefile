@@ -23,7 +23,7 @@ test: install
 	$(BIN)/pytest -q
 
 test-integration: install
-	SUPPORTD_INTEGRATION=1 $(BIN)/pytest -q -m integration
+	$(BIN)/pytest -q -m integration
 
 lint: install
 	$(BIN)/ruff check daemon tests bench

@@ -93,9 +93,12 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(tickets)
     else:
+        tz = app.config.tz
         for t in tickets:
-            print(f"{t['tid']}  {t['status']:<8} {t['sla_level']:<22} "
-                  f"{(t['reaction_due'] or '-'):<26} {t['requester']}  {t['subject']}")
+            due = (datetime.fromisoformat(t["reaction_due"]).astimezone(tz)
+                   .strftime("%d.%m.%Y %H:%M") if t["reaction_due"] else "-")
+            print(f"{t['tid']}  {t['status']:<8} {t['sla_level']:<22} {due:<17} "
+                  f"{t['requester']}  {t['subject']}")
     return 0
 
 
@@ -235,11 +238,14 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
     from daemon.app import App
 
     app: App = _app(args)
+    if args.level not in app.levels:
+        print(f"--level: unknown SLA level {args.level!r}; known: {', '.join(app.levels)}",
+              file=sys.stderr)
+        return EX_USAGE
     try:
         when = _parse_when(args.received)
-        app.level(args.level)
-    except (ValueError, KeyError) as exc:
-        print(str(exc).strip("'\""), file=sys.stderr)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
         return EX_USAGE
     start, due = app.deadline(args.level, when, developers_involved=args.developers)
     due_local = due.astimezone(app.config.tz)

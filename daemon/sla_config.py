@@ -46,6 +46,8 @@ def build_calendar(config: Config) -> WorkingCalendar:
             day = date.fromisoformat(raw_key)
         except ValueError:
             raise ConfigError(key, f"{raw_key!r} is not a date like 2026-12-31") from None
+        if day in overrides:
+            raise ConfigError(key, f"{day.isoformat()} is overridden twice")
         overrides[day] = _override(key, text, (start, end))
     try:
         return WorkingCalendar(tz=config.tz, day_start=start, day_end=end,

@@ -108,7 +108,10 @@ def apply(c: Command, ticket: Ticket, letter: Letter, session: Session, app: App
         retime(ticket, c.arg, session, app)
     elif c.name == "dev":
         ticket.developers_involved = True
-        retime(ticket, "development", session, app)
+        # A special request stays special, its clock now on working hours (§3.6: in
+        # working time developers may join it); anything else goes to development.
+        retime(ticket, "special" if ticket.sla_level == "special" else "development",
+               session, app)
     elif c.name == "urgent":
         ticket.emergency = True
         retime(ticket, OPERATIONAL_OF.get(ticket.sla_level, ticket.sla_level), session, app)

@@ -44,7 +44,8 @@ def test_sla_due_prints_the_deadline_with_offset(config: Path, level: str, recei
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (("--level", "gold", "--received", "2026-11-24T10:00:00+03:00"), "gold"),
+    (("--level", "gold", "--received", "2026-11-24T10:00:00+03:00"),
+     "--level: unknown SLA level 'gold'; known: partner-operational"),
     (("--level", "consultation", "--received", "вчера"), "вчера"),
     (("--level", "consultation", "--received", "2026-11-24T10:00:00"), "offset"),
 ])

@@ -115,3 +115,14 @@ def test_the_cli_issues_and_lists(tmp_path: Path) -> None:
     bad = subprocess.run([*run, "coupons", "issue", "--inn", "0000000000"], capture_output=True,
                          cwd=PROJECT)
     assert bad.returncode == 65 and b"0000000000" in bad.stderr
+
+
+def test_dev_on_a_special_request_moves_its_clock_to_working_hours(desk: Desk) -> None:
+    code = coupon_for(desk)
+    desk.ingest(simple_letter("Авария", f"Купон {code}", sender=CLIENT))
+    assert desk.tickets()[0]["reaction_due"] == "2026-11-28T21:00:00+00:00"  # 24/7
+    desk.ingest(simple_letter("Re: [SD-000013] Авария", "#dev\n#note\nПодключаем разработчиков.",
+                              sender="agent1@example.ru"))
+    [t] = desk.tickets()
+    assert t["sla_level"] == "special"
+    assert t["reaction_due"] == "2026-11-30T08:00:00+00:00"  # Monday 10:00 + 1 working hour

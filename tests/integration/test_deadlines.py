@@ -46,6 +46,7 @@ def test_the_assignee_is_warned_once_and_the_head_told_of_a_miss(tmp_path: Path)
     clock.now = datetime(2026, 11, 30, 18, 0, 1, tzinfo=MSK)
     report = sweep(desk.app)
     assert report.breached == 1 and sweep(desk.app).breached == 0
+    assert desk.tickets()[0]["reaction_state"] == "missed"
     breach = staff_letters(desk, "Срок реакции истёк")
     assert {str(m["To"]) for m in breach} == {"head@example.ru", t["assignee"]}
 

@@ -52,6 +52,8 @@ def test_the_demo_config_is_valid() -> None:
     ('[sla.levels.development]\nreaction = "24h"', "sla.levels.development.reaction"),
     ('[sla]\ndefault_level = "gold"', "sla.default_level"),
     ("[scheduler]\nwarn_at = 1.5", "scheduler.warn_at"),
+    ('[calendar.overrides]\n"2026-12-31" = "off"\n"20261231" = "working"',
+     "calendar.overrides.20261231"),
     ('[imap]\nenabled = true', "imap.username"),
     ("[service\naddress = 1", "(file)"),
 ])
