@@ -33,6 +33,7 @@ from daemon.app import App
 from daemon.models import Inbound
 from daemon.pipeline import Letter, Stop, steps
 from daemon.spool import Spool, SpooledLetter, is_disk_full
+from daemon.steps.screen import LOCK_SOURCE_KEY, serialize_on
 
 log = structlog.get_logger("supportd.runner")
 
@@ -83,8 +84,17 @@ def run_pipeline(letter: Letter, session: Session, app: App) -> tuple[str, str]:
     return outcome, reason
 
 
-def already_done(session: Session, spool_id: str) -> Inbound | None:
-    return session.scalar(select(Inbound).where(Inbound.spool_id == spool_id))
+def already_done(session: Session, spooled: SpooledLetter) -> Inbound | None:
+    """The letter's `Inbound` row, if it was committed before: under its spool id,
+    or, for a letter taken from a mailbox, under its source key (two daemons
+    polling one mailbox may both take one message; the second copy waits for the
+    first one's commit, then finds it here)."""
+    row = session.scalar(select(Inbound).where(Inbound.spool_id == spooled.spool_id))
+    key = spooled.envelope.source_key
+    if row is None and key:
+        serialize_on(session, LOCK_SOURCE_KEY, key)
+        row = session.scalar(select(Inbound).where(Inbound.source_key == key))
+    return row
 
 
 def process(app: App, claimed: Path) -> Result:
@@ -102,7 +112,7 @@ def process(app: App, claimed: Path) -> Result:
     bound = log.bind(spool_id=spooled.spool_id, source=spooled.envelope.source)
     try:
         with db.unit_of_work(app.sessions) as session:
-            done = already_done(session, spooled.spool_id)
+            done = already_done(session, spooled)
             if done is None:
                 letter = Letter(spooled=spooled, now=app.now())
                 outcome, reason = run_pipeline(letter, session, app)
@@ -118,7 +128,13 @@ def process(app: App, claimed: Path) -> Result:
             bound.warning("letter.deferred", error=str(exc).splitlines()[0])
             raise TemporaryFailure(str(exc)) from exc
         return _shunt(app, claimed, spooled, exc)
-    _finish(app, claimed, stored, bound)
+    if done is not None and done.spool_id != spooled.spool_id:
+        # Another copy of one mailbox message, already a ticket under its own spool
+        # id: this copy is redundant (the stored one is the record).
+        spool.discard(claimed)
+        reason = f"{done.outcome} as {done.spool_id}"
+    else:
+        _finish(app, claimed, stored, bound)
     bound.info("letter.processed", outcome=outcome, reason=reason, tid=tid)
     return Result(spooled.spool_id, outcome, reason, tid)
 

@@ -36,7 +36,10 @@ from daemon.threading_tid import normalize_subject
 
 _SPACE = re.compile(r"\s+")
 
-# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)), in
+# the one order a transaction may take them: source key (the runner), Message-ID,
+# content hash.
+LOCK_SOURCE_KEY = 0x5D00
 LOCK_MESSAGE_ID = 0x5D01
 LOCK_CONTENT = 0x5D02
 

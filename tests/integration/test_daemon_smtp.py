@@ -182,9 +182,13 @@ def test_sigkill_between_accept_and_commit_loses_nothing_and_doubles_nothing(
 def test_sighup_reloads_and_sigterm_stops_cleanly(daemon: Daemon) -> None:
     assert daemon.proc is not None
     daemon.config.write_text(daemon.config.read_text().replace(
-        'name = "Руководитель"', 'name = "Новый руководитель"'), encoding="utf-8")
+        'name = "Анна Петрова"', 'name = "Анна Сидорова"'), encoding="utf-8")
     daemon.proc.send_signal(signal.SIGHUP)
     daemon.wait_for(lambda: "config.reloaded" in daemon.log.read_text())
+    daemon.send(simple_letter("После перезагрузки настроек"))
+    [ack] = daemon.wait_for(lambda: [m for m in daemon.outbox()
+                                     if "ivan@client.example" in str(m["To"])])
+    assert "Ответственный сотрудник: Анна Сидорова" in ack.get_body(("plain",)).get_content()
     assert daemon.stop(signal.SIGTERM) == 0
     assert "service.stopped" in daemon.log.read_text()
 

@@ -22,9 +22,12 @@ import sqlite3
 import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -389,6 +392,38 @@ pg_drill = pytest.mark.skipif(
     reason="needs SUPPORTD_TEST_POSTGRES and a local cluster this user may stop")
 
 
+@pytest.fixture
+def pg_db() -> Iterator[str]:
+    """Like conftest's `pg_url`, but its admin connection survives a restart of the
+    server (no pooled connection is kept between CREATE and DROP)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    base = os.environ["SUPPORTD_TEST_POSTGRES"]
+    name = f"supportd_drill_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not pg_running():
+            pg_start()
+        wait_until(lambda: _can_connect(admin), 60, message="PostgreSQL is not back")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _can_connect(engine: Any) -> bool:
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+
+
 class Stream:
     """An SMTP client sending one new letter after another, as fast as answered."""
 
@@ -428,7 +463,8 @@ class Stream:
 
 
 @pg_drill
-def test_postgresql_stopped_and_restarted_under_load(tmp_path: Path, pg_url: str) -> None:
+def test_postgresql_stopped_and_restarted_under_load(tmp_path: Path, pg_db: str) -> None:
+    pg_url = pg_db
     relay = Relay().up()
     d = daemon_at(tmp_path, db_url=pg_url, outbound=relay.outbound)
     spool = tmp_path / "spool"
@@ -438,8 +474,8 @@ def test_postgresql_stopped_and_restarted_under_load(tmp_path: Path, pg_url: str
             stream.thread.start()
             wait_until(lambda: stream.codes()[250] >= 15, 30, message=d.tail)
             try:
-                pg_stop()
                 stopped = time.monotonic()
+                pg_stop()
                 # The daemon notices on its next letter, and says 451 from then on.
                 d.wait_for_event("db.unavailable", timeout=30)
                 wait_until(lambda: stream.codes()[451] >= 5, 30, message=d.tail)
@@ -485,10 +521,11 @@ def test_postgresql_stopped_and_restarted_under_load(tmp_path: Path, pg_url: str
 
 @pg_drill
 def test_the_relay_took_it_and_the_database_went_away_before_the_commit(
-        tmp_path: Path, pg_url: str) -> None:
+        tmp_path: Path, pg_db: str) -> None:
     """The narrowest window: the relay says 250, then the commit of "sent" fails
     because PostgreSQL is gone. The outbox journal remembers, and the letter is
     marked sent once the database is back instead of being sent a second time."""
+    pg_url = pg_db
     relay = Relay().up()
     relay.handler.stall = True
     d = daemon_at(tmp_path, db_url=pg_url, outbound=relay.outbound)

@@ -259,49 +259,55 @@ def _run_jobs(sender: Sender, jobs: list[tuple]) -> None:
 # ------------------------------------------------------------------ the race itself
 
 
-@pytest.mark.parametrize("copies", ["same-message-id", "same-content"])
+@pytest.mark.parametrize(("copies", "lookup", "outcomes"), [
+    ("same-message-id", "FROM messages", ["duplicate", "ticket"]),
+    ("same-content", "FROM messages", ["duplicate", "ticket"]),
+    ("same-mailbox-message", "FROM inbound", ["already", "ticket"]),
+])
 def test_two_transactions_deciding_about_one_letter_make_one_ticket(
-        tmp_path: Path, pg_url: str, copies: str) -> None:
-    """Both copies are held right after their duplicate lookup until the other copy
-    got there too: without the advisory lock both see nothing and both open a
-    ticket. With it the second waits for the first commit and is a duplicate."""
+        tmp_path: Path, pg_url: str, copies: str, lookup: str, outcomes: list[str]) -> None:
+    """Both copies are held right after their "have we seen it?" lookup until the other
+    copy got there too: without a lock both see nothing and both open a ticket (or,
+    for one IMAP message taken by two pollers, the second dies on the unique source
+    key and is shunted). With the advisory lock the second waits for the first
+    commit and finds it."""
     desk = make_desk(tmp_path, db_url=pg_url)
     raws = [new_letter("race", "race@client.example", f"<race-{n}@client.example>",
                        body="Одинаковый текст двух писем, версия 3.14, https://edo.x.example")
             for n in range(2)]
-    if copies == "same-message-id":
+    envelope = Envelope("smtp", "race@client.example", ("techsupport@example.ru",))
+    if copies != "same-content":
         raws[1] = raws[0]
-    marker = ("messages.message_id = " if copies == "same-message-id"
-              else "messages.content_hash = ")
-    spooled = [desk.app.spool.accept(raw, Envelope("smtp", "race@client.example",
-                                                   ("techsupport@example.ru",)))
-               for raw in raws]
+    if copies == "same-mailbox-message":
+        envelope = Envelope("imap", "race@client.example", source_key="imap:box:1:7")
+    marker = {"same-message-id": "messages.message_id = ",
+              "same-content": "messages.content_hash = ",
+              "same-mailbox-message": "inbound.source_key = "}[copies]
+    spooled = [desk.app.spool.accept(raw, envelope, claim=True) for raw in raws]
     barrier = threading.Barrier(2)
     held: set[int] = set()
 
     @event.listens_for(desk.app.engine, "after_cursor_execute")
     def hold(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         me = threading.get_ident()
-        if marker in statement and "FROM messages" in statement and me not in held:
+        if marker in statement and lookup in statement and me not in held:
             held.add(me)
             with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(2.0)  # give the other transaction every chance to race
 
     results: list[runner.Result] = []
-
-    def go(n: int) -> None:
-        claimed = desk.app.spool.claim(spooled[n].path)
-        assert claimed is not None
-        results.append(runner.process(desk.app, claimed))
-
-    threads = [threading.Thread(target=go, args=(n,)) for n in range(2)]
+    threads = [threading.Thread(target=lambda n=n: results.append(
+        runner.process(desk.app, spooled[n].path))) for n in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
     try:
-        assert sorted(r.outcome for r in results) == ["duplicate", "ticket"], results
+        assert sorted(r.outcome for r in results) == outcomes, results
         assert len(desk.tickets()) == 1
+        assert len(desk.inbound()) == 1 + (copies != "same-mailbox-message")
+        assert not list(desk.app.spool.shunted.iterdir())
+        assert not list(desk.app.spool.claim_dir.iterdir())  # stored or discarded
     finally:
         desk.app.close()
 
