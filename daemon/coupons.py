@@ -104,7 +104,7 @@ def spend(session: Session, codes: list[str], org: Org | None, entitled: bool,
     spent = session.execute(
         update(Coupon).where(Coupon.id == coupon.id,
                              Coupon.requests_used < Coupon.requests_total)
-        .values(requests_used=Coupon.requests_used + 1)).rowcount
+        .values(requests_used=Coupon.requests_used + 1)).rowcount  # type: ignore[attr-defined]
     if not spent:
         return Spent(None, f"по купону {coupon.code} использованы все "
                            f"{coupon.requests_total} спецобращений")

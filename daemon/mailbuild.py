@@ -21,7 +21,8 @@ from email.mime.multipart import MIMEMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# C0 and C1 controls and the Unicode line breaks: a header value is one line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def one_line(text: str, limit: int = 900) -> str:

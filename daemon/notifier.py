@@ -127,6 +127,7 @@ class Notifier:
             outside_hours=outside,
             clock_start=msk(ticket.clock_started_at, tz) if ticket.clock_started_at else "",
             unreadable=bool(letter.parse_error) and not resend,
+            internal_error=bool(letter.internal_error) and not resend,
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
             unidentified=letter.new_ticket and not resend and ticket.org_id is None,

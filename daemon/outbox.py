@@ -15,7 +15,8 @@ that remains is between the relay's 250 and our commit. A database that goes
 away in that window (the commit fails) must not make us send again, so the
 letter's id is first written to a journal in the spool (`sent/ID`, fsync'd);
 every flush, on any daemon sharing the spool, first marks journalled rows sent
-and only then claims new ones. What is left is a kill -9 (or a power cut)
+and only then claims new ones (and a claimed row found in the journal is marked,
+not sent). What is left is a kill -9 (or a power cut)
 between the relay's 250 and the journal's fsync, a millisecond: the letter is
 then sent again with the same Message-ID (at least once, never lost).
 """
@@ -37,6 +38,7 @@ from typing import Protocol
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daemon import db
 from daemon.app import App
@@ -146,6 +148,9 @@ class SentJournal:
             os.close(fd)
         fsync_dir(self.root)
 
+    def has(self, outgoing_id: int) -> bool:
+        return (self.root / str(outgoing_id)).exists()
+
     def forget(self, outgoing_id: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.root / str(outgoing_id)).unlink()
@@ -180,8 +185,7 @@ def reconcile(app: App, journal: SentJournal) -> int:
         for row in rows:
             settled.append(row.id)
             if row.status == "queued":
-                row.attempts += 1
-                row.status, row.sent_at, row.last_error = "sent", now, ""
+                _mark_sent(row, now)
                 changed += 1
                 log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
                             message_id=row.message_id,
@@ -209,7 +213,6 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
 def _send_one(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
               tried: set[int], *, force: bool) -> bool:
     """Claim, send and account one due letter; False when none is due."""
-    cfg = app.config.outbound
     now = app.now()
     handed_over: int | None = None
     try:
@@ -224,40 +227,25 @@ def _send_one(app: App, transport: Transport, journal: SentJournal, report: Flus
             if row is None:
                 return False
             tried.add(row.id)
-            try:
-                transport.send(app.config.service.address,
-                               recipients_of(row.raw, row.recipient), row.raw)
-            except PermanentError as exc:
-                _fail(session, row, str(exc), now)
-                report.failed += 1
-            except (OSError, smtplib.SMTPException) as exc:
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if row.attempts >= cfg.max_attempts:
-                    _fail(session, row, row.last_error, now)
-                    report.failed += 1
-                else:
-                    row.next_attempt_at = now + backoff(cfg, row.attempts)
-                    report.deferred += 1
-                    log.warning("outbox.deferred", outgoing_id=row.id, error=row.last_error,
-                                retry_at=row.next_attempt_at.isoformat())
-            else:
-                # The relay has it now. Write that down before anything else can fail.
+            if journal.has(row.id):
+                # Another worker's relay took it and its commit failed after our
+                # reconcile ran (its connection lost, not the server): don't resend.
                 handed_over = row.id
-                try:
-                    journal.record(row.id)
-                except OSError as exc:  # a full spool disk: the commit below still counts
-                    log.warning("outbox.journal_failed", outgoing_id=row.id, error=str(exc))
-                row.attempts += 1
-                row.status, row.sent_at, row.last_error = "sent", now, ""
+                _mark_sent(row, now)
+                log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
+                            message_id=row.message_id)
+            elif _attempt(app, transport, journal, report, session, row, now):
+                handed_over = row.id  # before anything that touches the database again
+                _mark_sent(row, now)
                 report.sent += 1
                 ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
                 log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
                          message_id=row.message_id, tid=ticket.tid if ticket else None)
     except Exception as exc:
         if handed_over is not None:
+            cause = str(getattr(exc, "orig", None) or exc) or repr(exc)
             log.warning("outbox.sent_not_recorded", outgoing_id=handed_over,
-                        error=str(exc).splitlines()[0][:300] if str(exc) else repr(exc),
+                        error=cause.splitlines()[0][:300],
                         hint="journalled; marked sent once the database is back")
         raise
     if handed_over is not None:
@@ -265,13 +253,47 @@ def _send_one(app: App, transport: Transport, journal: SentJournal, report: Flus
     return True
 
 
-def _fail(session: object, row: Outgoing, error: str, now: datetime) -> None:
+def _mark_sent(row: Outgoing, now: datetime) -> None:
+    row.attempts += 1
+    row.status, row.sent_at, row.last_error = "sent", now, ""
+
+
+def _attempt(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
+             session: Session, row: Outgoing, now: datetime) -> bool:
+    """Hand one letter to the transport. True when the relay took it (journalled by
+    then, the database not touched since); a refusal is accounted on the row."""
+    cfg = app.config.outbound
+    try:
+        transport.send(app.config.service.address,
+                       recipients_of(row.raw, row.recipient), row.raw)
+    except PermanentError as exc:
+        _fail(session, row, str(exc), now)
+        report.failed += 1
+        return False
+    except (OSError, smtplib.SMTPException) as exc:
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if row.attempts >= cfg.max_attempts:
+            _fail(session, row, row.last_error, now)
+            report.failed += 1
+        else:
+            row.next_attempt_at = now + backoff(cfg, row.attempts)
+            report.deferred += 1
+            log.warning("outbox.deferred", outgoing_id=row.id, error=row.last_error,
+                        retry_at=row.next_attempt_at.isoformat())
+        return False
+    # The relay has it now. Write that down before anything else can fail.
+    try:
+        journal.record(row.id)
+    except OSError as exc:  # a full spool disk: the commit still counts
+        log.warning("outbox.journal_failed", outgoing_id=row.id, error=str(exc))
+    return True
+
+
+def _fail(session: Session, row: Outgoing, error: str, now: datetime) -> None:
     row.status, row.last_error = "failed", error[:2000]
     log.error("outbox.failed", outgoing_id=row.id, to=row.recipient, error=error)
     if row.ticket_id is not None:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(session, Session)
         ticket = session.get(Ticket, row.ticket_id)
         if ticket is not None:
             ticket.needs_attention = True

@@ -44,6 +44,7 @@ class Letter:
     now: datetime
     parsed: ParsedLetter | None = None
     parse_error: str = ""
+    internal_error: str = ""  # a bug stopped the pipeline; the runner's fallback is at work
     robot: str | None = None  # why it is an automatic letter, or None for a person
     staff: StaffMember | None = None
     ticket: Ticket | None = None

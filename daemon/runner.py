@@ -152,6 +152,19 @@ def _finish(app: App, claimed: Path, stored: Path, bound: structlog.typing.Filte
         app.spool.release(claimed)
 
 
+def _robot(letter: Letter, app: App) -> bool:
+    """Even after a bug, never answer a robot."""
+    if letter.parsed is None:
+        return False
+    try:
+        from daemon.loops import auto_reply_reason
+
+        return auto_reply_reason(letter.parsed.message, letter.spooled.envelope.mail_from,
+                                 app.config.our_addresses()) is not None
+    except Exception:
+        return True  # unsure: silence is the safe side of a mail loop
+
+
 def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> Result:
     """A bug stopped the pipeline: keep the letter, and get it before a person."""
     trace = traceback.format_exc()
@@ -159,10 +172,14 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> R
     try:
         with db.unit_of_work(app.sessions) as session:
             letter = Letter(spooled=spooled, now=app.now())
-            letter.parse_error = f"внутренняя ошибка обработки: {type(exc).__name__}"
-            from daemon.steps import answer, classify, identify, store
+            letter.internal_error = f"{type(exc).__name__}: {exc}"[:300]
+            from daemon.steps import answer, classify, identify, parse, store
 
-            for run in (identify.run, classify.run, store.run, answer.run):
+            parse.run(letter, session, app)  # to know the sender from From, if it reads
+            robot = _robot(letter, app)
+            steps_to_run = (identify.run, classify.run, store.run) if robot else \
+                (identify.run, classify.run, store.run, answer.run)
+            for run in steps_to_run:
                 run(letter, session, app)
             _account(letter, session, app, "ticket", f"flagged after error: {exc!r}")
             tid = letter.ticket.tid if letter.ticket else None

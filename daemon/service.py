@@ -68,6 +68,13 @@ class Service:
             try:
                 results = await self.app_loop.run_in_executor(
                     self.pipeline_pool, runner.drain, self.app)
+            except runner.SpoolFull as exc:
+                self.db_healthy = False  # the listener answers 451 until there is room
+                log.error("spool.full", error=str(exc).splitlines()[0][:300],
+                          hint="letters stay in the spool; SMTP answers 451")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+                continue
             except runner.TemporaryFailure as exc:
                 self.db_healthy = False
                 log.error("db.unavailable", error=str(exc).splitlines()[0][:300],
@@ -86,10 +93,13 @@ class Service:
     async def outbox_loop(self) -> None:
         while not self.stop.is_set():
             try:
-                await self.app_loop.run_in_executor(
+                report = await self.app_loop.run_in_executor(
                     self.outbox_pool, outbox.flush, self.app, self.transport)
             except Exception as exc:
                 log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
+            else:
+                if report.sent + report.deferred + report.failed >= 50:
+                    continue  # a full batch: more may be waiting
             await self._wait(self.mail, 5.0)
 
     async def sweep_job(self) -> None:

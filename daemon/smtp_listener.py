@@ -55,7 +55,7 @@ class Handler:
             raw = raw.encode("utf-8", "surrogateescape")
         if not self.db_ok():
             log.warning("smtp.tempfail", reason="database unavailable")
-            return "451 4.3.0 Temporary failure: the ticket database is unavailable, try later"
+            return "451 4.3.0 Temporary failure: letters cannot be processed now, try again later"
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         env = Envelope(source=self.source, mail_from=envelope.mail_from or "",
                        rcpt_to=tuple(envelope.rcpt_tos), peer=str(peer))

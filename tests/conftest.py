@@ -172,9 +172,10 @@ def pg_url() -> Iterator[str]:
         pytest.skip("SUPPORTD_TEST_POSTGRES not set (CI sets it when PostgreSQL runs)")
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
 
     name = f"supportd_t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     yield make_url(base).set(database=name).render_as_string(hide_password=False)

@@ -49,7 +49,10 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     ident = letter.identification
     if ident is not None and ident.org is not None:
         ticket.org_id, ticket.identified_by = ident.org.id, ident.how
-    if letter.parse_error:
+    if letter.internal_error:
+        ticket.needs_attention = True
+        ticket.attention_reason = f"ошибка при обработке письма: {letter.internal_error}"
+    elif letter.parse_error:
         ticket.needs_attention = True
         ticket.attention_reason = f"{UNREADABLE}: {letter.parse_error}"
     elif p is not None and p.defects:

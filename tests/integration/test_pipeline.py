@@ -254,3 +254,28 @@ def test_the_whole_story_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     assert [r[0] for r in d.inbound()] == ["ticket", "threaded", "duplicate"]
     assert len(to(d.sent(), "ivan@client.example")) == 3
     d.app.close()
+
+
+def test_a_bug_in_a_step_still_opens_a_flagged_ticket_and_answers_the_client(
+        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon.steps import attachments
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in the attachment rules")
+
+    monkeypatch.setattr(attachments, "run", broken)
+    desk.ingest(simple_letter("Письмо, на котором споткнулся код"))  # no envelope sender
+    [t] = desk.tickets()
+    assert t["needs_attention"] and "a bug in the attachment rules" in t["attention_reason"]
+    assert t["subject"] == "Письмо, на котором споткнулся код"
+    [ack] = to(desk.sent(), "ivan@client.example")  # found from the From header
+    assert "произошла ошибка" in body(ack) and "не удалось прочитать" not in body(ack)
+    assert desk.inbound()[0][1].startswith("flagged after error")
+
+
+def test_a_bug_never_makes_us_answer_a_robot(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon.steps import thread
+
+    monkeypatch.setattr(thread, "run", lambda *_: 1 / 0)
+    desk.ingest(simple_letter("Автоответ", "Я в отпуске", Auto_Submitted="auto-replied"))
+    assert len(desk.tickets()) == 1 and desk.sent() == []

@@ -5,8 +5,9 @@ database". Two daemons share everything but their SMTP port; letters arrive at
 both, the copies of one letter arrive at both at the same moment, and neither a
 ticket, a TID nor an outgoing letter may be doubled. The TID comes from the
 database's sequence, spool files are claimed by rename, outgoing rows by
-SELECT … FOR UPDATE SKIP LOCKED, and the duplicate check by a PostgreSQL
-advisory lock per Message-ID and per content hash (`daemon/steps/screen.py`).
+SELECT … FOR UPDATE SKIP LOCKED, and the "seen it before?" checks by a
+PostgreSQL advisory lock per Message-ID and per content hash
+(`daemon/steps/screen.py`) and per IMAP source key (`daemon/runner.py`).
 """
 
 from __future__ import annotations
@@ -260,9 +261,11 @@ def _run_jobs(sender: Sender, jobs: list[tuple]) -> None:
 
 
 @pytest.mark.parametrize(("copies", "lookup", "outcomes"), [
-    ("same-message-id", "FROM messages", ["duplicate", "ticket"]),
-    ("same-content", "FROM messages", ["duplicate", "ticket"]),
-    ("same-mailbox-message", "FROM inbound", ["already", "ticket"]),
+    pytest.param("same-message-id", "FROM messages", ["duplicate", "ticket"],
+                 id="same-message-id"),
+    pytest.param("same-content", "FROM messages", ["duplicate", "ticket"], id="same-content"),
+    pytest.param("same-mailbox-message", "FROM inbound", ["already", "ticket"],
+                 id="same-imap-message"),
 ])
 def test_two_transactions_deciding_about_one_letter_make_one_ticket(
         tmp_path: Path, pg_url: str, copies: str, lookup: str, outcomes: list[str]) -> None:
