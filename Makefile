@@ -29,8 +29,10 @@ lint: install
 	$(BIN)/ruff check daemon tests bench
 	$(BIN)/mypy daemon
 
+# The benchmark of issue 5 (~15 min; not part of `make test`): writes bench/RESULTS.md.
+# `$(BIN)/python bench/run.py --quick` is a smoke run; bench/deadlines.py runs alone too.
 bench: install
-	$(BIN)/python bench/deadlines.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -307,14 +307,11 @@ def _pick_style(rnd: random.Random) -> tuple[str, str]:
     return STYLES[-1][0], STYLES[-1][1]
 
 
-def _client(rnd: random.Random, serial: int) -> Client:
+def _client(rnd: random.Random, serial: int, tag: str) -> Client:
     first, last = rnd.choice(FIRST), rnd.choice(LAST)
     style, charset = _pick_style(rnd)
-    if style == "ascii":
-        name = f"{TRANSLIT[first].title()} {serial}"
-    else:
-        name = f"{first} {last}"
-    addr = f"{TRANSLIT[first]}.{serial}@{rnd.choice(DOMAINS)}"
+    name = f"{TRANSLIT[first].title()} {serial}" if style == "ascii" else f"{first} {last}"
+    addr = f"{TRANSLIT[first]}.{tag}{serial}@{rnd.choice(DOMAINS)}"
     return Client(name, addr, style, charset)
 
 
@@ -384,7 +381,8 @@ def _content(client: Client, text: str, rnd: random.Random, shot: tuple | None,
 
 
 def generate(n: int = 1000, seed: int = 1, ticket_base: int = 0,
-             prefix: str = "SD") -> list[CorpusLetter]:
+             prefix: str = "SD", tag: str = "") -> list[CorpusLetter]:
+    """`n` letters; `tag` goes into every client address (keeps corpora apart)."""
     rnd = random.Random(seed)
     letters: list[CorpusLetter] = []
     threads: list[Thread] = []
@@ -451,7 +449,7 @@ def generate(n: int = 1000, seed: int = 1, ticket_base: int = 0,
                                         t.ticket, shot is not None))
             continue
         serial += 1
-        client = _client(rnd, serial)
+        client = _client(rnd, serial, tag)
         subject = rnd.choice(PROBLEMS)
         if client.style == "ascii":
             subject = "Error 500 on the reports page"

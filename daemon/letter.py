@@ -6,6 +6,12 @@ RFC 2047 words, RFC 2231 names, defects); this module turns its result into a
 mail-parser cannot read is retried with the stdlib alone, and a letter neither
 can read raises `Unparseable`, which the pipeline turns into a ticket flagged
 for staff with the raw bytes kept whole.
+
+Hostile mail is bounded in work before any of that (`daemon.guard`): a header too
+big is trimmed in the copy that is parsed, a body too complex is not parsed at all
+(headers only, `ParsedLetter.degraded` says why), and the decoded text, the
+charset guessing and the address lists have per-letter budgets. Every limit met
+is listed in `defects`, which flags the ticket for staff.
 """
 
 from __future__ import annotations
@@ -17,14 +23,17 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.header import Header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 import mailparser
 import tnefparse
 
+from daemon import guard
+from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec
 from daemon.header_decode import _decode_bytes as decode_bytes
-from daemon.threading_tid import decode_subject
+from daemon.threading_tid import decode_subject as _decode_subject
 
 
 class Unparseable(Exception):
@@ -56,6 +65,7 @@ class ParsedLetter:
     html: str
     attachments: list[RawAttachment]
     defects: list[str]
+    degraded: str = ""  # why only the header was parsed (guard limits), or ""
 
     def header(self, name: str) -> str:
         value = self.message.get(name)
@@ -63,21 +73,34 @@ class ParsedLetter:
 
 
 _MSGID = re.compile(r"<[^<>\s]+>")
+# What a Message-ID must not carry into our In-Reply-To or a database: control
+# characters other than the whitespace that separates ids (a NUL splits an id in two
+# once the header cleaning turns it into a space; PostgreSQL refuses it), and raw
+# 8-bit bytes (surrogate escapes, which no database encodes).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _id_text(value: object) -> str:
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", str(value)))
 
 
 def message_ids(value: str | None) -> list[str]:
     """Message-IDs in a header (In-Reply-To, References), angle brackets kept."""
     if not value:
         return []
-    return _MSGID.findall(str(value))
+    return _MSGID.findall(_id_text(value))
 
 
 def clean_message_id(value: str | None) -> str | None:
+    """The first <id> in a Message-ID header; without brackets, its first word. Never
+    whitespace or a line break: the value goes into the In-Reply-To and References
+    of the letters we send."""
     ids = message_ids(value)
     if ids:
         return ids[0][:998]
-    value = (value or "").strip()
-    return value[:998] or None
+    words = _id_text(value or "").split()
+    return words[0][:998] if words else None
 
 
 _BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
@@ -98,22 +121,74 @@ def _safe_parseaddr(value: str) -> tuple[str, str]:
     return pairs[0] if pairs else ("", "")
 
 
+_UNUSABLE = re.compile(r"[\x00-\x20\x7f]")  # controls and spaces, folds included
+
+
+def _address(addr: str) -> str:
+    """An address we could write back to, lower-cased, or "". One with a control
+    character or a space in it (a NUL, a folded quoted local part) would reach the
+    outbox changed by the header cleaning, or the database refused (PostgreSQL and NUL)."""
+    addr = addr.strip().lower()
+    return "" if _UNUSABLE.search(addr) else addr
+
+
 def _addresses(values: list[str]) -> list[str]:
-    return [a.lower() for _, a in _safe_getaddresses(values) if "@" in a]
+    found = [a for a in (_address(a) for _, a in _safe_getaddresses(values)) if "@" in a]
+    return found[:guard.MAX_ADDRESSES]
 
 
-_TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
-_BREAKS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h\d)\b[^>]*>", re.I)
+# Linear on any input: a tag stops at the next "<" (an unclosed "<" or "<br" would
+# otherwise scan to the end from each one), and script/style blocks are found by
+# `_drop_blocks` rather than by a lazy ".*?" that rescans the rest for every opening.
+_TAGS = re.compile(r"<[^<>]*>")
+_BREAKS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h\d)\b[^<>]*>", re.I)
+_BLOCK_OPEN = re.compile(r"<(script|style)\b", re.I)
+
+
+def _drop_blocks(markup: str) -> str:
+    """Markup without its <script> and <style> blocks. An unclosed opening tag is left
+    for `_TAGS`, and once one is unclosed no later one of its kind is looked for."""
+    lower = markup.lower()
+    out: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    while (m := _BLOCK_OPEN.search(markup, pos)) is not None:
+        name = m.group(1).lower()
+        close = -1 if name in unclosed else lower.find(f"</{name}", m.end())
+        if close == -1:
+            unclosed.add(name)
+            out.append(markup[pos:m.end()])
+            pos = m.end()
+            continue
+        out.append(markup[pos:m.start()])
+        end = markup.find(">", close)
+        pos = len(markup) if end == -1 else end + 1
+    out.append(markup[pos:])
+    return "".join(out)
 
 
 def html_to_text(markup: str) -> str:
     """Good-enough text from an HTML-only letter, for staff and for reading rules."""
-    text = _BREAKS.sub("\n", markup)
+    text = _BREAKS.sub("\n", _drop_blocks(markup))
     text = _TAGS.sub("", text)
     text = html.unescape(text)
     lines = [re.sub(r"[ \t\xa0]+", " ", ln).strip() for ln in text.splitlines()]
     out = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def decode_subject(value: str | Header) -> str:
+    """`header_decode.decode_subject`, which lets a ValueError out of codecs.lookup for
+    a charset label with a NUL in it (``=?utf-8\\0?q?x?=``); NULs go anyway."""
+    try:
+        return _decode_subject(value)
+    except ValueError:
+        return _decode_subject(str(value).replace("\x00", ""))
+
+
+def _label(label: str | None) -> str | None:
+    """A charset label codecs.lookup can be asked about (no NUL), or None."""
+    return (label or "").replace("\x00", "") or None
 
 
 def _decoded_header(msg: Message, name: str) -> str:
@@ -174,23 +249,32 @@ def _clean(text: str) -> str:
 def parse(raw: bytes) -> ParsedLetter:
     if not raw.strip():
         raise Unparseable("the letter is empty")
+    decision = guard.inspect(raw)
+    notes = [f"guard: {n}" for n in decision.notes]
+    source = decision.to_parse
+    reader = _TextReader()
     try:
-        mp = mailparser.parse_from_bytes(raw)
+        mp = mailparser.parse_from_bytes(source)
         msg = mp.message
         # Bodies are decoded here, not by mail-parser: the declared charset is often
         # wrong (windows-1251 labelled iso-8859-1), and header_decode can tell.
-        text_parts, html_parts, _ = _stdlib_bodies(msg)
+        text_parts, html_parts, _ = reader.bodies(msg)
         attachments = _attachments_from(mp)
         defects = [str(d) for d in mp.defects_categories]
     except Exception as exc:  # mail-parser gave up; the stdlib is more forgiving
         try:
-            msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+            msg = email.message_from_bytes(source, policy=email.policy.compat32)
+            reader = _TextReader()
+            text_parts, html_parts, attachments = reader.bodies(msg)
         except Exception:
             raise Unparseable(f"no parser could read it: {exc}") from exc
-        text_parts, html_parts, attachments = _stdlib_bodies(msg)
         defects = [f"mail-parser: {type(exc).__name__}: {exc}"]
     if msg is None or (len(msg.keys()) == 0 and not msg.get_payload()):
-        raise Unparseable("no headers and no body")
+        raise Unparseable(decision.reason or "no headers and no body")
+    if decision.headers_only:
+        # The copy parsed had no body, so any defects about it are ours to explain.
+        defects, text_parts, html_parts, attachments = [], [], [], []
+    defects += notes + reader.notes
 
     from_name, from_addr = _safe_parseaddr(str(msg.get("From", "")))
     try:
@@ -206,10 +290,10 @@ def parse(raw: bytes) -> ParsedLetter:
     return ParsedLetter(
         message=msg,
         from_name=_clean(decode_subject(from_name)),
-        from_addr=from_addr.strip().lower(),
+        from_addr=_address(from_addr),
         to=_addresses(msg.get_all("To") or []),
         cc=_addresses(msg.get_all("Cc") or []),
-        reply_to=_safe_parseaddr(str(msg.get("Reply-To", "")))[1].lower(),
+        reply_to=_address(_safe_parseaddr(str(msg.get("Reply-To", "")))[1]),
         subject=_clean(_decoded_header(msg, "Subject")),
         message_id=clean_message_id(msg.get("Message-ID")),
         in_reply_to=message_ids(msg.get("In-Reply-To")),
@@ -219,33 +303,94 @@ def parse(raw: bytes) -> ParsedLetter:
         html=html_text,
         attachments=expand_tnef(attachments),
         defects=defects,
+        degraded=decision.reason if decision.headers_only else "",
     )
 
 
-def _decode_body(payload: bytes, label: str | None) -> str:
-    """A text part's words. A UTF-8 label is believed (a few broken bytes become
-    U+FFFD); Latin, Cyrillic or missing labels are checked, since site scripts and old
-    clients send windows-1251 or KOI8-R under iso-8859-1, us-ascii or nothing."""
-    if label and label.lower().replace("_", "-") in ("utf-8", "utf8"):
-        return payload.decode("utf-8", "replace")
-    return decode_bytes(payload, label)
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_GUESSES = ("utf-8", "cp1251", "koi8-r", "cp866", "latin-1")  # what decode_bytes picks from
 
 
-def _stdlib_bodies(msg: Message) -> tuple[list[str], list[str], list[RawAttachment]]:
-    texts: list[str] = []
-    htmls: list[str] = []
-    atts: list[RawAttachment] = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        payload = part.get_payload(decode=True) or b""
-        if not isinstance(payload, bytes):
-            payload = str(payload).encode("utf-8", "replace")
-        name = part.get_filename()
-        ctype = part.get_content_type()
-        if name or part.get_content_disposition() == "attachment":
-            atts.append(RawAttachment(decode_subject(name or ""), ctype, payload))
-            continue
-        text = _decode_body(payload, part.get_content_charset())
-        (htmls if ctype == "text/html" else texts).append(text)
-    return texts, htmls, atts
+def _is_utf8_label(label: str | None) -> bool:
+    return (label or "").lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+class _TextReader:
+    """Decodes a letter's text parts within its budgets: at most `MAX_TEXT_CHARS` of
+    text and of HTML, and `CHARSET_BUDGET` bytes read by the charset guess, which costs
+    ~8 us a byte (a 5 MB windows-1251 body labelled iso-8859-1 took 41 s whole)."""
+
+    def __init__(self) -> None:
+        self.room = {"text": guard.MAX_TEXT_CHARS, "html": guard.MAX_TEXT_CHARS}
+        self.guess_left = guard.CHARSET_BUDGET
+        self.last_codec: str | None = None
+        self.notes: list[str] = []
+
+    def bodies(self, msg: Message) -> tuple[list[str], list[str], list[RawAttachment]]:
+        texts: list[str] = []
+        htmls: list[str] = []
+        atts: list[RawAttachment] = []
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            payload = part.get_payload(decode=True) or b""
+            if not isinstance(payload, bytes):
+                payload = str(payload).encode("utf-8", "replace")
+            name = part.get_filename()
+            ctype = part.get_content_type()
+            if name or part.get_content_disposition() == "attachment":
+                atts.append(RawAttachment(decode_subject(name or ""), ctype, payload))
+                continue
+            kind = "html" if ctype == "text/html" else "text"
+            room = self.room[kind]
+            label = _label(part.get_content_charset())
+            text = self.decode(payload[:room * 4], label) if room else ""
+            if len(text) > room or (not room and payload):
+                text = text[:room]
+                note = f"guard: {kind} cut at {guard.MAX_TEXT_CHARS} characters"
+                if note not in self.notes:
+                    self.notes.append(note)
+            self.room[kind] = room - len(text)
+            (htmls if kind == "html" else texts).append(text)
+        return texts, htmls, atts
+
+    def decode(self, payload: bytes, label: str | None) -> str:
+        """A text part's words. A UTF-8 label is believed (a few broken bytes become
+        U+FFFD); Latin, Cyrillic or missing labels are checked, since site scripts and
+        old clients send windows-1251 or KOI8-R under iso-8859-1, us-ascii or nothing.
+        A long part is judged by a sample, then decoded whole in the charset that
+        reads the sample alike; past the budget, in the charset last chosen."""
+        if _is_utf8_label(label):
+            return payload.decode("utf-8", "replace")
+        if payload.isascii() or (len(payload) <= guard.CHARSET_SAMPLE
+                                 and len(payload) <= self.guess_left):
+            self.guess_left -= 0 if payload.isascii() else len(payload)
+            return decode_bytes(payload, label)
+        codec = _codec(label)
+        if codec is not None and codec not in _LATIN_LABELS | _CYRILLIC_LABELS:
+            try:  # a label that is not often abused is believed when it decodes
+                return payload.decode(codec)
+            except UnicodeError:
+                pass
+        try:  # valid UTF-8 wins: single-byte Cyrillic practically never is
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        return payload.decode(self._codec_for(payload, label), "replace")
+
+    def _codec_for(self, payload: bytes, label: str | None) -> str:
+        if self.guess_left <= 0:
+            return self.last_codec or _codec(label) or "utf-8"
+        first = _NON_ASCII.search(payload)
+        start = max(0, (first.start() if first else 0) - 256) & ~3
+        sample = payload[start:start + (min(guard.CHARSET_SAMPLE, self.guess_left) & ~3)]
+        self.guess_left -= len(sample)
+        guess = decode_bytes(sample, label)
+        for name in dict.fromkeys(filter(None, (_codec(label), *_GUESSES))):
+            try:
+                if sample.decode(name, "replace") == guess:
+                    self.last_codec = name
+                    return name
+            except LookupError:
+                continue
+        return self.last_codec or "utf-8"
