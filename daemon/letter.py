@@ -72,35 +72,27 @@ class ParsedLetter:
         return "" if value is None else str(value)
 
 
-_MSGID = re.compile(r"<[^<>\s]+>")
-# What a Message-ID must not carry into our In-Reply-To or a database: control
-# characters other than the whitespace that separates ids (a NUL splits an id in two
-# once the header cleaning turns it into a space; PostgreSQL refuses it), and raw
-# 8-bit bytes (surrogate escapes, which no database encodes).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATES = re.compile("[\ud800-\udfff]")
+# A Message-ID is printable ASCII (RFC 5322 msg-id). Anything else in one (a NUL, a
+# line break, raw 8-bit bytes) must not reach our In-Reply-To and References, where
+# the header cleaning would split it, or a database (PostgreSQL refuses NUL, nothing
+# encodes the surrogate escapes raw bytes arrive as); such an id is not taken.
+_MSGID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
+_BARE_ID = re.compile(r"[\x21-\x7e]+")
 
 
-def _id_text(value: object) -> str:
-    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", str(value)))
-
-
-def message_ids(value: str | None) -> list[str]:
+def message_ids(value: object) -> list[str]:
     """Message-IDs in a header (In-Reply-To, References), angle brackets kept."""
-    if not value:
-        return []
-    return _MSGID.findall(_id_text(value))
+    return _MSGID.findall(str(value)) if value else []
 
 
-def clean_message_id(value: str | None) -> str | None:
-    """The first <id> in a Message-ID header; without brackets, its first word. Never
-    whitespace or a line break: the value goes into the In-Reply-To and References
-    of the letters we send."""
+def clean_message_id(value: object) -> str | None:
+    """The first <id> in a Message-ID header; without brackets, its first word when
+    that is printable ASCII; else None."""
     ids = message_ids(value)
     if ids:
         return ids[0][:998]
-    words = _id_text(value or "").split()
-    return words[0][:998] if words else None
+    words = str(value or "").split()
+    return words[0][:998] if words and _BARE_ID.fullmatch(words[0]) else None
 
 
 _BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
@@ -124,12 +116,16 @@ def _safe_parseaddr(value: str) -> tuple[str, str]:
 _UNUSABLE = re.compile(r"[\x00-\x20\x7f]")  # controls and spaces, folds included
 
 
+MAX_ADDRESS = 254  # RFC 5321: a path is at most 256 octets, angle brackets included
+
+
 def _address(addr: str) -> str:
     """An address we could write back to, lower-cased, or "". One with a control
     character or a space in it (a NUL, a folded quoted local part) would reach the
-    outbox changed by the header cleaning, or the database refused (PostgreSQL and NUL)."""
+    outbox changed by the header cleaning, or be refused by the database (PostgreSQL
+    and NUL); one longer than SMTP allows would be cut short on the way out."""
     addr = addr.strip().lower()
-    return "" if _UNUSABLE.search(addr) else addr
+    return "" if len(addr) > MAX_ADDRESS or _UNUSABLE.search(addr) else addr
 
 
 def _addresses(values: list[str]) -> list[str]:
@@ -274,7 +270,7 @@ def parse(raw: bytes) -> ParsedLetter:
     if decision.headers_only:
         # The copy parsed had no body, so any defects about it are ours to explain.
         defects, text_parts, html_parts, attachments = [], [], [], []
-    defects += notes + reader.notes
+    defects = notes + reader.notes + defects  # first: staff see the reason cut to 500
 
     from_name, from_addr = _safe_parseaddr(str(msg.get("From", "")))
     try:
