@@ -347,6 +347,8 @@ def _first_fields(message: Message) -> dict[str, str]:
 
 
 def _first_message_id(value: str) -> str | None:
+    # raw 8-bit bytes arrive as surrogate escapes, which no database can store
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     match = re.search(r"<[^<>\s]+>", value)
     if match:
         return match[0][:998]

@@ -64,7 +64,7 @@ def _codec(label: str | None) -> str | None:
         return None
     try:
         info = codecs.lookup(label)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
     # Reject bytes-to-bytes codecs (base64, zlib, rot13) a hostile label could name.
     return info.name if getattr(info, "_is_text_encoding", True) else None

@@ -78,9 +78,9 @@ def build(o: Outbound) -> bytes:
     else:
         m = _text(o.text, "plain", top=True)
     m["From"] = formataddr((one_line(o.sender_name, 200), o.sender), charset="utf-8")
-    m["To"] = one_line(o.to)
+    m["To"] = one_line(o.to, limit=100_000)  # a cut address is someone else's
     if o.cc:
-        m["Cc"] = one_line(", ".join(o.cc))
+        m["Cc"] = one_line(", ".join(o.cc), limit=100_000)
     subject = one_line(o.subject)
     m["Subject"] = Header(subject, "utf-8" if not subject.isascii() else "us-ascii",  # type: ignore[assignment]
                           header_name="Subject")
@@ -89,8 +89,9 @@ def build(o: Outbound) -> bytes:
     if o.in_reply_to:
         m["In-Reply-To"] = one_line(o.in_reply_to)
     refs = [one_line(r) for r in o.references if r][-20:]
-    if o.in_reply_to and o.in_reply_to not in refs:
-        refs.append(o.in_reply_to)
+    in_reply_to = one_line(o.in_reply_to) if o.in_reply_to else ""
+    if in_reply_to and in_reply_to not in refs:
+        refs.append(in_reply_to)
     if refs:
         m["References"] = " ".join(refs)
     if o.auto_submitted:
