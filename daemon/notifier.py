@@ -36,6 +36,9 @@ def make_environment(config: Config) -> Environment:
     return Environment(loader=FileSystemLoader(str(config.templates_dir)),
                        autoescape=select_autoescape(["html.j2"]),
                        undefined=StrictUndefined, keep_trailing_newline=True,
+                       # Templates are read once per process (SIGHUP reads them anew):
+                       # new templates deployed under old code must not meet it.
+                       auto_reload=False,
                        trim_blocks=False, lstrip_blocks=False)
 
 
