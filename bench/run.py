@@ -134,25 +134,7 @@ def free_port() -> int:
 
 # ---------------------------------------------------------------- desks
 
-STAFF = """
-[[staff]]
-name = "Анна Петрова"
-email = "agent1@example.ru"
-phone = "+7 000 000-00-01"
-role = "agent"
-
-[[staff]]
-name = "Игорь Смирнов"
-email = "agent2@example.ru"
-phone = "+7 000 000-00-02"
-role = "agent"
-
-[[staff]]
-name = "Руководитель"
-email = "head@example.ru"
-phone = "+7 000 000-00-09"
-role = "head"
-"""
+from tests.conftest import STAFF  # noqa: E402  (one staff block for tests and bench)
 
 
 def write_config(root: Path, url: str | None = None, smtp_port: int | None = None) -> Path:

@@ -109,25 +109,7 @@ MIX: dict[str, tuple[float, int, str]] = {
 DEPENDENT = {"reply-tid", "reply-refs", "duplicate", "autoreply-tid", "bounce-ours"}
 STARTERS = {"new", "attachment"}  # letters whose tickets others may lean on
 
-STAFF = """
-[[staff]]
-name = "Анна Петрова"
-email = "agent1@example.ru"
-phone = "+7 000 000-00-01"
-role = "agent"
-
-[[staff]]
-name = "Игорь Смирнов"
-email = "agent2@example.ru"
-phone = "+7 000 000-00-02"
-role = "agent"
-
-[[staff]]
-name = "Руководитель"
-email = "head@example.ru"
-phone = "+7 000 000-00-09"
-role = "head"
-"""
+from tests.conftest import STAFF  # noqa: E402  (one staff block for tests and bench)
 
 
 def say(*parts: object) -> None:
