@@ -9,9 +9,6 @@ exactly once.
 
 from __future__ import annotations
 
-import email
-import email.policy
-import json
 import os
 import signal
 import smtplib
@@ -25,80 +22,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT, free_port, simple_letter, write_config
+from tests.support.daemons import Daemon, crlf
 
 SUPPORTD = [sys.executable, "-m", "daemon.cli"]
-
-
-def crlf(raw: bytes) -> bytes:
-    """Line ends as they travel over SMTP."""
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-class Daemon:
-    def __init__(self, root: Path, port: int, config: Path) -> None:
-        self.root, self.port, self.config = root, port, config
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = root / "daemon.log"
-
-    def cli(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([*SUPPORTD, "--config", str(self.config), *args], input=input,
-                              capture_output=True, timeout=120, cwd=PROJECT)
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*SUPPORTD, "--config", str(self.config), "run"],
-                                         stdout=log, stderr=log, cwd=PROJECT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
-                    s.noop()
-                return
-            except OSError:
-                assert self.proc.poll() is None, self.log.read_text()
-                time.sleep(0.1)
-        raise AssertionError("daemon did not start listening:\n" + self.log.read_text())
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=30)
-        self.proc = None
-        return code
-
-    def send(self, raw: bytes, sender: str = "ivan@client.example") -> tuple[int, bytes]:
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
-            s.ehlo("client.example")
-            code, resp = s.mail(sender)
-            assert code == 250
-            code, resp = s.rcpt("techsupport@example.ru")
-            assert code == 250
-            return s.data(crlf(raw))
-
-    def tickets(self) -> list[dict]:
-        p = self.cli("tickets", "list", "--json")
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
-
-    def show(self, tid: str) -> dict:
-        p = self.cli("tickets", "show", tid, "--json")
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
-
-    def outbox(self) -> list[email.message.EmailMessage]:
-        new = self.root / "outbox" / "new"
-        files = sorted(new.glob("*")) if new.exists() else []
-        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-                for f in files]  # type: ignore[misc]
-
-    def wait_for(self, what, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = what()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError("timed out; daemon log:\n" + self.log.read_text()[-3000:])
 
 
 @pytest.fixture

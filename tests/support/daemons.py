@@ -108,7 +108,7 @@ class Daemon:
         p = self.cli("db", "upgrade")
         assert p.returncode == 0, p.stderr.decode(errors="replace")
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 60) -> None:
         self.launch()
         self.wait_ready(timeout)
 
@@ -120,7 +120,7 @@ class Daemon:
                                          stdout=log, stderr=log, cwd=PROJECT)
         self.pids.append(self.proc.pid)
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         """Until the listener answers (READY=1 comes right after it)."""
         assert self.proc is not None
         deadline = time.monotonic() + timeout
@@ -274,7 +274,7 @@ class Daemon:
         return wait_until(found, timeout, message=lambda: f"no {count}x {name} from "
                                                            f"{self.name}:\n" + self.tail())
 
-    def wait_for(self, what: Callable[[], T], timeout: float = 20.0) -> T:
+    def wait_for(self, what: Callable[[], T], timeout: float = 60.0) -> T:
         return wait_until(what, timeout, message=lambda: "timed out; daemon log:\n" + self.tail())
 
     def tickets(self) -> list[dict[str, Any]]:
