@@ -32,6 +32,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # The transaction is begun by us (below), not by the driver: pysqlite
+            # begins only at the first write, so a SAVEPOINT before it would become
+            # the outer transaction and its RELEASE a commit.
+            dbapi_conn.isolation_level = None
             # WAL lets the CLI read while the daemon writes; FULL sync because a
             # committed ticket is a promise made to a client.
             cur = dbapi_conn.cursor()
@@ -40,6 +44,13 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            # IMMEDIATE: take the write lock at the start (waiting up to busy_timeout)
+            # rather than fail with "database is locked" when a read turns into a
+            # write after another process wrote (several pipeline processes).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

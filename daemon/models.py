@@ -144,6 +144,7 @@ class Message(Base):
     outgoing_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing.id"), nullable=True)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    outgoing: Mapped[Outgoing | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message", order_by="Attachment.id", cascade="all, delete-orphan")
 

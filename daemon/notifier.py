@@ -60,10 +60,17 @@ class Notifier:
                 "reaction_words": duration_words(level.reaction, level.clock.value)}
 
     def automatic_sent_last_hour(self, session: Session, recipient: str) -> int:
+        """Automatic letters to `recipient` in the last hour: those committed or flushed,
+        and those queued in this transaction but not flushed yet (counted here rather
+        than by an autoflush, which would write the whole letter's rows early)."""
         since = self.app.now() - timedelta(hours=1)
-        return session.scalar(select(func.count()).select_from(Outgoing).where(
-            Outgoing.recipient == recipient, Outgoing.automatic.is_(True),
-            Outgoing.created_at >= since)) or 0
+        with session.no_autoflush:
+            stored = session.scalar(select(func.count()).select_from(Outgoing).where(
+                Outgoing.recipient == recipient, Outgoing.automatic.is_(True),
+                Outgoing.created_at >= since)) or 0
+        pending = sum(1 for o in session.new if isinstance(o, Outgoing) and o.automatic
+                      and o.recipient == recipient and o.created_at >= since)
+        return stored + pending
 
     def may_send_automatic(self, session: Session, recipient: str) -> bool:
         if not recipient or "@" not in recipient:
@@ -93,12 +100,11 @@ class Notifier:
                        recipient=recipient, subject=one_line(subject), message_id=mid, raw=raw,
                        created_at=now, next_attempt_at=now)
         session.add(out)
-        session.flush()
         if ticket is not None:
             session.add(Message(ticket=ticket, direction="out", kind=kind,
                                 from_addr=self.config.service.address, to_addrs=[recipient, *cc],
                                 subject=one_line(subject), message_id=mid, at=now,
-                                body_text=text, outgoing_id=out.id))
+                                body_text=text, outgoing=out))
         return out
 
     def _thread_refs(self, letter: Letter) -> tuple[str | None, tuple[str, ...]]:

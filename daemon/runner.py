@@ -20,6 +20,7 @@ daemon sharing the spool finishes the letters of one that was killed.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from daemon.app import App
 from daemon.models import Inbound
 from daemon.pipeline import Letter, Stop, steps
 from daemon.spool import Spool, SpooledLetter, is_disk_full
+from daemon.steps import parse as parse_step
 from daemon.steps.screen import LOCK_SOURCE_KEY, serialize_on
 
 log = structlog.get_logger("supportd.runner")
@@ -68,9 +70,12 @@ def _account(letter: Letter, session: Session, app: App, outcome: str, reason: s
     return row
 
 
-def run_pipeline(letter: Letter, session: Session, app: App) -> tuple[str, str]:
+def run_pipeline(letter: Letter, session: Session, app: App, skip: tuple[str, ...] = ()
+                 ) -> tuple[str, str]:
     outcome, reason = "", ""
     for step in steps():
+        if step.name in skip:
+            continue
         try:
             step.run(letter, session, app)
         except Stop as stop:
@@ -97,59 +102,137 @@ def already_done(session: Session, spooled: SpooledLetter) -> Inbound | None:
     return row
 
 
+# A batch shares one commit (one fsync of the database) but each letter has its own
+# savepoint, so a bug in one letter rolls back only that letter. Big letters go in
+# small batches: the letters of a batch are parsed before its transaction opens.
+BATCH_LETTERS = 32
+BATCH_BYTES = 4 << 20
+
+
+@dataclass
+class _Item:
+    claimed: Path
+    spooled: SpooledLetter
+    letter: Letter
+    result: Result | None = None
+    error: Exception | None = None
+    trace: str = ""
+    redundant: bool = False  # a second copy of a letter already stored: dropped
+
+
 def process(app: App, claimed: Path) -> Result:
     """Process one claimed spool file. Raises TemporaryFailure when it must wait."""
-    spool: Spool = app.spool
+    return process_batch(app, [claimed])[0]
+
+
+def _read(app: App, claimed: Path) -> SpooledLetter | Result:
     try:
-        spooled: SpooledLetter = Spool.read(claimed)
+        return Spool.read(claimed)
     except OSError as exc:
         raise TemporaryFailure(f"spool: {exc}") from exc
     except ValueError as exc:  # not a spool file (or a damaged head): keep it aside
         log.error("letter.unreadable_spool_file", path=str(claimed), error=repr(exc))
-        spool.shunt(claimed, f"not a readable spool file: {exc!r}")
+        app.spool.shunt(claimed, f"not a readable spool file: {exc!r}")
         return Result(claimed.name, "shunted", repr(exc), None)
-    stored = app.stored_path(spooled)
-    bound = log.bind(spool_id=spooled.spool_id, source=spooled.envelope.source)
-    try:
-        with db.unit_of_work(app.sessions) as session:
-            done = already_done(session, spooled)
-            if done is None:
-                letter = Letter(spooled=spooled, now=app.now())
-                outcome, reason = run_pipeline(letter, session, app)
-                _account(letter, session, app, outcome, reason)
-                tid = letter.ticket.tid if letter.ticket else None
-            else:
-                outcome, reason, tid = "already", done.outcome, None
-    except Exception as exc:
-        if is_disk_full(exc):
-            bound.warning("letter.deferred", error=str(exc).splitlines()[0], disk_full=True)
-            raise SpoolFull(str(exc)) from exc
-        if db.is_temporary(exc):
-            bound.warning("letter.deferred", error=str(exc).splitlines()[0])
-            raise TemporaryFailure(str(exc)) from exc
-        return _shunt(app, claimed, spooled, exc)
-    if done is not None and done.spool_id != spooled.spool_id:
+
+
+def process_batch(app: App, claimed: list[Path]) -> list[Result]:
+    """Process claimed spool files, in order, in one transaction with a savepoint per
+    letter. Raises TemporaryFailure (the caller releases what was not done) when the
+    database or the disk is away; nothing of the batch is committed then."""
+    results: dict[Path, Result] = {}
+    items: list[_Item] = []
+    for path in claimed:
+        read = _read(app, path)
+        if isinstance(read, Result):
+            results[path] = read
+            continue
+        letter = Letter(spooled=read, now=app.now())
+        # Parsing is pure and the costliest step: done before the transaction opens.
+        parse_step.run(letter, None, app)  # type: ignore[arg-type]
+        items.append(_Item(path, read, letter))
+    if items:
+        try:
+            _run_batch(app, items)
+        except Exception as exc:
+            if is_disk_full(exc):
+                log.warning("letter.deferred", error=str(exc).splitlines()[0], disk_full=True,
+                            letters=len(items))
+                raise SpoolFull(str(exc)) from exc
+            if db.is_temporary(exc):
+                log.warning("letter.deferred", error=str(exc).splitlines()[0],
+                            letters=len(items))
+                raise TemporaryFailure(str(exc)) from exc
+            if len(items) == 1:
+                item = items[0]
+                log.error("letter.failed", spool_id=item.spooled.spool_id, error=repr(exc))
+                results[item.claimed] = _shunt(app, item.claimed, item.spooled, exc,
+                                               traceback.format_exc())
+                return [results[p] for p in claimed]
+            # The batch failed as a whole (at its commit): each letter on its own.
+            log.warning("batch.split", error=repr(exc), letters=len(items))
+            for item in items:
+                results[item.claimed] = process(app, item.claimed)
+            return [results[p] for p in claimed]
+        _finish_many(app, [i for i in items if i.error is None and not i.redundant])
+        for item in items:
+            if item.redundant:
+                app.spool.discard(item.claimed)
+            if item.error is not None:
+                item.result = _shunt(app, item.claimed, item.spooled, item.error, item.trace)
+            assert item.result is not None
+            r = item.result
+            if item.error is None:
+                log.info("letter.processed", spool_id=r.spool_id,
+                         source=item.spooled.envelope.source, outcome=r.outcome,
+                         reason=r.reason, tid=r.tid)
+            results[item.claimed] = r
+    return [results[p] for p in claimed]
+
+
+def _run_batch(app: App, items: list[_Item]) -> None:
+    with db.unit_of_work(app.sessions) as session:
+        for item in items:
+            item.result, item.error = None, None
+            s = item.spooled
+            try:
+                with session.begin_nested():
+                    item.result = _one(app, session, item)
+            except Exception as exc:  # a bug: only this letter's savepoint is rolled back
+                if is_disk_full(exc) or db.is_temporary(exc):
+                    raise
+                item.error, item.trace = exc, traceback.format_exc()
+                log.error("letter.failed", spool_id=s.spool_id, error=repr(exc),
+                          trace=item.trace)
+
+
+def _one(app: App, session: Session, item: _Item) -> Result:
+    s = item.spooled
+    done = already_done(session, s)
+    if done is None:
+        letter = item.letter
+        outcome, reason = run_pipeline(letter, session, app, skip=("parse",))
+        _account(letter, session, app, outcome, reason)
+        return Result(s.spool_id, outcome, reason, letter.ticket.tid if letter.ticket else None)
+    if done.spool_id != s.spool_id:
         # Another copy of one mailbox message, already a ticket under its own spool
         # id: this copy is redundant (the stored one is the record).
-        spool.discard(claimed)
-        reason = f"{done.outcome} as {done.spool_id}"
-    else:
-        _finish(app, claimed, stored, bound)
-    bound.info("letter.processed", outcome=outcome, reason=reason, tid=tid)
-    return Result(spooled.spool_id, outcome, reason, tid)
+        item.redundant = True
+        return Result(s.spool_id, "already", f"{done.outcome} as {done.spool_id}", None)
+    return Result(s.spool_id, "already", done.outcome, None)
 
 
-def _finish(app: App, claimed: Path, stored: Path, bound: structlog.typing.FilteringBoundLogger
-            ) -> None:
-    """Move a committed letter to the store. If that fails (a full or broken disk),
-    the letter goes back to incoming/: its spool id is committed, so the next pass
+def _finish_many(app: App, items: list[_Item]) -> None:
+    """Move committed letters to the store. If a move fails (a full or broken disk),
+    that letter goes back to incoming/: its spool id is committed, so the next pass
     only moves it, and no claim is left behind in a live worker's folder."""
-    try:
-        app.spool.finish(claimed, stored)
-    except OSError as exc:
-        bound.error("letter.store_failed", error=str(exc), stored=str(stored),
-                    hint="committed; the move to the store is retried on the next pass")
-        app.spool.release(claimed)
+    moved = app.spool.finish_many([(i.claimed, app.stored_path(i.spooled)) for i in items])
+    for item, error in zip(items, moved, strict=True):
+        if error is not None:
+            log.error("letter.store_failed", spool_id=item.spooled.spool_id, error=str(error),
+                      stored=str(app.stored_path(item.spooled)),
+                      hint="committed; the move to the store is retried on the next pass")
+            app.spool.release(item.claimed)
 
 
 def _robot(letter: Letter, app: App) -> bool:
@@ -165,10 +248,9 @@ def _robot(letter: Letter, app: App) -> bool:
         return True  # unsure: silence is the safe side of a mail loop
 
 
-def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> Result:
+def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trace: str
+           ) -> Result:
     """A bug stopped the pipeline: keep the letter, and get it before a person."""
-    trace = traceback.format_exc()
-    log.error("letter.failed", spool_id=spooled.spool_id, error=repr(exc), trace=trace)
     try:
         with db.unit_of_work(app.sessions) as session:
             letter = Letter(spooled=spooled, now=app.now())
@@ -191,28 +273,46 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception) -> R
         app.spool.shunt(claimed, trace)
         log.error("letter.shunted", spool_id=spooled.spool_id, error=repr(second))
         return Result(spooled.spool_id, "shunted", repr(exc), None)
-    _finish(app, claimed, app.stored_path(spooled), log.bind(spool_id=spooled.spool_id))
+    _finish_many(app, [_Item(claimed, spooled, letter)])
     return Result(spooled.spool_id, "ticket", f"flagged after error: {exc!r}", tid)
 
 
 def drain(app: App, limit: int | None = None) -> list[Result]:
-    """Claim and process waiting letters in arrival order, until none is left.
+    """Claim and process waiting letters in arrival order, until none is left, in
+    batches of up to `BATCH_LETTERS` letters or `BATCH_BYTES` bytes.
 
-    Stops at the first temporary failure (the letter goes back to incoming/).
+    Stops at the first temporary failure (the batch goes back to incoming/).
     First takes back what dead workers on this host had claimed."""
     results: list[Result] = []
     recovered = app.spool.recover(others=True)
     if recovered:
         log.warning("spool.recovered", count=len(recovered), from_dead_worker=True)
+    batch: list[Path] = []
+    size = 0
+
+    def run_batch() -> None:
+        nonlocal size
+        try:
+            results.extend(process_batch(app, batch))
+        except TemporaryFailure:
+            for claimed in batch:
+                app.spool.release(claimed)
+            raise
+        finally:
+            batch.clear()
+            size = 0
+
     for path in app.spool.pending():
-        if limit is not None and len(results) >= limit:
+        if limit is not None and len(results) + len(batch) >= limit:
             break
         claimed = app.spool.claim(path)
         if claimed is None:
             continue
-        try:
-            results.append(process(app, claimed))
-        except TemporaryFailure:
-            app.spool.release(claimed)
-            raise
+        with contextlib.suppress(OSError):
+            size += claimed.stat().st_size
+        batch.append(claimed)
+        if len(batch) >= BATCH_LETTERS or size >= BATCH_BYTES:
+            run_batch()
+    if batch:
+        run_batch()
     return results

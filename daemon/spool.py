@@ -192,6 +192,25 @@ class Spool:
         os.rename(claimed, stored)
         _fsync_dir(stored.parent)
 
+    def finish_many(self, moves: list[tuple[Path, Path]]) -> list[OSError | None]:
+        """Move processed letters to the store (after their transaction committed),
+        each folder fsync'd once. An error per move, None where it succeeded."""
+        errors: list[OSError | None] = []
+        folders: set[Path] = set()
+        for claimed, stored in moves:
+            try:
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(claimed, stored)
+            except OSError as exc:
+                errors.append(exc)
+                continue
+            errors.append(None)
+            folders.add(stored.parent)
+        for folder in folders:
+            with contextlib.suppress(OSError):  # renamed already; recovery covers a loss
+                _fsync_dir(folder)
+        return errors
+
     def release(self, claimed: Path) -> None:
         """Give a claimed letter back to incoming/ (the database was away)."""
         with contextlib.suppress(FileNotFoundError):

@@ -57,3 +57,39 @@ def test_headers_of_a_reply() -> None:
 def test_injection_through_the_subject_is_flattened() -> None:
     m = letter("Вопрос\r\nBcc: victim@evil.example")
     assert m["Bcc"] is None and "Bcc: victim" in str(m["Subject"])
+
+
+TEXTS = st.lists(st.sampled_from(["Здравствуйте!", "\n", "  ", "срок реакции", "=", "x" * 90,
+                                  "tab\there", "строка ", ".", "<b>ООО «Ромашка»</b>", "\r\n",
+                                  "ёЁ", "a"]), max_size=40).map("".join)
+
+
+@settings(max_examples=200)
+@given(subject=st.text(max_size=150), name=st.text(max_size=60), text=TEXTS,
+       html=st.one_of(st.none(), TEXTS.filter(bool)),
+       refs=st.lists(st.from_regex(r"<[a-z0-9.]{1,40}@[a-z]{1,20}\.example>", fullmatch=True),
+                     max_size=25),
+       cc=st.lists(st.from_regex(r"[a-z]{1,30}@[a-z]{1,30}\.example", fullmatch=True),
+                   max_size=12))
+def test_the_direct_writer_reads_back_like_the_email_package_letter(
+        subject: str, name: str, text: str, html: str | None, refs: list[str],
+        cc: list[str]) -> None:
+    from daemon.mailbuild import _build_generic
+
+    o = Outbound(name or "x", "techsupport@example.ru", "ivan@client.example", subject, text,
+                 html, "<m@example.ru>", datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
+                 refs[-1] if refs else None, tuple(refs), cc=tuple(cc), ticket_tid="SD-000013")
+    fast, slow = (email.message_from_bytes(raw, policy=email.policy.default)
+                  for raw in (build(o), _build_generic(o)))
+    for raw in (build(o),):
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+        assert b"\n" not in raw.replace(b"\r\n", b"")
+    for h in ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+              "Auto-Submitted", "X-Supportd-Ticket"):
+        assert str(fast[h]) == str(slow[h]), h
+    assert fast.get_content_type() == slow.get_content_type()
+    for kind in (("plain",), ("html",)):
+        a, b = fast.get_body(kind), slow.get_body(kind)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert a.get_content().replace("\r\n", "\n") == b.get_content().replace("\r\n", "\n")
