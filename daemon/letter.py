@@ -1,11 +1,15 @@
 """Parsing a raw letter into plain values the pipeline decides on.
 
-mail-parser does the heavy lifting over the stdlib email package (charsets,
-RFC 2047 words, RFC 2231 names, defects); this module turns its result into a
-`ParsedLetter` of plain Python values and never raises on bad mail: a letter
-mail-parser cannot read is retried with the stdlib alone, and a letter neither
-can read raises `Unparseable`, which the pipeline turns into a ticket flagged
-for staff with the raw bytes kept whole.
+One stdlib parse per letter (compat32, the Message mail-parser itself builds), one
+walk over it: attachments are chosen by mail-parser's rules (RFC 2231 and 2047
+file names, Content-ID parts, rtf, whole attached multiparts) and decoded once;
+text parts are decoded here with charset repair (`header_decode`); the defect
+categories are the stdlib's and mail-parser's own header diagnostics (addresses,
+dates, Received, MIME headers, failed charsets), which flag the ticket for staff.
+This module turns them into a `ParsedLetter` of plain Python values and never
+raises on bad mail: a letter mail-parser's rules give up on keeps the stdlib's
+plainer view, and a letter the stdlib cannot read raises `Unparseable`, which
+the pipeline turns into a ticket flagged for staff with the raw bytes kept whole.
 
 Hostile mail is bounded in work before any of that (`daemon.guard`): a header too
 big is trimmed in the copy that is parsed, a body too complex is not parsed at all
@@ -17,8 +21,8 @@ is listed in `defects`, which flags the ticket for staff.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
-import email.policy
 import html
 import re
 from dataclasses import dataclass, field
@@ -29,6 +33,15 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 import mailparser
 import tnefparse
+from mailparser.utils import (
+    as_string_safe,
+    decode_header_part,
+    find_between,
+    mime_header_view,
+    ported_string,
+    random_string,
+    raw_payload,
+)
 
 from daemon import guard
 from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec
@@ -195,23 +208,114 @@ def _decoded_header(msg: Message, name: str) -> str:
     return decode_subject(value)
 
 
-def _attachments_from(mp: mailparser.MailParser) -> list[RawAttachment]:
-    out: list[RawAttachment] = []
-    for a in mp.attachments:
-        payload = a.get("payload") or ""
-        if a.get("binary"):
-            try:
-                content = base64.b64decode(payload)
-            except (ValueError, TypeError):
-                content = payload.encode("latin-1", "replace")
+class _HeaderChecks(mailparser.MailParser):
+    """mail-parser's diagnostics of a parsed message, without its body pass.
+
+    `MailParser.parse` walks the whole message again, turns every attachment into a
+    base64 string and decodes every text part; we walk once ourselves (`_MailView`).
+    What it adds that the stdlib does not is its defect categories: address, date
+    and Received headers it cannot read (its `_reset`), MIME headers with invalid
+    UTF-8, text parts whose declared charset fails. Those are taken from its own
+    code, so a letter is flagged for staff exactly as mail-parser would flag it."""
+
+    def parse(self) -> _HeaderChecks:
+        self._reset()  # the header diagnostics; the part walk is _MailView's
+        return self
+
+
+class _MailView:
+    """Attachments and defect categories of a message, chosen by mail-parser's rules
+    (`MailParser.parse`, 4.x) in one walk, each attachment decoded once.
+
+    A part is an attachment when it has a file name (RFC 2231 and 2047 decoded), a
+    Content-ID and a type other than text/plain or text/html (named after the id),
+    is text/rtf, or is `Content-Disposition: attachment` (a random name); a
+    multipart attached as a whole is kept flattened. Parts inside an attached
+    container are never inline bodies."""
+
+    def __init__(self, msg: Message) -> None:
+        self.checks = _HeaderChecks(msg)
+        self.categories: dict[str, None] = dict.fromkeys(sorted(self.checks.defects_categories))
+        self.attachments: list[RawAttachment] = []
+        parts: list[tuple[Message, bool]] = []
+        attached: set[int] = set()  # ids of parts inside an attached container
+        for p in msg.walk():
+            for defect in p.defects:
+                self.categories[type(defect).__name__] = None
+            inside = id(p) in attached
+            parts.append((p, inside))
+            if p.is_multipart():
+                disposition = p.get_content_disposition()
+                if inside or disposition not in (None, "inline") or (
+                        disposition != "inline" and bool(p.get_filename())):
+                    attached.update(id(c) for c in p.get_payload())
+        if "StartBoundaryNotFoundDefect" in self.categories:
+            boundary = msg.get_boundary()
+            epilogue = find_between(msg.epilogue, "--" + boundary,  # type: ignore[operator]
+                                    "--" + boundary + "--")  # type: ignore[operator]
+            if epilogue is not None:
+                with contextlib.suppress(Exception):  # mail-parser only logs it
+                    parts.append((email.message_from_string(epilogue), True))
+        for i, (p, inside) in enumerate(parts):
+            self._part(i, p, inside)
+
+    @property
+    def defects(self) -> list[str]:
+        return [*self.categories, *(c for c in sorted(self.checks.defects_categories)
+                                    if c not in self.categories)]
+
+    def _part(self, i: int, p: Message, inside: bool) -> None:
+        meta, meta_defects = mime_header_view(p)
+        filename = decode_header_part(meta.get_filename(), defects=meta_defects)
+        if meta_defects:
+            self.categories["MimeHeaderDefect"] = None
+        disposition = ported_string(meta.get_content_disposition()).lower()
+        if p.is_multipart() and disposition != "attachment":
+            return
+        content_id = ported_string(meta.get("content-id"))
+        subtype = ported_string(meta.get_content_subtype())
+        inline_body = (not inside and not p.is_multipart() and disposition == "inline"
+                       and p.get_content_type() in ("text/plain", "text/html"))
+        attachment = True
+        if filename:
+            pass
+        elif content_id and subtype not in ("html", "plain"):
+            filename = content_id
+        elif subtype in ("rtf"):  # sic: mail-parser tests substring of "rtf"
+            filename = f"{random_string()}.rtf"
+        elif disposition == "attachment":
+            filename = f"{random_string()}.txt"
         else:
-            content = payload.encode(a.get("charset") or "utf-8", "replace") \
-                if isinstance(payload, str) else bytes(payload)
-        disposition = (a.get("content-disposition") or "").lower()
-        out.append(RawAttachment(filename=str(a.get("filename") or ""),
-                                 content_type=str(a.get("mail_content_type") or ""),
-                                 content=content, inline=disposition.startswith("inline")))
-    return out
+            attachment = False
+        if attachment:
+            self.attachments.append(RawAttachment(
+                filename=str(filename), content_type=ported_string(meta.get_content_type()),
+                content=_attachment_bytes(p, meta),
+                inline=ported_string(meta.get("content-disposition")).lower().startswith(
+                    "inline")))
+        if not attachment or inline_body:
+            # Only for its CharsetDecodeDefect: our bodies are read by _TextReader.
+            self.checks._decode_body_payload(p, meta.get_content_charset("utf-8"), i)
+            self.categories.update(dict.fromkeys(sorted(self.checks.defects_categories)))
+
+
+def _attachment_bytes(p: Message, meta: Message) -> bytes:
+    """An attachment's content, decoded once, as mail-parser's payload decoded again
+    would be: base64 from the text on the wire (broken base64 is kept as that text),
+    a multipart flattened in its charset, anything else as the stdlib decodes it."""
+    if p.is_multipart():
+        flat = "".join(as_string_safe(m) for m in p.get_payload(decode=False))
+        return flat.encode(meta.get_content_charset() or "utf-8", "replace")
+    encoding = ported_string(meta.get("content-transfer-encoding", "")).strip().lower()
+    if encoding != "base64":
+        return p.get_payload(decode=True)  # type: ignore[return-value]
+    wire = raw_payload(p)
+    if not isinstance(wire, str):  # the declared charset could not be applied
+        return bytes(wire)
+    try:
+        return base64.b64decode(wire)
+    except (ValueError, TypeError):
+        return wire.encode("latin-1", "replace")
 
 
 TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
@@ -250,21 +354,26 @@ def parse(raw: bytes) -> ParsedLetter:
     source = decision.to_parse
     reader = _TextReader()
     try:
-        mp = mailparser.parse_from_bytes(source)
-        msg = mp.message
+        # One stdlib parse (compat32: the Message mail-parser itself would build).
+        msg = email.message_from_bytes(source)
+    except Exception as exc:
+        raise Unparseable(f"no parser could read it: {exc}") from exc
+    try:
+        # Before any body is decoded: decoding adds defects that mail-parser,
+        # which collects them first, never saw.
+        view = _MailView(msg)
+        attachments, defects = view.attachments, view.defects
+    except Exception as exc:  # mail-parser's rules gave up; the stdlib's are simpler
+        attachments, defects = [], [f"mail-parser: {type(exc).__name__}: {exc}"]
+        reader.stdlib_attachments = True
+    try:
         # Bodies are decoded here, not by mail-parser: the declared charset is often
         # wrong (windows-1251 labelled iso-8859-1), and header_decode can tell.
-        text_parts, html_parts, _ = reader.bodies(msg)
-        attachments = _attachments_from(mp)
-        defects = [str(d) for d in mp.defects_categories]
-    except Exception as exc:  # mail-parser gave up; the stdlib is more forgiving
-        try:
-            msg = email.message_from_bytes(source, policy=email.policy.compat32)
-            reader = _TextReader()
-            text_parts, html_parts, attachments = reader.bodies(msg)
-        except Exception:
-            raise Unparseable(f"no parser could read it: {exc}") from exc
-        defects = [f"mail-parser: {type(exc).__name__}: {exc}"]
+        text_parts, html_parts = reader.bodies(msg)
+    except Exception as exc:
+        raise Unparseable(f"no parser could read it: {exc}") from exc
+    if reader.stdlib_attachments:
+        attachments = reader.attachments
     if msg is None or (len(msg.keys()) == 0 and not msg.get_payload()):
         raise Unparseable(decision.reason or "no headers and no body")
     if decision.headers_only:
@@ -303,6 +412,10 @@ def parse(raw: bytes) -> ParsedLetter:
     )
 
 
+def _is_attachment(part: Message) -> bool:
+    return bool(part.get_filename()) or part.get_content_disposition() == "attachment"
+
+
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _GUESSES = ("utf-8", "cp1251", "koi8-r", "cp866", "latin-1")  # what decode_bytes picks from
 
@@ -321,23 +434,27 @@ class _TextReader:
         self.guess_left = guard.CHARSET_BUDGET
         self.last_codec: str | None = None
         self.notes: list[str] = []
+        self.stdlib_attachments = False  # also collect named and attached leaves
+        self.attachments: list[RawAttachment] = []
 
-    def bodies(self, msg: Message) -> tuple[list[str], list[str], list[RawAttachment]]:
+    def bodies(self, msg: Message) -> tuple[list[str], list[str]]:
+        """The text and HTML of the parts that are neither named nor attached."""
         texts: list[str] = []
         htmls: list[str] = []
-        atts: list[RawAttachment] = []
         for part in msg.walk():
             if part.is_multipart():
+                continue
+            attached = _is_attachment(part)
+            if attached and not self.stdlib_attachments:
                 continue
             payload = part.get_payload(decode=True) or b""
             if not isinstance(payload, bytes):
                 payload = str(payload).encode("utf-8", "replace")
-            name = part.get_filename()
-            ctype = part.get_content_type()
-            if name or part.get_content_disposition() == "attachment":
-                atts.append(RawAttachment(decode_subject(name or ""), ctype, payload))
+            if attached:
+                name = decode_subject(part.get_filename() or "")
+                self.attachments.append(RawAttachment(name, part.get_content_type(), payload))
                 continue
-            kind = "html" if ctype == "text/html" else "text"
+            kind = "html" if part.get_content_type() == "text/html" else "text"
             room = self.room[kind]
             label = _label(part.get_content_charset())
             text = self.decode(payload[:room * 4], label) if room else ""
@@ -348,7 +465,7 @@ class _TextReader:
                     self.notes.append(note)
             self.room[kind] = room - len(text)
             (htmls if kind == "html" else texts).append(text)
-        return texts, htmls, atts
+        return texts, htmls
 
     def decode(self, payload: bytes, label: str | None) -> str:
         """A text part's words. A UTF-8 label is believed (a few broken bytes become
