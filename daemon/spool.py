@@ -146,17 +146,27 @@ class Spool:
 
     @staticmethod
     def read(path: Path) -> SpooledLetter:
-        data = path.read_bytes()
-        if not data.startswith(MAGIC):
-            raise ValueError(f"{path} is not a spool file")
-        nl = data.index(b"\n")
-        meta = json.loads(data[len(MAGIC):nl])
+        # The head line, then the letter read once into its own bytes: not the whole
+        # file and the letter sliced out of it, nor a buffered read that joins its
+        # buffer to the rest (either is a second copy of a 25 MB letter).
+        with open(path, "rb", buffering=0) as f:
+            head = b""
+            while (nl := head.find(b"\n")) == -1:
+                chunk = f.read(64 * 1024)
+                if not chunk:
+                    break
+                head += chunk
+            if not head.startswith(MAGIC) or nl == -1:
+                raise ValueError(f"{path} is not a spool file")
+            f.seek(nl + 1)
+            raw = f.readall()
+        meta = json.loads(head[len(MAGIC):nl])
         env = meta["envelope"]
         envelope = Envelope(env["source"], env.get("mail_from"),
                             tuple(env.get("rcpt_to", ())), env.get("source_key"),
                             env.get("peer", ""))
         return SpooledLetter(path.name, path, envelope,
-                             datetime.fromisoformat(meta["received_at"]), data[nl + 1:])
+                             datetime.fromisoformat(meta["received_at"]), raw)
 
     @staticmethod
     def raw_of(stored_path: Path) -> bytes:
