@@ -85,6 +85,12 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def is_conflict(exc: BaseException) -> bool:
+    """Two transactions took rows or locks in opposite orders (PostgreSQL detected a
+    deadlock, or a serialization failure): not an outage, the work can be retried."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
+
+
 def is_temporary(exc: BaseException) -> bool:
     """Errors that mean 'the database is not there right now': retry later, lose nothing."""
     if isinstance(exc, OperationalError):

@@ -35,7 +35,7 @@ from daemon.models import Inbound
 from daemon.pipeline import Letter, Stop, steps
 from daemon.spool import Spool, SpooledLetter, is_disk_full
 from daemon.steps import parse as parse_step
-from daemon.steps.screen import LOCK_SOURCE_KEY, serialize_on
+from daemon.steps.screen import LOCK_SOURCE_KEY, lock_keys, serialize_all, serialize_on
 
 log = structlog.get_logger("supportd.runner")
 
@@ -89,12 +89,15 @@ def run_pipeline(letter: Letter, session: Session, app: App, skip: tuple[str, ..
     return outcome, reason
 
 
-def already_done(session: Session, spooled: SpooledLetter) -> Inbound | None:
+def already_done(session: Session, spooled: SpooledLetter,
+                 known: set[str] | None = None) -> Inbound | None:
     """The letter's `Inbound` row, if it was committed before: under its spool id,
     or, for a letter taken from a mailbox, under its source key (two daemons
     polling one mailbox may both take one message; the second copy waits for the
     first one's commit, then finds it here)."""
-    row = session.scalar(select(Inbound).where(Inbound.spool_id == spooled.spool_id))
+    row = None
+    if known is None or spooled.spool_id in known:  # `known`: the batch's ids looked up at once
+        row = session.scalar(select(Inbound).where(Inbound.spool_id == spooled.spool_id))
     key = spooled.envelope.source_key
     if row is None and key:
         serialize_on(session, LOCK_SOURCE_KEY, key)
@@ -159,7 +162,7 @@ def process_batch(app: App, claimed: list[Path]) -> list[Result]:
                 log.warning("letter.deferred", error=str(exc).splitlines()[0], disk_full=True,
                             letters=len(items))
                 raise SpoolFull(str(exc)) from exc
-            if db.is_temporary(exc):
+            if db.is_temporary(exc) and not (db.is_conflict(exc) and len(items) > 1):
                 log.warning("letter.deferred", error=str(exc).splitlines()[0],
                             letters=len(items))
                 raise TemporaryFailure(str(exc)) from exc
@@ -169,7 +172,8 @@ def process_batch(app: App, claimed: list[Path]) -> list[Result]:
                 results[item.claimed] = _shunt(app, item.claimed, item.spooled, exc,
                                                traceback.format_exc())
                 return [results[p] for p in claimed]
-            # The batch failed as a whole (at its commit): each letter on its own.
+            # The batch failed as a whole (at its commit, or it met another daemon's
+            # transaction in a deadlock): each letter on its own.
             log.warning("batch.split", error=repr(exc), letters=len(items))
             for item in items:
                 results[item.claimed] = process(app, item.claimed)
@@ -192,12 +196,16 @@ def process_batch(app: App, claimed: list[Path]) -> list[Result]:
 
 def _run_batch(app: App, items: list[_Item]) -> None:
     with db.unit_of_work(app.sessions) as session:
+        if len(items) > 1 and session.get_bind().dialect.name == "postgresql":
+            serialize_all(session, [k for i in items for k in lock_keys(i.letter, app)])
+        known = set(session.scalars(select(Inbound.spool_id).where(
+            Inbound.spool_id.in_([i.spooled.spool_id for i in items]))))
         for item in items:
             item.result, item.error = None, None
             s = item.spooled
             try:
                 with session.begin_nested():
-                    item.result = _one(app, session, item)
+                    item.result = _one(app, session, item, known)
             except Exception as exc:  # a bug: only this letter's savepoint is rolled back
                 if is_disk_full(exc) or db.is_temporary(exc):
                     raise
@@ -206,9 +214,9 @@ def _run_batch(app: App, items: list[_Item]) -> None:
                           trace=item.trace)
 
 
-def _one(app: App, session: Session, item: _Item) -> Result:
+def _one(app: App, session: Session, item: _Item, known: set[str]) -> Result:
     s = item.spooled
-    done = already_done(session, s)
+    done = already_done(session, s, known)
     if done is None:
         letter = item.letter
         outcome, reason = run_pipeline(letter, session, app, skip=("parse",))

@@ -14,8 +14,10 @@ ticket. Each lookup is therefore serialised per key with a transaction-scoped
 advisory lock (`pg_advisory_xact_lock`), taken before the SELECT and held to
 the commit: the second copy waits, then sees the first copy's committed message
 and becomes a duplicate. Locks are taken in one order (Message-ID, then content
-hash), at most one of each per transaction, so they cannot deadlock. SQLite
-serialises writers anyway; there the lock is a no-op.
+hash). A batch of letters shares one transaction, so the runner first takes every
+lock its letters will need, sorted (`lock_keys`, `serialize_all`): two batches
+then never wait for each other in a circle. SQLite serialises writers anyway;
+there the lock is a no-op.
 """
 
 from __future__ import annotations
@@ -50,6 +52,29 @@ def serialize_on(session: Session, namespace: int, key: str) -> None:
         return
     session.execute(sql("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
                     {"ns": namespace, "key": key})
+
+
+def serialize_all(session: Session, keys: list[tuple[int, str]]) -> None:
+    """Take many locks in the one global order (namespace, key)."""
+    for namespace, key in sorted(set(keys)):
+        serialize_on(session, namespace, key)
+
+
+def lock_keys(letter: Letter, app: App) -> list[tuple[int, str]]:
+    """The locks this step (and the runner) may take for a parsed letter."""
+    keys: list[tuple[int, str]] = []
+    if letter.spooled.envelope.source_key:
+        keys.append((LOCK_SOURCE_KEY, letter.spooled.envelope.source_key))
+    p = letter.parsed
+    if p is None:
+        return keys
+    if p.message_id:
+        keys.append((LOCK_MESSAGE_ID, p.message_id))
+    digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
+                          [a.content for a in p.attachments])
+    if digest is not None:
+        keys.append((LOCK_CONTENT, digest))
+    return keys
 
 
 def content_hash(sender: str, subject: str, text: str, prefix: str,

@@ -9,6 +9,7 @@ goes away mid-batch leaves every letter of the batch waiting, none half done.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -17,7 +18,16 @@ from sqlalchemy.exc import OperationalError
 from daemon import runner
 from daemon.ingest import accept
 from daemon.spool import Envelope
-from tests.conftest import Desk, simple_letter
+from tests.conftest import Desk, make_desk, simple_letter
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    """The same stories on both databases."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    d = make_desk(tmp_path, url)
+    yield d
+    d.app.close()
 
 
 def spool(desk: Desk, *subjects: str) -> None:
@@ -117,7 +127,7 @@ def test_big_letters_make_small_batches(desk: Desk, commits: list[int],
     assert len(commits) == 2
 
 
-def test_on_sqlite_a_released_savepoint_is_not_a_commit(desk: Desk) -> None:
+def test_on_sqlite_a_released_savepoint_is_not_a_commit(tmp_path: Path) -> None:
     """pysqlite begins a transaction only at the first write, so a SAVEPOINT before it
     would itself be the transaction and its RELEASE a commit: daemon.db begins it."""
     from sqlalchemy import select, text
@@ -125,6 +135,7 @@ def test_on_sqlite_a_released_savepoint_is_not_a_commit(desk: Desk) -> None:
     from daemon import db
     from daemon.models import Org
 
+    desk = make_desk(tmp_path)
     with db.unit_of_work(desk.app.sessions) as session:
         session.scalar(select(Org.id).limit(1))
         with session.begin_nested():
@@ -135,3 +146,28 @@ def test_on_sqlite_a_released_savepoint_is_not_a_commit(desk: Desk) -> None:
     with desk.app.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'probe'")
                             ).scalar() == 0
+    desk.app.close()
+
+
+def test_a_deadlock_with_another_daemon_retries_the_batch_letter_by_letter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL ends one of two transactions that wait for each other (40P01): that
+    is no outage, so the letters are done one by one at once, not deferred."""
+    desk = make_desk(tmp_path)
+    real, calls = runner._run_batch, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def once_deadlocked(app, items):  # type: ignore[no-untyped-def]
+        calls.append(len(items))
+        if len(calls) == 1:
+            raise OperationalError("UPDATE tickets", {}, Deadlock("deadlock detected"))
+        real(app, items)
+
+    monkeypatch.setattr(runner, "_run_batch", once_deadlocked)
+    spool(desk, "Раз", "Два", "Три")
+    assert [r.outcome for r in runner.drain(desk.app)] == ["ticket"] * 3
+    assert calls == [3, 1, 1, 1]
+    assert [t["subject"] for t in desk.tickets()] == ["Раз", "Два", "Три"]
+    desk.app.close()
