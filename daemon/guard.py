@@ -46,6 +46,9 @@ MAX_LINES = 1_000_000  # ~1 us each in the stdlib parser; 25 MB of base64 is 330
 MAX_NESTED_LINES = 5_000_000  # sum of lines x the depth they are at (each line meets
 #                               every enclosing boundary); ~0.15 us each
 
+# -- big bodies: listed for the parser, which may decode them without the stdlib
+LARGE_BODY = 64 * 1024  # a leaf's body from this size on is listed in `Decision.large`
+
 # -- decoded text: what the pipeline's rules read and the database stores
 MAX_TEXT_CHARS = 500_000  # per letter, text and HTML each; rules cost ~1 s per MB
 MAX_ADDRESSES = 500  # To and Cc each: they become the ticket's participants
@@ -86,11 +89,25 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A leaf part's body in the letter: raw[start:end], the line break before the
+    next boundary line excluded (as the stdlib leaves it out of the payload)."""
+
+    start: int
+    end: int
+    content_type: str  # as the stdlib reads the part's header
+    base64: bool  # its Content-Transfer-Encoding says base64
+
+
+@dataclass(frozen=True)
 class Decision:
     to_parse: bytes  # the letter, a copy with its header trimmed, or the header alone
     headers_only: bool  # the body is not to be parsed
     notes: tuple[str, ...]  # every limit met, as "what: found > limit"
     stats: Stats = field(default_factory=Stats)
+    # Leaf bodies of LARGE_BODY bytes or more, closed by a boundary line, in the
+    # order of the letter; only when `to_parse` is the letter itself.
+    large: tuple[Body, ...] = ()
 
     @property
     def reason(self) -> str:
@@ -225,6 +242,14 @@ def _content_type(fields: list[bytes], default: str) -> tuple[str, bool, bytes |
     return default, False, None
 
 
+def _is_base64(fields: list[bytes]) -> bool:
+    """The first Content-Transfer-Encoding says base64 (as the stdlib reads it)."""
+    for f in fields:
+        if _name(f) == "content-transfer-encoding":
+            return f.split(b":", 1)[1].strip().lower() == b"base64"
+    return False
+
+
 @dataclass
 class _Level:
     boundary: bytes | None  # None: an enclosed message, or a multipart without one
@@ -241,6 +266,8 @@ class _Scan:
         self.parts = self.depth = self.fields = self.longest = 0
         self.lines = self.nested = 0
         self.over = ""
+        self.large: list[Body] = []
+        self.leaf: tuple[str, bool] | None = None  # the last block's type if a leaf
         bare_cr = raw.count(b"\r") != raw.count(b"\r\n")
         self.breaks = rb"[\r\n]" if bare_cr else rb"\n"
 
@@ -258,6 +285,7 @@ class _Scan:
         enclosed message follows at once."""
         ctype, container, boundary = _content_type(fields, default)
         message = ctype.startswith("message/") and ctype != "message/delivery-status"
+        self.leaf = None if container or message else (ctype, _is_base64(fields))
         if container:
             self.stack.append(_Level(boundary, "message/rfc822" if ctype == "multipart/digest"
                                      else "text/plain"))
@@ -287,6 +315,14 @@ class _Scan:
         if self.fields > MAX_PART_FIELDS:
             self.over = f"header fields in parts: {self.fields} > {MAX_PART_FIELDS}"
         return fields, body
+
+    def note_leaf(self, start: int, end: int) -> None:
+        """A leaf's body ends at the line break before the boundary line at `end`."""
+        leaf, self.leaf = self.leaf, None
+        if end > start and self.raw[end - 1:end] == b"\r" and self.raw[end:end + 1] == b"\n":
+            end -= 1
+        if leaf is not None and end - start >= LARGE_BODY:
+            self.large.append(Body(start, end, *leaf))
 
     def next_boundary(self, pos: int) -> tuple[re.Match[bytes] | None, int]:
         """The next line that is a delimiter of an open multipart, and its level
@@ -323,6 +359,7 @@ class _Scan:
                 return
             end = _line_end(self.raw, m.end())
             self.count(pos, end)
+            self.note_leaf(pos, m.start())
             pos = end
             if level <= -2:  # a closing delimiter: its container ends here
                 del self.stack[-2 - level:]
@@ -355,4 +392,4 @@ def inspect(raw: bytes) -> Decision:
         return Decision(head + b"\r\n", True, tuple(notes), stats)
     if notes:
         return Decision(head + raw[header_end:], False, tuple(notes), stats)
-    return Decision(raw, False, (), stats)
+    return Decision(raw, False, (), stats, tuple(scan.large))

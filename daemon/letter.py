@@ -43,7 +43,7 @@ from mailparser.utils import (
     raw_payload,
 )
 
-from daemon import guard
+from daemon import guard, skeleton
 from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec
 from daemon.header_decode import _decode_bytes as decode_bytes
 from daemon.threading_tid import decode_subject as _decode_subject
@@ -63,7 +63,9 @@ class RawAttachment:
 
 @dataclass
 class ParsedLetter:
-    message: Message  # the stdlib view, for header checks (loops, bounces)
+    # The stdlib view, for header checks (loops, bounces). A big base64 attachment's
+    # body is not in it (see `daemon.skeleton`): its bytes are in `attachments`.
+    message: Message
     from_name: str
     from_addr: str
     to: list[str]
@@ -233,7 +235,8 @@ class _MailView:
     multipart attached as a whole is kept flattened. Parts inside an attached
     container are never inline bodies."""
 
-    def __init__(self, msg: Message) -> None:
+    def __init__(self, msg: Message, cut: dict[int, bytes]) -> None:
+        self.cut = cut  # bodies decoded before the parse (`skeleton`), by id(part)
         self.checks = _HeaderChecks(msg)
         self.categories: dict[str, None] = dict.fromkeys(sorted(self.checks.defects_categories))
         self.attachments: list[RawAttachment] = []
@@ -287,10 +290,13 @@ class _MailView:
             filename = f"{random_string()}.txt"
         else:
             attachment = False
+        if id(p) in self.cut and not attachment:
+            raise _ParseWhole  # a body mail-parser would read as text after all
         if attachment:
+            content = self.cut[id(p)] if id(p) in self.cut else _attachment_bytes(p, meta)
             self.attachments.append(RawAttachment(
                 filename=str(filename), content_type=ported_string(meta.get_content_type()),
-                content=_attachment_bytes(p, meta),
+                content=content,
                 inline=ported_string(meta.get("content-disposition")).lower().startswith(
                     "inline")))
         if not attachment or inline_body:
@@ -346,23 +352,47 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
 
 
+class _ParseWhole(Exception):
+    """The skeleton was read otherwise than expected: parse the letter whole."""
+
+
 def parse(raw: bytes) -> ParsedLetter:
     if not raw.strip():
         raise Unparseable("the letter is empty")
     decision = guard.inspect(raw)
+    # Big base64 attachments are decoded from the bytes, the rest parsed around them.
+    bones = skeleton.cut(raw, decision.large) if decision.large else None
+    if bones is not None:
+        try:
+            return _parse(decision, bones)
+        except _ParseWhole:
+            pass
+    return _parse(decision, None)
+
+
+def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedLetter:
     notes = [f"guard: {n}" for n in decision.notes]
-    source = decision.to_parse
+    source = decision.to_parse if bones is None else bones.source
     reader = _TextReader()
     try:
         # One stdlib parse (compat32: the Message mail-parser itself would build).
         msg = email.message_from_bytes(source)
     except Exception as exc:
         raise Unparseable(f"no parser could read it: {exc}") from exc
+    del source
+    cut: dict[int, bytes] = {}
+    if bones is not None:
+        found = skeleton.cut_parts(msg, bones)
+        if found is None:
+            raise _ParseWhole
+        cut = reader.cut = found
     try:
         # Before any body is decoded: decoding adds defects that mail-parser,
         # which collects them first, never saw.
-        view = _MailView(msg)
+        view = _MailView(msg, cut)
         attachments, defects = view.attachments, view.defects
+    except _ParseWhole:
+        raise
     except Exception as exc:  # mail-parser's rules gave up; the stdlib's are simpler
         attachments, defects = [], [f"mail-parser: {type(exc).__name__}: {exc}"]
         reader.stdlib_attachments = True
@@ -370,6 +400,8 @@ def parse(raw: bytes) -> ParsedLetter:
         # Bodies are decoded here, not by mail-parser: the declared charset is often
         # wrong (windows-1251 labelled iso-8859-1), and header_decode can tell.
         text_parts, html_parts = reader.bodies(msg)
+    except _ParseWhole:
+        raise
     except Exception as exc:
         raise Unparseable(f"no parser could read it: {exc}") from exc
     if reader.stdlib_attachments:
@@ -436,6 +468,7 @@ class _TextReader:
         self.notes: list[str] = []
         self.stdlib_attachments = False  # also collect named and attached leaves
         self.attachments: list[RawAttachment] = []
+        self.cut: dict[int, bytes] = {}  # bodies decoded before the parse, by id(part)
 
     def bodies(self, msg: Message) -> tuple[list[str], list[str]]:
         """The text and HTML of the parts that are neither named nor attached."""
@@ -445,9 +478,11 @@ class _TextReader:
             if part.is_multipart():
                 continue
             attached = _is_attachment(part)
+            if id(part) in self.cut and not attached:
+                raise _ParseWhole  # a body we would read as text after all
             if attached and not self.stdlib_attachments:
                 continue
-            payload = part.get_payload(decode=True) or b""
+            payload = self.cut.get(id(part)) or part.get_payload(decode=True) or b""
             if not isinstance(payload, bytes):
                 payload = str(payload).encode("utf-8", "replace")
             if attached:
