@@ -8,7 +8,7 @@ closed ticket (§6).
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
@@ -27,9 +27,12 @@ def pick_assignee(session: Session, app: App) -> str | None:
              [s.email.lower() for s in app.config.staff if s.role == "head"]
     if not agents:
         return None
+    # 'closed' written into the SQL, not bound: a plan made for any value (PostgreSQL's
+    # generic plan of a prepared statement) cannot use ix_tickets_open_assignee, the
+    # index of open tickets only, and reads every ticket the agents ever had (issue 5).
     load = dict(session.execute(
-        select(Ticket.assignee, func.count()).where(Ticket.status != "closed",
-                                                    Ticket.assignee.in_(agents))
+        select(Ticket.assignee, func.count())
+        .where(Ticket.status != literal_column("'closed'"), Ticket.assignee.in_(agents))
         .group_by(Ticket.assignee)).all())
     return min(agents, key=lambda a: (load.get(a, 0), agents.index(a)))
 
