@@ -59,7 +59,7 @@ def ingest_now(app: App, raw: bytes, envelope: Envelope) -> Result:
     except OSError as exc:
         raise TemporaryFailure(f"spool: {exc}") from exc
     try:
-        return process(app, spooled.path)
+        return process(app, spooled.path, spooled)
     except TemporaryFailure:
         # The sender keeps the letter and retries; ours must not be processed too.
         app.spool.discard(spooled.path)

@@ -203,6 +203,10 @@ class Inbound(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
 
+    # Known to the unit of work, so the ticket's row is written first (its number is
+    # taken before the row is written: daemon/steps/store.py).
+    ticket: Mapped[Ticket | None] = relationship()
+
     __table_args__ = (Index("ix_inbound_message_id_header", "message_id_header"),)
 
 
@@ -226,6 +230,8 @@ class Outgoing(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    ticket: Mapped[Ticket | None] = relationship()
 
     __table_args__ = (Index("ix_outgoing_status_next", "status", "next_attempt_at"),
                       Index("ix_outgoing_recipient_created", "recipient", "created_at"))

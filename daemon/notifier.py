@@ -96,7 +96,7 @@ class Notifier:
             html=html, message_id=mid, date=now, in_reply_to=in_reply_to,
             references=references, auto_submitted=auto_submitted, cc=cc,
             ticket_tid=ticket.tid if ticket else None))
-        out = Outgoing(ticket_id=ticket.id if ticket else None, kind=kind, automatic=automatic,
+        out = Outgoing(ticket=ticket, kind=kind, automatic=automatic,
                        recipient=recipient, subject=one_line(subject), message_id=mid, raw=raw,
                        created_at=now, next_attempt_at=now)
         session.add(out)

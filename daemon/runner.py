@@ -65,7 +65,7 @@ def _account(letter: Letter, session: Session, app: App, outcome: str, reason: s
                   processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
                   raw_path=str(app.stored_path(s)),
                   message_id_header=p.message_id if p else None, outcome=outcome,
-                  reason=reason[:4000], ticket_id=letter.ticket.id if letter.ticket else None)
+                  reason=reason[:4000], ticket=letter.ticket)
     session.add(row)
     return row
 
@@ -123,9 +123,11 @@ class _Item:
     redundant: bool = False  # a second copy of a letter already stored: dropped
 
 
-def process(app: App, claimed: Path) -> Result:
-    """Process one claimed spool file. Raises TemporaryFailure when it must wait."""
-    return process_batch(app, [claimed])[0]
+def process(app: App, claimed: Path, spooled: SpooledLetter | None = None) -> Result:
+    """Process one claimed spool file. Raises TemporaryFailure when it must wait.
+    `spooled`: the letter as just spooled, so a big one is not read back (and held
+    twice) by its own writer (`ingest`)."""
+    return process_batch(app, [claimed], {claimed: spooled} if spooled else None)[0]
 
 
 def _read(app: App, claimed: Path) -> SpooledLetter | Result:
@@ -139,14 +141,15 @@ def _read(app: App, claimed: Path) -> SpooledLetter | Result:
         return Result(claimed.name, "shunted", repr(exc), None)
 
 
-def process_batch(app: App, claimed: list[Path]) -> list[Result]:
+def process_batch(app: App, claimed: list[Path],
+                  in_hand: dict[Path, SpooledLetter] | None = None) -> list[Result]:
     """Process claimed spool files, in order, in one transaction with a savepoint per
     letter. Raises TemporaryFailure (the caller releases what was not done) when the
     database or the disk is away; nothing of the batch is committed then."""
     results: dict[Path, Result] = {}
     items: list[_Item] = []
     for path in claimed:
-        read = _read(app, path)
+        read = (in_hand or {}).get(path) or _read(app, path)
         if isinstance(read, Result):
             results[path] = read
             continue
@@ -176,7 +179,7 @@ def process_batch(app: App, claimed: list[Path]) -> list[Result]:
             # transaction in a deadlock): each letter on its own.
             log.warning("batch.split", error=repr(exc), letters=len(items))
             for item in items:
-                results[item.claimed] = process(app, item.claimed)
+                results[item.claimed] = process(app, item.claimed, item.spooled)
             return [results[p] for p in claimed]
         _finish_many(app, [i for i in items if i.error is None and not i.redundant])
         for item in items:

@@ -9,6 +9,7 @@ closed ticket (§6).
 from __future__ import annotations
 
 from sqlalchemy import func, literal_column, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from daemon.app import App
@@ -65,11 +66,22 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
         ticket.needs_attention = True
         ticket.attention_reason = (ticket.attention_reason + "; " if ticket.attention_reason
                                    else "") + f"в теме чужой номер {letter.thread_note[14:]}"
-    session.add(ticket)
-    session.flush()  # the database assigns the number
+    ticket.id = next_ticket_number(session)
     ticket.tid = format_tid(ticket.id, app.config.service.tid_prefix)
+    session.add(ticket)
     letter.new_ticket = True
     return ticket
+
+
+def next_ticket_number(session: Session) -> int:
+    """The new ticket's number, from the database before the row is written (so the
+    row goes in whole, TID included, with the rest of the letter's rows). PostgreSQL:
+    the table's sequence, safe for several daemons; SQLite: one past the highest,
+    which is what SQLite itself would pick, under the write lock every transaction
+    takes at its start (BEGIN IMMEDIATE, daemon/db.py)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.scalar(sql("SELECT nextval(pg_get_serial_sequence('tickets', 'id'))")))
+    return (session.scalar(select(func.max(Ticket.id))) or 0) + 1
 
 
 def message_kind(letter: Letter, ticket: Ticket) -> str:
