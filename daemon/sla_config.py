@@ -33,7 +33,19 @@ def _override(key: str, text: str, usual: tuple[time, time]) -> DayOverride:
     return DayOverride.working(start, end)
 
 
+_built: list[tuple[object, WorkingCalendar]] = []  # the last one: validation builds it too
+
+
 def build_calendar(config: Config) -> WorkingCalendar:
+    c = config.calendar
+    if _built and _built[0][0] == c:
+        return _built[0][1]
+    calendar = _build_calendar(config)
+    _built[:] = [(c, calendar)]
+    return calendar
+
+
+def _build_calendar(config: Config) -> WorkingCalendar:
     c = config.calendar
     start = parse_hhmm("calendar.day_start", c.day_start)
     end = parse_hhmm("calendar.day_end", c.day_end)
