@@ -357,7 +357,7 @@ class _ParseWhole(Exception):
 
 
 def parse(raw: bytes) -> ParsedLetter:
-    if not raw.strip():
+    if not raw or raw.isspace():  # not raw.strip(): a copy of the whole letter
         raise Unparseable("the letter is empty")
     decision = guard.inspect(raw)
     # Big base64 attachments are decoded from the bytes, the rest parsed around them.
