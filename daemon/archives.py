@@ -1,7 +1,8 @@
 """Reading ZIP and RAR archives in memory, for the attachment check.
 
 `daemon.attachments` decides what the files inside an archive mean under §5.7; this
-module only opens the archive and says what is there: how many entries its directory
+module only opens the archive (its bytes, or a seekable file of them: only the
+pieces zipfile and rarfile ask for are read) and says what is there: how many entries its directory
 declares and how many bytes they would unpack to, then each file's name, declared size
 and first `SNIFF_BYTES`, read only when the caller goes on past those totals. Nothing
 is unpacked to disk and no member is read whole. ZIP names written in cp866 by Russian
@@ -22,6 +23,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import rarfile
 
@@ -76,23 +78,35 @@ class Listing:
 
 # ------------------------------------------------------------------ ZIP
 
-def zip_declared_count(content: bytes) -> int | None:
+def _file(content: bytes | IO[bytes]) -> IO[bytes]:
+    if isinstance(content, bytes):
+        return io.BytesIO(content)
+    content.seek(0)
+    return content
+
+
+def zip_declared_count(content: bytes | IO[bytes]) -> int | None:
     """The member count in a ZIP's end record, None when there is no end record.
 
     Read before listing, so that an archive declaring a huge count is refused without
     listing it. A count of 0xFFFF defers to ZIP64 and comes out as 0.
     """
-    end = content.rfind(b"PK\x05\x06", max(0, len(content) - 65_557))
+    if isinstance(content, bytes):
+        tail = content[-65_557:]
+    else:
+        content.seek(max(0, content.seek(0, io.SEEK_END) - 65_557))
+        tail = content.read()
+    end = tail.rfind(b"PK\x05\x06")
     if end < 0:
         return None
-    return int.from_bytes(content[end + 10:end + 12], "little") % 0xFFFF
+    return int.from_bytes(tail[end + 10:end + 12], "little") % 0xFFFF
 
 
-def list_zip(content: bytes, max_member_bytes: int) -> Listing:
+def list_zip(content: bytes | IO[bytes], max_member_bytes: int) -> Listing:
     """List a ZIP; a member declaring more than `max_member_bytes` is not read."""
     try:
         # Russian Windows archivers write names in cp866 without the UTF-8 flag.
-        zf = zipfile.ZipFile(io.BytesIO(content), metadata_encoding="cp866")
+        zf = zipfile.ZipFile(_file(content), metadata_encoding="cp866")
         infos = zf.infolist()
     except _UNREADABLE as exc:
         raise ArchiveError("damaged") from exc
@@ -157,11 +171,11 @@ def _zip_member_name(info: zipfile.ZipInfo) -> str:
 
 # ------------------------------------------------------------------ RAR
 
-def list_rar(content: bytes) -> Listing:
+def list_rar(content: bytes | IO[bytes]) -> Listing:
     """List a RAR; only stored (uncompressed) members are read."""
     try:
         # part_only: a later volume of a multi-volume set lists what it holds.
-        rf = rarfile.RarFile(io.BytesIO(content), errors="strict", part_only=True)
+        rf = rarfile.RarFile(_file(content), errors="strict", part_only=True)
         infos = rf.infolist()
         hidden = not infos and rf.needs_password()
     except _UNREADABLE as exc:

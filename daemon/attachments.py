@@ -9,6 +9,10 @@ pictures (logs, text, PDF, office documents) are accepted: the regulation
 restricts screenshots only. A refused attachment never refuses the letter: the
 ticket opens and the acknowledgement lists every verdict with its reason.
 
+A big attachment may come as a `Blob` instead of bytes (`skeleton.Decoded`: read back
+from the letter a piece at a time): it is judged from the same few reads, its first
+`HEAD_BYTES` and what zipfile or rarfile ask for, never read whole.
+
 Archives are listed in memory by `daemon.archives`, never unpacked to disk:
 
 * ZIP: `zipfile` lists the members and we read at most `SNIFF_BYTES` of each
@@ -51,6 +55,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import IO, Protocol
 
 from daemon.archives import MAX_RATIO as MAX_RATIO  # re-exported: callers may read them here
 from daemon.archives import SNIFF_BYTES as SNIFF_BYTES
@@ -121,6 +126,15 @@ class Verdict:
     @property
     def accepted(self) -> bool:
         return self.verdict == ACCEPTED
+
+
+class Blob(Protocol):
+    """An attachment too big to hold: its size, and a seekable file to read it from."""
+
+    @property
+    def size(self) -> int: ...
+
+    def open(self) -> IO[bytes]: ...
 
 
 # ------------------------------------------------------------------ sniffing
@@ -326,20 +340,30 @@ def _decide(kind: str, claimed: str, ext: str, *, in_archive: bool) -> tuple[str
     return kind, ACCEPTED, ""
 
 
-def judge(filename: str, content: bytes, declared_type: str = "", *,
+def judge(filename: str, content: bytes | Blob, declared_type: str = "", *,
           max_entries: int = 1000, max_archive_bytes: int = 100 * 2**20) -> Verdict:
     """The §5.7 verdict on one attachment; `declared_type` is its MIME type."""
+    if isinstance(content, bytes):
+        return _judge(filename, content, len(content), content[:HEAD_BYTES], declared_type,
+                      max_entries, max_archive_bytes)
+    with content.open() as f:
+        head = f.read(HEAD_BYTES) if content.size else b""
+        return _judge(filename, f, content.size, head, declared_type, max_entries,
+                      max_archive_bytes)
+
+
+def _judge(filename: str, content: bytes | IO[bytes], size: int, head: bytes,
+           declared_type: str, max_entries: int, max_archive_bytes: int) -> Verdict:
     name = safe_filename(filename)
-    size = len(content)
-    if not content:
+    if not size:
         return Verdict(name, "unknown", 0, REJECTED, (
             "Файл пуст (0 байт) — вероятно, он не приложился к письму. Пожалуйста, "
             "пришлите его повторно."))
-    detected = sniff(content[:HEAD_BYTES])
+    detected = sniff(head)
     if detected in ("zip", "office"):
-        return _judge_zip(name, content, max_entries, max_archive_bytes)
+        return _judge_zip(name, content, size, max_entries, max_archive_bytes)
     if detected == "rar":
-        return _judge_rar(name, content, max_entries, max_archive_bytes)
+        return _judge_rar(name, content, size, max_entries, max_archive_bytes)
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     kind, verdict, reason = _decide(detected, type_from_name(name, declared_type),
                                     ext if ext in TYPE_BY_EXTENSION else "", in_archive=False)
@@ -418,8 +442,8 @@ _UNREAD_NOTES = {
 }
 
 
-def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: int) -> Verdict:
-    size = len(content)
+def _judge_zip(name: str, content: bytes | IO[bytes], size: int, max_entries: int,
+               max_archive_bytes: int) -> Verdict:
     declared = zip_declared_count(content)
     if declared is not None:  # the end record counts the members: refuse before listing them all
         over = _bounds(name, "zip", size, declared, 0, max_entries, max_archive_bytes)
@@ -434,8 +458,8 @@ def _judge_zip(name: str, content: bytes, max_entries: int, max_archive_bytes: i
     return _judge_listing(name, size, listing, max_entries, max_archive_bytes)
 
 
-def _judge_rar(name: str, content: bytes, max_entries: int, max_archive_bytes: int) -> Verdict:
-    size = len(content)
+def _judge_rar(name: str, content: bytes | IO[bytes], size: int, max_entries: int,
+               max_archive_bytes: int) -> Verdict:
     try:
         listing = list_rar(content)
     except ArchiveError as e:

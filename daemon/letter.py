@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -57,14 +58,27 @@ class Unparseable(Exception):
 class RawAttachment:
     filename: str
     content_type: str
-    content: bytes = field(repr=False)
+    # The bytes; for a big base64 attachment a `skeleton.Decoded`, read back from the
+    # letter's bytes when needed and never held whole (its sha256 and size are known).
+    content: bytes | skeleton.Decoded = field(repr=False)
     inline: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.content) if isinstance(self.content, bytes) else self.content.size
+
+    @property
+    def sha256(self) -> str:
+        """The content's sha256, hex."""
+        if isinstance(self.content, bytes):
+            return hashlib.sha256(self.content).hexdigest()
+        return self.content.sha256
 
 
 @dataclass
 class ParsedLetter:
     # The stdlib view, for header checks (loops, bounces). A big base64 attachment's
-    # body is not in it (see `daemon.skeleton`): its bytes are in `attachments`.
+    # body is not in it (see `daemon.skeleton`): it is in `attachments`.
     message: Message
     from_name: str
     from_addr: str
@@ -235,7 +249,7 @@ class _MailView:
     multipart attached as a whole is kept flattened. Parts inside an attached
     container are never inline bodies."""
 
-    def __init__(self, msg: Message, cut: dict[int, bytes]) -> None:
+    def __init__(self, msg: Message, cut: dict[int, bytes | skeleton.Decoded]) -> None:
         self.cut = cut  # bodies decoded before the parse (`skeleton`), by id(part)
         self.checks = _HeaderChecks(msg)
         self.categories: dict[str, None] = dict.fromkeys(sorted(self.checks.defects_categories))
@@ -334,8 +348,9 @@ def expand_tnef(attachments: list[RawAttachment]) -> list[RawAttachment]:
     out: list[RawAttachment] = []
     for a in attachments:
         if a.content_type.lower() in TNEF_TYPES or a.filename.lower() == "winmail.dat":
+            blob = a.content if isinstance(a.content, bytes) else a.content.whole()
             try:
-                inner = tnefparse.TNEF(a.content, do_checksum=False).attachments
+                inner = tnefparse.TNEF(blob, do_checksum=False).attachments
             except Exception:
                 inner = []
             if inner:
@@ -380,7 +395,7 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
     except Exception as exc:
         raise Unparseable(f"no parser could read it: {exc}") from exc
     del source
-    cut: dict[int, bytes] = {}
+    cut: dict[int, bytes | skeleton.Decoded] = {}
     if bones is not None:
         found = skeleton.cut_parts(msg, bones)
         if found is None:
@@ -468,7 +483,8 @@ class _TextReader:
         self.notes: list[str] = []
         self.stdlib_attachments = False  # also collect named and attached leaves
         self.attachments: list[RawAttachment] = []
-        self.cut: dict[int, bytes] = {}  # bodies decoded before the parse, by id(part)
+        # Bodies decoded before the parse, by id(part); all are attachments.
+        self.cut: dict[int, bytes | skeleton.Decoded] = {}
 
     def bodies(self, msg: Message) -> tuple[list[str], list[str]]:
         """The text and HTML of the parts that are neither named nor attached."""
@@ -482,7 +498,12 @@ class _TextReader:
                 raise _ParseWhole  # a body we would read as text after all
             if attached and not self.stdlib_attachments:
                 continue
-            payload = self.cut.get(id(part)) or part.get_payload(decode=True) or b""
+            if id(part) in self.cut:
+                name = decode_subject(part.get_filename() or "")
+                self.attachments.append(RawAttachment(name, part.get_content_type(),
+                                                      self.cut[id(part)]))
+                continue
+            payload = part.get_payload(decode=True) or b""
             if not isinstance(payload, bytes):
                 payload = str(payload).encode("utf-8", "replace")
             if attached:

@@ -30,7 +30,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -108,7 +108,7 @@ class Spool:
         """A private file in tmp/; its name ends with the writer, for `recover()`."""
         return self.tmp / f"{name}.{uuid.uuid4().hex[:8]}+{self.worker}"
 
-    def _write_durably(self, target: Path, data: list[bytes]) -> None:
+    def _write_durably(self, target: Path, data: Iterable[bytes]) -> None:
         tmp = self.tmp_path(target.name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
@@ -293,14 +293,20 @@ class Spool:
 
     # ------------------------------------------------------------ attachments
 
-    def put_attachment(self, content: bytes) -> tuple[str, Path]:
+    def put_attachment(self, content: bytes | Iterator[bytes],
+                       digest: str | None = None) -> tuple[str, Path]:
         """Store an attachment durably (the database will point at it). Raises
-        OSError (ENOSPC on a full disk) and leaves nothing half-written behind."""
-        digest = sha256(content).hexdigest()
+        OSError (ENOSPC on a full disk) and leaves nothing half-written behind.
+        `content`: its bytes, or (with its sha256 `digest`, hex) its pieces in order,
+        which are written one at a time and not read at all when it is stored."""
+        if isinstance(content, bytes):
+            digest = digest or sha256(content).hexdigest()
+        elif digest is None:
+            raise ValueError("pieces of an attachment need its digest")
         target = self.attachments / digest[:2] / digest
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._write_durably(target, [content])
+            self._write_durably(target, [content] if isinstance(content, bytes) else content)
         return digest, target
 
 

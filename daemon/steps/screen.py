@@ -71,21 +71,21 @@ def lock_keys(letter: Letter, app: App) -> list[tuple[int, str]]:
     if p.message_id:
         keys.append((LOCK_MESSAGE_ID, p.message_id))
     digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
-                          [a.content for a in p.attachments])
+                          [a.sha256 for a in p.attachments])
     if digest is not None:
         keys.append((LOCK_CONTENT, digest))
     return keys
 
 
 def content_hash(sender: str, subject: str, text: str, prefix: str,
-                 attachments: list[bytes]) -> str | None:
-    """What makes a resend a resend: sender, subject, text and attachments alike.
+                 attachments: list[str]) -> str | None:
+    """What makes a resend a resend: sender, subject, text and attachments alike
+    (`attachments`: their sha256s, hex, as worked out when they were decoded).
     None for a letter with nothing in it to compare."""
     body = _SPACE.sub(" ", text).strip()
     if not body and not attachments:
         return None
-    parts = [sender.lower(), normalize_subject(subject, prefix), body,
-             *sorted(hashlib.sha256(a).hexdigest() for a in attachments)]
+    parts = [sender.lower(), normalize_subject(subject, prefix), body, *sorted(attachments)]
     return hashlib.sha256("\0".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
@@ -110,7 +110,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
             _resend_ack(letter, session, app, prior.ticket_id)
             raise Stop("duplicate", f"same Message-ID as a letter on ticket {prior.ticket_id}")
     digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
-                          [a.content for a in p.attachments])
+                          [a.sha256 for a in p.attachments])
     if digest is None:
         return
     letter.content_hash = digest

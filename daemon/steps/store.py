@@ -124,7 +124,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.message = msg
     if p is not None:
         for raw, verdict in zip(p.attachments, letter.verdicts, strict=True):
-            digest, path = app.spool.put_attachment(raw.content)
+            # A big attachment is written block by block, decoded from the letter.
+            digest, path = app.spool.put_attachment(
+                raw.content if isinstance(raw.content, bytes) else raw.content.blocks(),
+                raw.sha256)
             msg.attachments.append(Attachment(
                 filename=verdict.filename, declared_type=raw.content_type[:255],
                 detected_type=verdict.detected_type, size=verdict.size, sha256=digest,

@@ -47,6 +47,11 @@ def big_letter(content: bytes, *, encoded: bytes | None = None, ctype: str =
     return (head + text + part + body.replace(b"\n", eol).rstrip(b"\r\n") + b"\r\n--b1--\r\n")
 
 
+def data(a: letter.RawAttachment) -> bytes:
+    """An attachment's bytes, read back whole when it was too big to keep."""
+    return a.content if isinstance(a.content, bytes) else a.content.whole()
+
+
 def whole(raw: bytes) -> letter.ParsedLetter:
     return letter._parse(guard.inspect(raw), None)
 
@@ -54,8 +59,10 @@ def whole(raw: bytes) -> letter.ParsedLetter:
 def same(a: letter.ParsedLetter, b: letter.ParsedLetter) -> None:
     assert (a.text, a.html, a.subject, a.from_name, sorted(a.defects)) == \
            (b.text, b.html, b.subject, b.from_name, sorted(b.defects))
-    assert [(x.filename, x.content_type, x.content, x.inline) for x in a.attachments] == \
-           [(x.filename, x.content_type, x.content, x.inline) for x in b.attachments]
+    assert [(x.filename, x.content_type, data(x), x.inline, x.size, x.sha256)
+            for x in a.attachments] == \
+           [(x.filename, x.content_type, data(x), x.inline, x.size, x.sha256)
+            for x in b.attachments]
 
 
 def test_a_big_attachment_is_decoded_once_and_kept_out_of_the_parsed_message() -> None:
@@ -65,8 +72,9 @@ def test_a_big_attachment_is_decoded_once_and_kept_out_of_the_parsed_message() -
     assert len(decision.large) == 1 and decision.large[0].base64
     p = letter.parse(raw)
     [a] = p.attachments
-    assert a.filename == "выгрузка.zip" and a.content == content
-    assert hashlib.sha256(a.content).digest() == hashlib.sha256(content).digest()
+    assert a.filename == "выгрузка.zip" and data(a) == content
+    assert isinstance(a.content, skeleton.Decoded)  # over 1 MB: read back, not held
+    assert a.sha256 == hashlib.sha256(content).hexdigest() and a.size == len(content)
     leaf = [q for q in p.message.walk() if q.get_filename()][0]
     assert len(leaf.get_payload()) < 100  # the token, not 4 MB of base64
     same(p, whole(raw))
@@ -80,7 +88,8 @@ def test_any_size_and_line_end_decodes_as_the_parser_would(size: int, eol: bytes
     content = random.Random(size).randbytes(size)
     raw = big_letter(content, eol=eol)
     p = letter.parse(raw)
-    assert p.attachments[0].content == content
+    assert data(p.attachments[0]) == content
+    assert isinstance(p.attachments[0].content, bytes) == (size < skeleton.KEEP_BELOW)
     same(p, whole(raw))
 
 
@@ -122,14 +131,53 @@ def test_the_listed_bodies_are_the_payloads_the_stdlib_reads() -> None:
         assert bodies <= payloads
 
 
-def test_decoding_holds_the_attachment_once() -> None:
+def test_decoding_a_kept_body_holds_it_once() -> None:
+    content = random.Random(4).randbytes(6_000_000)
+    encoded = base64.encodebytes(content)
+    tracemalloc.start()
+    try:
+        got = skeleton.decode_base64_body(encoded, 0, len(encoded), keep_below=10**9)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == content
+    assert peak < len(content) * 1.5  # one buffer and a step, no copies
+
+
+def test_a_big_body_is_checked_and_hashed_but_never_held() -> None:
     content = random.Random(4).randbytes(6_000_000)
     encoded = base64.encodebytes(content)
     tracemalloc.start()
     try:
         got = skeleton.decode_base64_body(encoded, 0, len(encoded))
+        assert isinstance(got, skeleton.Decoded)
+        with got.open() as f:
+            f.seek(4_000_000)
+            assert f.read(100) == content[4_000_000:4_000_100]
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert got == content
-    assert peak < len(content) * 1.5  # one growing buffer and a 1 MB step, no copies
+    assert (got.size, got.sha256) == (len(content), hashlib.sha256(content).hexdigest())
+    assert peak < 4 * skeleton.STEP  # a step of text and one decoded block
+    assert got.whole() == content
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n", b"\r\n\r\n"])
+@pytest.mark.parametrize("line", [4, 57, 76, 1000, 10_000_000])
+def test_any_piece_of_a_big_body_reads_back_as_decoded(line: int, eol: bytes) -> None:
+    content = random.Random(line).randbytes(1_500_001)
+    text = base64.b64encode(content)
+    encoded = eol.join(text[i:i + line] for i in range(0, len(text), line))
+    raw = b"junk before" + encoded + b"junk after"
+    got = skeleton.decode_base64_body(raw, 11, 11 + len(encoded))
+    assert isinstance(got, skeleton.Decoded)
+    assert got.whole() == content and got.sha256 == hashlib.sha256(content).hexdigest()
+    assert [b for _, b in got.marks] == sorted({b for _, b in got.marks})
+    rnd = random.Random(0)
+    for _ in range(200):
+        at, n = rnd.randrange(-5, len(content) + 5), rnd.choice([0, 1, 3, 64, 4096, 400_000])
+        assert got.read_at(at, n) == (content[at:at + n] if at >= 0 else b"")
+    with got.open() as f:
+        assert f.seek(-22, 2) == len(content) - 22 and f.read() == content[-22:]
+        f.seek(5)
+        assert f.read(10) == content[5:15] and f.tell() == 15
