@@ -35,7 +35,7 @@ class Accepted:
 
 
 def check_acceptable(app: App, raw: bytes) -> None:
-    if not raw.strip():
+    if not raw or raw.isspace():  # not raw.strip(): a copy of the whole letter
         raise Refused("5.6.0 Empty message")
     limit = app.config.smtp.max_message_size
     if len(raw) > limit:
