@@ -158,9 +158,18 @@ def _decode_bytes(data: bytes, label: str | None) -> str:
         if labelled is not None and codec not in _LATIN_LABELS | _CYRILLIC_LABELS:
             return labelled
     try:
-        return data.decode("utf-8")
+        as_utf8 = data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:
+        # A few single-byte Cyrillic letters can happen to be valid UTF-8 ("бё" in
+        # KOI8-R is "£", "пё" is "У"): a Cyrillic label whose reading is clean
+        # Cyrillic is believed. (UTF-8 Cyrillic read as KOI8-R or windows-1251 is
+        # full of box drawing, Serbian letters and capitals inside words.)
+        if (labelled is not None and codec in _CYRILLIC_LABELS and _anomalies(labelled) == 0
+                and any(map(_is_cyrillic, labelled))):
+            return labelled
+        return as_utf8
     # UTF-8 with a few bad bytes (a word cut in the middle of a character) is still
     # UTF-8; single-byte Cyrillic read as UTF-8 is nearly all bad bytes.
     as_utf8 = data.decode("utf-8", "replace")
