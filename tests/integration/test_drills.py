@@ -166,7 +166,10 @@ def test_kill_9_with_a_letter_at_every_stage_of_its_life(tmp_path: Path) -> None
             l1 = d.open_data(raw[1], "l1@client.example", part=0.5)
             time.sleep(0.3)
             state = spool_state(spool)
-            assert len(state.processing) == 1 and len(state.incoming) == 3, state
+            # L3 claimed (with L5 when the runner took both into one batch), the rest
+            # waiting in incoming/.
+            assert len(state.processing) in (1, 2), state
+            assert len(state.processing) + len(state.incoming) == 4, state
             assert inbound_by_mid(url) == {"<l5@client.example>": ["ticket"]}
             d.kill()
         finally:
