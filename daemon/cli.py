@@ -47,6 +47,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return service.run(_app(args), args.config)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """One pipeline process of `supportd run` (daemon/pipeline_worker.py)."""
+    from daemon import pipeline_worker
+
+    return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent,
+                               args.outbox)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from daemon.ingest import envelope_from_environment, exit_code_for
 
@@ -292,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run the daemon").set_defaults(func=cmd_run)
+    # Hidden: `run` starts these itself, one per [pipeline] workers.
+    s = sub.add_parser("worker")
+    s.add_argument("--report-fd", type=int, required=True)
+    s.add_argument("--parent", type=int, required=True)
+    s.add_argument("--outbox", action="store_true", help="also send and sweep deadlines")
+    s.set_defaults(func=cmd_worker)
     s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
     s.add_argument("file", nargs="?", default="-")
     s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
@@ -355,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
+    sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 
 

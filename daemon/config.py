@@ -168,6 +168,11 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    workers: int = doc("pipeline processes beside the listener; more than 1 needs PostgreSQL", 1)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = doc("debug | info | warning | error", "info")
     format: str = doc("'auto' (console on a terminal, JSON otherwise), 'json' or 'console'",
@@ -187,6 +192,7 @@ class Config:
     screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
     security: SecurityConfig = doc("trust", factory=SecurityConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
+    pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)
     source: str = doc("where this config came from", "<defaults>")
 
@@ -337,6 +343,13 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
     if not 0 < cfg.scheduler.warn_at < 1:
         raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
+    if not 1 <= cfg.pipeline.workers <= 64:
+        raise ConfigError("pipeline.workers", f"{cfg.pipeline.workers}: use 1 to 64")
+    if cfg.pipeline.workers > 1 and cfg.storage.url.startswith("sqlite"):
+        # One writer at a time: a second worker only waits for the first one's
+        # commit (measured: no faster, and the listener slower; docs/admin.md).
+        raise ConfigError("pipeline.workers",
+                          f"{cfg.pipeline.workers}: SQLite takes 1 worker; more need PostgreSQL")
     if cfg.logging.level not in ("debug", "info", "warning", "error"):
         raise ConfigError("logging.level",
                           f"{cfg.logging.level!r}: use debug, info, warning or error")

@@ -2,8 +2,9 @@
 an SMTP relay sink, the PostgreSQL cluster, and a look into the spool.
 
 `Daemon` is the reusable form of the helper in `test_daemon_smtp.py`: it starts
-`supportd run`, speaks SMTP to it, reads its JSON log, and can kill it (-9),
-freeze it (SIGSTOP) and start it again on the same config. `Relay` is an
+`supportd run`, speaks SMTP to it, reads its JSON log, and can kill it (-9; its
+pipeline processes die with it), freeze it with its pipeline processes (SIGSTOP)
+and start it again on the same config. `Relay` is an
 aiosmtpd sink that counts what it accepted by Message-ID, and can be told to
 refuse (4xx/5xx), to be down, or to stall before answering DATA.
 """
@@ -142,10 +143,23 @@ class Daemon:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def workers(self) -> list[int]:
+        """Its pipeline processes (`supportd worker`, children of `supportd run`)."""
+        pid = self.pid
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def _signal_all(self, sig: int) -> None:
+        for pid in [self.pid, *self.workers()]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
         if sig != signal.SIGKILL:
-            self.proc.send_signal(signal.SIGCONT)  # a frozen process can't stop
+            self._signal_all(signal.SIGCONT)  # a frozen process can't stop
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout=30)  # reaped: its pid is free, its claims dead
         self.proc = None
@@ -156,12 +170,13 @@ class Daemon:
         return self.stop(signal.SIGKILL)
 
     def freeze(self) -> None:
+        """SIGSTOP to the daemon and its pipeline processes."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
+        self._signal_all(signal.SIGSTOP)
 
     def thaw(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
+        self._signal_all(signal.SIGCONT)
 
     # -- SMTP
 

@@ -1,0 +1,265 @@
+"""`supportd worker`: one pipeline process under `supportd run` (not for admins).
+
+The daemon's listener must answer within milliseconds, and the pipeline (parsing,
+ORM, templates) is CPU work that held the GIL against it when both were threads of
+one process. So `supportd run` starts `[pipeline] workers` of these processes
+(daemon/supervisor.py); each builds its own App from the same config and drains the
+spool, which was always the hand-over: letters in incoming/, claims by rename into
+processing/<host>-<pid>/, dead workers' claims taken back on every pass.
+
+The first worker (`--outbox`) also runs the outbox and the deadline sweep in a
+thread, woken by its own drains: outgoing letters are rows its pipeline just wrote,
+and the listener's process keeps nothing but the listener.
+
+The parent talks to a worker through two pipes. On stdin, `w` means "letters came,
+drain now" and `m` "mail was queued, flush the outbox" (5 s timers do both anyway);
+end of file means the parent is gone.
+On the report pipe the worker writes one line per change the parent acts on:
+
+    db up              the database answers (the first line), or a pass went
+                       through again after `db down`
+    db down REASON     the database is away: the listener answers 451
+    spool full REASON  the disk is full: 451 too
+    processed N        a pass committed N letters
+
+SIGTERM finishes the letters in hand (one drain call, at most `BATCH`) and exits 0;
+SIGHUP reloads the config between letters. The parent's death kills the worker
+(PR_SET_PDEATHSIG), as it killed the pipeline thread when it was one process:
+a `kill -9` of `supportd run` leaves no orphan holding claims or locks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import selectors
+import signal
+import threading
+import time
+from dataclasses import replace
+
+import structlog
+from sqlalchemy import Engine
+
+from daemon import config as config_mod
+from daemon import logs, outbox, runner, sweep
+from daemon.app import App
+from daemon.config import parse_duration
+
+log = structlog.get_logger("supportd.worker")
+
+# Letters per drain call: a stop or a reload waits for at most this many (the runner
+# may commit them in batches of up to 32, so a smaller call would cut its batches).
+BATCH = 32
+TIMER = 5.0  # seconds: drain even without a wake-up (letters from another daemon)
+PR_SET_PDEATHSIG = 1
+
+
+def db_answers(engine: Engine) -> bool:
+    """Does the database answer? A bare `SELECT 1` on a pooled DBAPI connection:
+    no transaction, so no SQLite write lock (db.ping's begins IMMEDIATE and would
+    wait out busy_timeout behind any writer)."""
+    try:
+        raw = engine.raw_connection()
+    except Exception:  # the driver's own errors: the pool does not wrap them
+        return False
+    try:
+        cur = raw.cursor()
+        cur.execute("SELECT 1")
+        cur.close()
+        return True
+    except Exception:
+        raw.invalidate()
+        return False
+    finally:
+        raw.close()
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL when the parent process dies (Linux); exit now if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: end of file on stdin still stops the worker
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+class Worker:
+    def __init__(self, app: App, config_path: str | None, report_fd: int,
+                 with_outbox: bool = False) -> None:
+        self.app = app
+        self.config_path = config_path
+        self.report_fd = report_fd
+        self.with_outbox = with_outbox
+        self.stop = False
+        self.reload_wanted = False
+        self.healthy = True
+        self.mail = threading.Event()  # wakes the outbox thread
+        self.selector = selectors.DefaultSelector()
+        self.signal_r, self.signal_w = os.pipe()
+        os.set_blocking(self.signal_w, False)
+        os.set_blocking(0, False)
+        self.selector.register(0, selectors.EVENT_READ, "wake")
+        self.selector.register(self.signal_r, selectors.EVENT_READ, "signal")
+
+    # ------------------------------------------------------------ the parent
+
+    def report(self, line: str) -> None:
+        data = (line.replace("\n", " ")[:400] + "\n").encode()
+        try:
+            os.write(self.report_fd, data)  # < PIPE_BUF: one atomic write
+        except BrokenPipeError:
+            self.stop = True  # the parent is gone
+
+    def _signal(self, signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_wanted = True
+        else:
+            self.stop = True
+        with contextlib.suppress(BlockingIOError):
+            os.write(self.signal_w, b"s")
+
+    def wait(self, timeout: float, *, wakes: bool = True) -> None:
+        """Until a wake-up byte (if `wakes`), a signal, or `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.stop and not self.reload_wanted:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for key, _ in self.selector.select(left):
+                fd = key.fd
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                if key.data == "wake":
+                    if not data:  # end of file: the parent closed our stdin
+                        self.stop = True
+                        self.mail.set()
+                        return
+                    if b"m" in data:
+                        self.mail.set()
+                    if wakes and b"w" in data:
+                        return
+
+    # ------------------------------------------------------------ reload
+
+    def reload(self) -> None:
+        self.reload_wanted = False
+        try:
+            new = config_mod.load(self.config_path)
+        except config_mod.ConfigError as exc:
+            log.error("worker.reload_refused", error=str(exc))
+            return
+        old = self.app.config
+        # As in the parent: what is bound at start keeps its old value.
+        new = replace(new, storage=old.storage, smtp=old.smtp, imap=old.imap)
+        self.app.reconfigure(new)
+        logs.configure(new.logging)
+        log.info("worker.reloaded", source=new.source)
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._signal)
+        self.app.spool.ensure()
+        self.healthy = db_answers(self.app.engine)
+        if self.healthy:
+            self.report("db up")
+        else:
+            log.error("db.unavailable", url=self.app.engine.url.render_as_string(),
+                      hint="letters stay in the spool; SMTP answers 451")
+            self.report("db down: no answer to a ping")
+        log.info("worker.started", pid=os.getpid(), outbox=self.with_outbox)
+        mailer = threading.Thread(target=self.outbox_loop, name="outbox", daemon=True)
+        if self.with_outbox:
+            mailer.start()
+        delay = 1.0
+        while not self.stop:
+            if self.reload_wanted:
+                self.reload()
+            if not self.healthy and not db_answers(self.app.engine):
+                self.wait(delay, wakes=False)
+                delay = min(delay * 2, 60.0)
+                continue
+            try:
+                results = runner.drain(self.app, limit=BATCH)
+            except runner.SpoolFull as exc:
+                self._unhealthy("spool full", "spool.full", exc)
+                self.wait(delay, wakes=False)
+                delay = min(delay * 2, 60.0)
+                continue
+            except runner.TemporaryFailure as exc:
+                self._unhealthy("db down", "db.unavailable", exc)
+                self.wait(delay, wakes=False)  # it may answer pings and still fail
+                delay = min(delay * 2, 60.0)
+                continue
+            except Exception:
+                log.exception("runner.crashed")
+                self.wait(5.0, wakes=False)
+                continue
+            if not self.healthy:  # a pass went through: the listener may say 250 again
+                log.info("db.available")
+                self.healthy, delay = True, 1.0
+                self.report("db up")
+            if results:
+                self.report(f"processed {len(results)}")
+                self.mail.set()
+            if len(results) < BATCH:
+                self.wait(TIMER)
+        self.mail.set()
+        if mailer.is_alive():
+            mailer.join()  # the letters it is sending
+        self.app.close()
+        log.info("worker.stopped", pid=os.getpid())
+        return 0
+
+    def outbox_loop(self) -> None:
+        """Send what the pipeline queued; every `sweep_interval`, chase deadlines."""
+        config = self.app.config
+        transport = outbox.make_transport(config.outbound)
+        next_sweep = time.monotonic()
+        while not self.stop:
+            if self.app.config is not config:  # reloaded: a new relay connection
+                config = self.app.config
+                transport = outbox.make_transport(config.outbound)
+            interval = parse_duration(config.scheduler.sweep_interval).total_seconds()
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + interval
+                self._sweep()
+            try:
+                report = outbox.flush(self.app, transport)
+            except Exception as exc:
+                log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
+            else:
+                if report.sent + report.deferred + report.failed >= 50:
+                    continue  # a full batch: more may be waiting
+            self.mail.wait(max(0.0, min(TIMER, next_sweep - time.monotonic())))
+            self.mail.clear()
+
+    def _sweep(self) -> None:
+        """Deadline warnings (daemon/sweep.py); not while the database is away."""
+        if not self.healthy:
+            return
+        try:
+            sweep.sweep(self.app)
+        except Exception as exc:
+            log.warning("sweep.failed", error=str(exc).splitlines()[0][:300])
+
+    def _unhealthy(self, what: str, event: str, exc: Exception) -> None:
+        error = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+        log.error(event, error=error, hint="letters stay in the spool; SMTP answers 451")
+        if self.healthy:
+            self.report(f"{what} {error}")
+        self.healthy = False
+
+
+def run(app: App, config_path: str | None, report_fd: int, parent: int,
+        with_outbox: bool = False) -> int:
+    die_with_parent(parent)
+    os.environ.pop("NOTIFY_SOCKET", None)  # only `supportd run` speaks to systemd
+    return Worker(app, config_path, report_fd, with_outbox).run()
