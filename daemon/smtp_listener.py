@@ -94,11 +94,14 @@ def read_limits(body: bytearray, limit: int | None) -> str | None:
     return None
 
 
-def unstuff(body: bytearray) -> bytes:
-    """Undo dot-stuffing (RFC 5321 §4.5.2): a line's leading dot goes."""
+def unstuff(body: bytearray) -> bytearray:
+    """Undo dot-stuffing (RFC 5321 §4.5.2): a line's leading dot goes. In place when
+    no other line starts with a dot: a 25 MB letter is not copied to be spooled."""
     if body.startswith(b"."):
         del body[0]
-    return bytes(body.replace(b"\r\n.", b"\r\n"))
+    if b"\r\n." in body:
+        body = body.replace(b"\r\n.", b"\r\n")
+    return body
 
 
 def _clear_552(cls: type[SMTP], limit: int) -> type[SMTP]:
