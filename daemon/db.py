@@ -47,10 +47,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # IMMEDIATE: take the write lock at the start (waiting up to busy_timeout)
-            # rather than fail with "database is locked" when a read turns into a
-            # write after another process wrote (several pipeline processes).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A unit of work (a writer) begins IMMEDIATE: it takes the write lock at
+            # the start, waiting up to busy_timeout, rather than fail with "database is
+            # locked" when its read turns into a write after another process wrote.
+            # Readers (the CLI's listings, pings) begin deferred and never wait.
+            immediate = conn.get_execution_options().get(WRITER, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -60,10 +62,14 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+WRITER = "supportd_writer"  # execution option: this transaction will write
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+    """One transaction that writes: commit on success, roll back on any error."""
     with factory() as session, session.begin():
+        session.connection(execution_options={WRITER: True})
         yield session
 
 

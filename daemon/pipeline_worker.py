@@ -58,8 +58,7 @@ PR_SET_PDEATHSIG = 1
 
 def db_answers(engine: Engine) -> bool:
     """Does the database answer? A bare `SELECT 1` on a pooled DBAPI connection:
-    no transaction, so no SQLite write lock (db.ping's begins IMMEDIATE and would
-    wait out busy_timeout behind any writer)."""
+    no transaction at all, so nothing to wait for behind a writer."""
     try:
         raw = engine.raw_connection()
     except Exception:  # the driver's own errors: the pool does not wrap them

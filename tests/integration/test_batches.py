@@ -171,3 +171,28 @@ def test_a_deadlock_with_another_daemon_retries_the_batch_letter_by_letter(
     assert calls == [3, 1, 1, 1]
     assert [t["subject"] for t in desk.tickets()] == ["Раз", "Два", "Три"]
     desk.app.close()
+
+
+def test_on_sqlite_a_writer_holds_the_write_lock_from_its_start_and_a_reader_never_does(
+        tmp_path: Path) -> None:
+    """Writers begin IMMEDIATE (several pipeline processes wait for each other instead
+    of failing when a read turns into a write); readers begin deferred and block no one."""
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from daemon import db
+    from daemon.models import Org
+
+    desk = make_desk(tmp_path)
+    other = sqlite3.connect(tmp_path / "supportd.db", timeout=0.1, isolation_level=None)
+    with desk.app.sessions() as reader:
+        reader.scalar(select(Org.id).limit(1))
+        other.execute("BEGIN IMMEDIATE")  # a reader in the way of no writer
+        other.execute("ROLLBACK")
+    with db.unit_of_work(desk.app.sessions) as writer:
+        writer.scalar(select(Org.id).limit(1))  # nothing written yet
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.close()
+    desk.app.close()
