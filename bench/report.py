@@ -22,6 +22,14 @@ def f1(x: Any) -> str:
     return "n/a" if not isinstance(x, (int, float)) or math.isnan(x) else f"{x:,.1f}"
 
 
+def workers_rss(rss: dict[str, Any]) -> str:
+    """The daemon's peak split into the listener and its pipeline processes."""
+    if not rss.get("daemon_workers_peak_kb"):
+        return ""
+    return (f": listener {f0(rss['daemon_listener_peak_kb'] / 1024)} + pipeline processes "
+            f"{f0(rss['daemon_workers_peak_kb'] / 1024)}, each at its own peak")
+
+
 def runs(xs: Any, fmt: Any = f1) -> str:
     return " / ".join(fmt(x) for x in xs) if isinstance(xs, list) else "n/a"
 
@@ -118,6 +126,13 @@ def render(r: dict[str, Any]) -> str:
     w(f"| 2 | daemon queue, PostgreSQL | {100 * ratio(get(q, 'postgresql', 'rate'), ceil):.0f} % "
       f"({f1(get(q, 'postgresql', 'rate'))} letters/s; drain "
       f"{f1(get(q, 'postgresql', 'drain_rate'))}/s) {err(q.get('postgresql'))}| — | |")
+    procs = q.get("postgresql_procs") or {}
+    one, two = get(procs, "1", "drain_rate"), get(procs, "2", "drain_rate")
+    if one is not None or two is not None:
+        w(f"| 2 | daemon queue, PostgreSQL, drain by `[pipeline] workers` processes, the "
+          f"letters that are not replies ({get(procs, '1', 'letters')}): 1 → 2 processes | "
+          f"{f1(one)} → {f1(two)} letters/s ({ratio(two, one):.2f}×; 2 processes = "
+          f"{100 * ratio(two, ceil):.0f} % of the ceiling) | — | |")
     pipe = r.get("pipe") or {}
     w(f"| 2 | `supportd ingest` as an MTA pipe runs it, one process per letter | "
       f"{f1(pipe.get('rate'))} letters/s ({f0(pipe.get('ms_per_letter'))} ms/letter, of which "
@@ -148,8 +163,8 @@ def render(r: dict[str, Any]) -> str:
       f"{f0((rss.get('ingest_small_kb') or 0) / 1024)} MiB for a small letter) {err(rss)}"
       f"| ≤ 4× | {mark(None if rr is None else rr <= 4)} |")
     w(f"| 5 | peak RSS of `supportd run` taking the same letter over SMTP and processing it | "
-      f"{f1(rss.get('daemon_ratio'))}× ({f0((rss.get('daemon_peak_kb') or 0) / 1024)} MiB, "
-      f"{f0((rss.get('daemon_idle_kb') or 0) / 1024)} MiB idle) | ≤ 4× | "
+      f"{f1(rss.get('daemon_ratio'))}× ({f0((rss.get('daemon_peak_kb') or 0) / 1024)} MiB"
+      f"{workers_rss(rss)}, {f0((rss.get('daemon_idle_kb') or 0) / 1024)} MiB idle) | ≤ 4× | "
       f"{mark(None if rss.get('daemon_ratio') is None else rss['daemon_ratio'] <= 4)} |")
     for db in ("sqlite", "postgresql"):
         small, big = scale.get(f"{db}_small"), scale.get(f"{db}_big")

@@ -451,6 +451,11 @@ def child_queue(a: dict[str, Any]) -> dict[str, Any]:
     from daemon.spool import Envelope
 
     letters = letters_for(a["n"], a["seed"])
+    if a.get("procs"):
+        # Processes finish letters out of order, so tickets get other numbers than
+        # the corpus expects and its replies would name other people's tickets:
+        # the process figures are taken on the letters that are not replies.
+        letters = [x for x in letters if x.kind not in ("reply", "autoreply")]
     url_for, pg = _url_factory(a)
     root = WORK / f"queue-{a['label']}"
     accept_rates, drain_rates, total_rates, outcomes = [], [], [], Counter()
@@ -465,7 +470,9 @@ def child_queue(a: dict[str, Any]) -> dict[str, Any]:
                 accept(app, x.raw, Envelope(source="smtp", mail_from=x.sender,
                                             rcpt_to=(corpus.DESK,), peer="127.0.0.1"))
             t1 = time.perf_counter()
-            results = runner.drain(app)
+            # With "procs": pipeline processes, as `[pipeline] workers` starts them.
+            results = (_drain_in_processes(app, a["procs"]) if a.get("procs")
+                       else runner.drain(app))
             t2 = time.perf_counter()
             assert len(results) == len(letters), (len(results), len(letters))
             if rep == 0:
@@ -482,6 +489,43 @@ def child_queue(a: dict[str, Any]) -> dict[str, Any]:
     return {"accept_rates": accept_rates, "drain_rates": drain_rates, "rates": total_rates,
             "accept_rate": median(accept_rates), "drain_rate": median(drain_rates),
             "rate": median(total_rates), "letters": len(letters), "outcomes": dict(outcomes)}
+
+
+def _drain_in_processes(app: Any, procs: int) -> list[Any]:
+    """What `supportd run` does with `[pipeline] workers = procs`: that many processes,
+    each with its own App on the same config, draining the one spool. Started and
+    connected first; the clock (the caller's) runs from the moment they are told to go."""
+    import multiprocessing as mp
+
+    from daemon import runner
+
+    ctx = mp.get_context("fork")
+    ready, go, out = ctx.Barrier(procs + 1), ctx.Event(), ctx.Queue()
+    source = app.config.source
+
+    def work() -> None:
+        from daemon import config as config_mod
+        from daemon import db
+        from daemon.app import App
+
+        mine = App(config_mod.load(source))
+        mine.spool.ensure()  # its own claim folder
+        db.ping(mine.engine)
+        ready.wait()
+        go.wait()
+        out.put([(r.spool_id, r.outcome, r.reason, r.tid) for r in runner.drain(mine)])
+        mine.close()
+
+    app.engine.dispose()  # no pooled connection crosses the fork
+    kids = [ctx.Process(target=work) for _ in range(procs)]
+    for k in kids:
+        k.start()
+    ready.wait()
+    go.set()
+    results = [runner.Result(*r) for _ in kids for r in out.get(timeout=600)]
+    for k in kids:
+        k.join(60)
+    return results
 
 
 def child_rss_probe(a: dict[str, Any]) -> dict[str, Any]:
@@ -642,6 +686,16 @@ class TimedSMTP(smtplib.SMTP):
         return code, time.perf_counter() - t0
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 class Daemon:
     def __init__(self, root: Path, url: str | None = None) -> None:
         self.root = root
@@ -678,11 +732,20 @@ class Daemon:
         return total - WARM_N
 
     def peak_rss_kb(self) -> int:
+        """Peak RSS of `supportd run` itself (the listener process)."""
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return 0
+        return _vm_hwm_kb(self.proc.pid)
+
+    def workers_peak_rss_kb(self) -> int:
+        """Peak RSS of its pipeline processes (`supportd worker`), summed: an upper
+        bound of what they held at one moment."""
+        assert self.proc is not None
+        pid = self.proc.pid
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except FileNotFoundError:
+            return 0
+        return sum(_vm_hwm_kb(int(k)) for k in kids)
 
     def stop(self) -> None:
         """SIGTERM; a drain of a long backlog is not waited for (SIGKILL after 5 s:
@@ -947,7 +1010,7 @@ def measure_rss(sz: dict[str, Any]) -> dict[str, Any]:
     # The daemon: the same letter over SMTP, through the spool and the runner.
     d = Daemon(WORK / "rss-daemon")
     d.start(LOGS / "rss-daemon.log")
-    idle_kb = d.peak_rss_kb()
+    idle_kb = d.peak_rss_kb() + d.workers_peak_rss_kb()
     with TimedSMTP("127.0.0.1", d.port, timeout=120) as s:
         s.ehlo("client.example")
         s.mail("ivan.big@romashka.example")
@@ -957,7 +1020,10 @@ def measure_rss(sz: dict[str, Any]) -> dict[str, Any]:
     while d.processed() < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    out.update(daemon_code=code, daemon_idle_kb=idle_kb, daemon_peak_kb=d.peak_rss_kb(),
+    # The listener and its pipeline processes: each one's peak, and their sum.
+    listener_kb, workers_kb = d.peak_rss_kb(), d.workers_peak_rss_kb()
+    out.update(daemon_code=code, daemon_idle_kb=idle_kb, daemon_peak_kb=listener_kb + workers_kb,
+               daemon_listener_peak_kb=listener_kb, daemon_workers_peak_kb=workers_kb,
                daemon_processed=d.processed(), daemon_accept_ms=accept_s * 1000)
     out["daemon_ratio"] = out["daemon_peak_kb"] * 1024 / len(raw)
     d.stop()
@@ -1163,6 +1229,10 @@ def main() -> None:
     step("queue", lambda: {
         "sqlite": run_child("queue", {**base, "label": "sqlite"}),
         "postgresql": run_child("queue", {**base, "label": "pg", "pg": pg}) if pg else None,
+        # Pipeline processes ([pipeline] workers, PostgreSQL only), new letters only:
+        "postgresql_procs": {str(n): run_child("queue", {**base, "label": f"pg-{n}p", "pg": pg,
+                                                    "procs": n}) for n in (1, 2)}
+        if pg else None,
     })
     step("pipe", lambda: measure_pipe(sz, seed))
     step("smtp", lambda: measure_smtp(sz, seed, WORK / "profile-smtp.txt"))
