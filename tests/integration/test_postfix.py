@@ -332,6 +332,15 @@ def test_a_letter_too_big_for_supportd_is_bounced_to_its_sender_not_lost(
         # Better: Postfix's message_size_limit no larger than supportd's, so the
         # client's own server hears the refusal at once and nobody gets a bounce.
         mta.postconf(message_size_limit="8192")
+
+        def advertised() -> str:
+            with smtplib.SMTP(mta.host, mta.port, timeout=30) as probe:
+                probe.ehlo("mail.client.example")
+                return probe.esmtp_features.get("size", "")
+
+        # The reload is asynchronous: an smtpd of the old configuration may still
+        # take a connection or two.
+        mta.wait_for(lambda: advertised() == "8192", why="for smtpd to take the new limit")
         with smtplib.SMTP(mta.host, mta.port, timeout=30) as s:
             s.ehlo("mail.client.example")
             assert s.esmtp_features["size"] == "8192"
