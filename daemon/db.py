@@ -43,6 +43,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # 64 MB of page cache (the default is 2 MB): the indexes' upper pages of a
+            # desk with a million tickets stay in memory between letters.
+            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
 
         @event.listens_for(engine, "begin")
