@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,15 +61,6 @@ def inbound(url: str) -> dict[str, list[str]]:
     for mid, outcome in query(url, "SELECT message_id_header, outcome FROM inbound"):
         got.setdefault(mid, []).append(outcome)
     return got
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    cfg, port = write_daemon_config(tmp_path)
-    d = Daemon(tmp_path, port, cfg)
-    d.upgrade()
-    with running(d):
-        yield d
 
 
 def sqlite_url(root: Path) -> str:

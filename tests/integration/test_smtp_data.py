@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import smtplib
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -24,22 +22,11 @@ from tests.support.daemons import (
     SUPPORT_ADDRESS,
     Daemon,
     crlf,
-    running,
     spool_state,
     wait_until,
-    write_daemon_config,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    cfg, port = write_daemon_config(tmp_path)
-    d = Daemon(tmp_path, port, cfg)
-    d.upgrade()
-    with running(d):
-        yield d
 
 
 def stored(d: Daemon) -> dict[bytes, bytes]:
