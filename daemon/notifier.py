@@ -183,7 +183,7 @@ class Notifier:
                 level=self.level_view(ticket.sla_level),
                 due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
                 emergency_requested=letter.emergency_requested,
-                missing=ticket.missing_info if letter.new_ticket else [],
+                missing=self.missing_lines(ticket) if letter.new_ticket else [],
                 verdicts=letter.verdicts, body=body[:100_000])
             prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
             self.queue(session, ticket, "notification", member.email,

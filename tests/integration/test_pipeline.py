@@ -42,6 +42,15 @@ def test_new_letter_opens_ticket_acknowledged_with_tid_level_and_deadline(desk: 
     assert "SD-000013" in html
 
 
+def test_the_staff_notification_names_what_the_client_was_asked_for_in_russian(
+        desk: Desk) -> None:
+    desk.ingest(simple_letter("Не работает отчёт", "Здравствуйте! Отчёт не формируется."))
+    [note] = [m for m in desk.sent() if "Новое обращение" in str(m["Subject"])]
+    assert ("Клиенту предложено дополнить: описание проблемы и шаги для её воспроизведения; "
+            "адрес Системы, на котором наблюдается проблема; номер версии Программы и "
+            "редакция.") in body(note)
+
+
 @pytest.mark.parametrize("subject", [
     "Re: [SD-000013] Ошибка при подписании",
     "RE: RE: [SD-000013] Ошибка при подписании",
