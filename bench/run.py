@@ -35,7 +35,6 @@ import platform
 import shutil
 import signal
 import smtplib
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -126,15 +125,10 @@ def say(*parts: object) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}]", *parts, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # ---------------------------------------------------------------- desks
 
-from tests.conftest import STAFF  # noqa: E402  (one staff block for tests and bench)
+from tests.conftest import STAFF, free_port  # noqa: E402  (shared with the tests)
+from tests.support.daemons import wait_listening  # noqa: E402
 
 
 def write_config(root: Path, url: str | None = None, smtp_port: int | None = None) -> Path:
@@ -710,17 +704,7 @@ class Daemon:
         with open(log, "wb") as out:
             self.proc = subprocess.Popen([str(BIN / "supportd"), "--config", str(self.config),
                                           "run"], stdout=out, stderr=out, cwd=PROJECT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
-                    s.noop()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"daemon exited: {log.read_text()[-2000:]}") from None
-                time.sleep(0.1)
-        raise RuntimeError("daemon did not listen within 60 s")
+        wait_listening(self.port, self.proc, lambda: log.read_text(errors="replace")[-2000:])
 
     def processed(self) -> int:
         from sqlalchemy import func, select

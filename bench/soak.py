@@ -109,19 +109,12 @@ MIX: dict[str, tuple[float, int, str]] = {
 DEPENDENT = {"reply-tid", "reply-refs", "duplicate", "autoreply-tid", "bounce-ours"}
 STARTERS = {"new", "attachment"}  # letters whose tickets others may lean on
 
-from tests.conftest import STAFF  # noqa: E402  (one staff block for tests and bench)
+from tests.conftest import STAFF, free_port  # noqa: E402  (shared with the tests)
+from tests.support.daemons import wait_listening  # noqa: E402
 
 
 def say(*parts: object) -> None:
     print(f"[soak {time.strftime('%H:%M:%S')}]", *parts, flush=True)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def crlf(raw: bytes) -> bytes:
@@ -600,17 +593,7 @@ class Daemon:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen([*SUPPORTD, "--config", str(self.config), "run"],
                                          stdout=out, stderr=out, cwd=PROJECT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
-                    s.noop()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("supportd exited:\n" + self.tail()) from None
-                time.sleep(0.2)
-        raise RuntimeError("supportd did not listen within 60 s:\n" + self.tail())
+        wait_listening(self.port, self.proc, self.tail)
 
     def tail(self, n: int = 3000) -> str:
         try:

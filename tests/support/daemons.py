@@ -89,6 +89,22 @@ def relay_outbound(port: int, timeout: int = 5, max_attempts: int = 20) -> str:
 # ---------------------------------------------------------------- the daemon
 
 
+def wait_listening(port: int, proc: subprocess.Popen[bytes], tail: Callable[[], str],
+                   timeout: float = 60) -> None:
+    """Until a `supportd run` answers SMTP NOOP on `port`; AssertionError with the log's
+    `tail()` when it exits first or does not listen in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=5) as s:
+                s.noop()
+            return
+        except OSError:
+            assert proc.poll() is None, "supportd exited:\n" + tail()
+            time.sleep(0.1)
+    raise AssertionError("supportd did not start listening:\n" + tail())
+
+
 class Daemon:
     """`supportd --config CONFIG run` as a child process."""
 
@@ -124,16 +140,7 @@ class Daemon:
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the listener answers (READY=1 comes right after it)."""
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as s:
-                    s.noop()
-                return
-            except OSError:
-                assert self.proc.poll() is None, self.tail()
-                time.sleep(0.1)
-        raise AssertionError(f"{self.name} did not start listening:\n" + self.tail())
+        wait_listening(self.port, self.proc, self.tail, timeout)
 
     @property
     def pid(self) -> int:
