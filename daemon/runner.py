@@ -115,12 +115,15 @@ BATCH_BYTES = 4 << 20
 @dataclass
 class _Item:
     claimed: Path
-    spooled: SpooledLetter
     letter: Letter
     result: Result | None = None
     error: Exception | None = None
     trace: str = ""
     redundant: bool = False  # a second copy of a letter already stored: dropped
+
+    @property
+    def spooled(self) -> SpooledLetter:
+        return self.letter.spooled
 
 
 def process(app: App, claimed: Path, spooled: SpooledLetter | None = None) -> Result:
@@ -156,7 +159,7 @@ def process_batch(app: App, claimed: list[Path],
         letter = Letter(spooled=read, now=app.now())
         # Parsing is pure and the costliest step: done before the transaction opens.
         parse_step.run(letter, None, app)  # type: ignore[arg-type]
-        items.append(_Item(path, read, letter))
+        items.append(_Item(path, letter))
     if items:
         try:
             _run_batch(app, items)
@@ -204,8 +207,6 @@ def _run_batch(app: App, items: list[_Item]) -> None:
         known = set(session.scalars(select(Inbound.spool_id).where(
             Inbound.spool_id.in_([i.spooled.spool_id for i in items]))))
         for item in items:
-            item.result, item.error = None, None
-            s = item.spooled
             try:
                 with session.begin_nested():
                     item.result = _one(app, session, item, known)
@@ -213,7 +214,7 @@ def _run_batch(app: App, items: list[_Item]) -> None:
                 if is_disk_full(exc) or db.is_temporary(exc):
                     raise
                 item.error, item.trace = exc, traceback.format_exc()
-                log.error("letter.failed", spool_id=s.spool_id, error=repr(exc),
+                log.error("letter.failed", spool_id=item.spooled.spool_id, error=repr(exc),
                           trace=item.trace)
 
 
@@ -284,7 +285,7 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trac
         app.spool.shunt(claimed, trace)
         log.error("letter.shunted", spool_id=spooled.spool_id, error=repr(second))
         return Result(spooled.spool_id, "shunted", repr(exc), None)
-    _finish_many(app, [_Item(claimed, spooled, letter)])
+    _finish_many(app, [_Item(claimed, letter)])
     return Result(spooled.spool_id, "ticket", f"flagged after error: {exc!r}", tid)
 
 

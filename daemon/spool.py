@@ -196,12 +196,6 @@ class Spool:
     def store_path(self, spool_id: str, received_at: datetime) -> Path:
         return self.store / received_at.strftime("%Y/%m/%d") / spool_id
 
-    def finish(self, claimed: Path, stored: Path) -> None:
-        """Move a processed letter to the store (after its transaction committed)."""
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(claimed, stored)
-        _fsync_dir(stored.parent)
-
     def finish_many(self, moves: list[tuple[Path, Path]]) -> list[OSError | None]:
         """Move processed letters to the store (after their transaction committed),
         each folder fsync'd once. An error per move, None where it succeeded."""
