@@ -77,11 +77,9 @@ def db_answers(engine: Engine) -> bool:
 
 def die_with_parent(parent: int) -> None:
     """SIGKILL when the parent process dies (Linux); exit now if it already has."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: end of file on stdin still stops the worker
+    # Not Linux (no prctl): end of file on stdin still stops the worker.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(0)
 
