@@ -56,18 +56,16 @@ class Result:
     tid: str | None
 
 
-def _account(letter: Letter, session: Session, app: App, outcome: str, reason: str) -> Inbound:
+def _account(letter: Letter, session: Session, app: App, outcome: str, reason: str) -> None:
     s = letter.spooled
     p = letter.parsed
-    row = Inbound(spool_id=s.spool_id, source=s.envelope.source,
-                  source_key=s.envelope.source_key, envelope_from=s.envelope.mail_from or "",
-                  envelope_to=list(s.envelope.rcpt_to), received_at=s.received_at,
-                  processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
-                  raw_path=str(app.stored_path(s)),
-                  message_id_header=p.message_id if p else None, outcome=outcome,
-                  reason=reason[:4000], ticket=letter.ticket)
-    session.add(row)
-    return row
+    db.insert_row(session, Inbound.__table__, dict(  # type: ignore[arg-type]
+        spool_id=s.spool_id, source=s.envelope.source, source_key=s.envelope.source_key,
+        envelope_from=s.envelope.mail_from or "", envelope_to=list(s.envelope.rcpt_to),
+        received_at=s.received_at, processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
+        raw_path=str(app.stored_path(s)), message_id_header=p.message_id if p else None,
+        outcome=outcome, reason=reason[:4000],
+        ticket_id=letter.ticket.id if letter.ticket else None))
 
 
 def run_pipeline(letter: Letter, session: Session, app: App, skip: tuple[str, ...] = ()
@@ -207,12 +205,14 @@ def _run_batch(app: App, items: list[_Item]) -> None:
         known = set(session.scalars(select(Inbound.spool_id).where(
             Inbound.spool_id.in_([i.spooled.spool_id for i in items]))))
         for item in items:
+            mark = db.adopted_mark(session)
             try:
                 with session.begin_nested():
                     item.result = _one(app, session, item, known)
             except Exception as exc:  # a bug: only this letter's savepoint is rolled back
                 if is_disk_full(exc) or db.is_temporary(exc):
                     raise
+                db.forget_adopted(session, mark)
                 item.error, item.trace = exc, traceback.format_exc()
                 log.error("letter.failed", spool_id=item.spooled.spool_id, error=repr(exc),
                           trace=item.trace)

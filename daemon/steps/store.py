@@ -3,15 +3,19 @@
 A new ticket takes its number from the database (the row's primary key), so two
 daemons on one PostgreSQL never hand out one TID twice. A client letter on a
 ticket starts a new reaction clock of the ticket's level (§2.3) and reopens a
-closed ticket (§6).
+closed ticket (§6). A new ticket's row is written whole, clock included, and the
+letter's rows right after it, each with one INSERT (`db.insert_now`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal_column, select
+from functools import cache
+
+from sqlalchemy import Select, bindparam, func, literal_column, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from daemon import db
 from daemon.app import App
 from daemon.commands import asks_for_transcript, mentions_credentials, rating_of
 from daemon.models import Attachment, Message, Reaction, Ticket
@@ -31,11 +35,17 @@ def pick_assignee(session: Session, app: App) -> str | None:
     # 'closed' written into the SQL, not bound: a plan made for any value (PostgreSQL's
     # generic plan of a prepared statement) cannot use ix_tickets_open_assignee, the
     # index of open tickets only, and reads every ticket the agents ever had (issue 5).
-    load = dict(session.execute(
-        select(Ticket.assignee, func.count())
-        .where(Ticket.status != literal_column("'closed'"), Ticket.assignee.in_(agents))
-        .group_by(Ticket.assignee)).all())
+    load = dict(session.connection().execute(_open_per_agent(), {"agents": agents}).all())
     return min(agents, key=lambda a: (load.get(a, 0), agents.index(a)))
+
+
+@cache
+def _open_per_agent() -> Select[tuple[str, int]]:
+    t = Ticket.__table__.c
+    return (select(t.assignee, func.count())
+            .where(t.status != literal_column("'closed'"),
+                   t.assignee.in_(bindparam("agents", expanding=True)))
+            .group_by(t.assignee))
 
 
 def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
@@ -68,9 +78,8 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
                                    else "") + f"в теме чужой номер {letter.thread_note[14:]}"
     ticket.id = next_ticket_number(session)
     ticket.tid = format_tid(ticket.id, app.config.service.tid_prefix)
-    session.add(ticket)
     letter.new_ticket = True
-    return ticket
+    return ticket  # not written yet: run() writes it once its clock is set
 
 
 def next_ticket_number(session: Session) -> int:
@@ -79,9 +88,14 @@ def next_ticket_number(session: Session) -> int:
     the table's sequence, safe for several daemons; SQLite: one past the highest,
     which is what SQLite itself would pick, under the write lock every transaction
     takes at its start (BEGIN IMMEDIATE, daemon/db.py)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return int(session.scalar(sql("SELECT nextval(pg_get_serial_sequence('tickets', 'id'))")))
-    return (session.scalar(select(func.max(Ticket.id))) or 0) + 1
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(_NEXTVAL).scalar_one())
+    return (conn.execute(_HIGHEST).scalar() or 0) + 1
+
+
+_NEXTVAL = sql("SELECT nextval(pg_get_serial_sequence('tickets', 'id'))")
+_HIGHEST = select(func.max(Ticket.__table__.c.id))
 
 
 def message_kind(letter: Letter, ticket: Ticket) -> str:
@@ -98,52 +112,65 @@ def message_kind(letter: Letter, ticket: Ticket) -> str:
     return "client"
 
 
-def start_reaction_clock(ticket: Ticket, letter: Letter, session: Session, app: App) -> None:
+def start_reaction_clock(ticket: Ticket, letter: Letter, app: App) -> dict[str, object]:
+    """Set the ticket's clock; the returned `Reaction` row is the caller's to write."""
     start, due = app.deadline(ticket.sla_level, letter.spooled.received_at,
                               developers_involved=ticket.developers_involved)
-    session.add(Reaction(ticket=ticket, sla_level=ticket.sla_level, started_at=start, due_at=due))
     ticket.clock_started_at, ticket.reaction_due = start, due
     ticket.warn_due = app.warn_time(ticket.sla_level, letter.spooled.received_at,
                                     developers_involved=ticket.developers_involved)
     ticket.awaiting_reaction, ticket.warned_at, ticket.breach_notified_at = True, None, None
+    return dict(ticket_id=ticket.id, sla_level=ticket.sla_level, started_at=start, due_at=due,
+                met_at=None)
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
-    ticket = letter.ticket if letter.ticket is not None else _new_ticket(letter, session, app)
+    new = letter.ticket is None
+    ticket = _new_ticket(letter, session, app) if new else letter.ticket
+    assert ticket is not None
     letter.ticket = ticket
     p = letter.parsed
     kind = message_kind(letter, ticket)
-    msg = Message(ticket=ticket, direction="in", kind=kind, from_addr=letter.sender,
-                  to_addrs=p.to if p else list(letter.spooled.envelope.rcpt_to),
-                  cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
-                  message_id=p.message_id if p else None, at=letter.spooled.received_at,
-                  body_text=(p.text if p else "")[:1_000_000],
-                  raw_path=str(app.stored_path(letter.spooled)),
-                  content_hash=letter.content_hash or None)
-    session.add(msg)
-    letter.message = msg
-    if p is not None:
-        for raw, verdict in zip(p.attachments, letter.verdicts, strict=True):
-            # A big attachment is written block by block, decoded from the letter.
-            digest, path = app.spool.put_attachment(
-                raw.content if isinstance(raw.content, bytes) else raw.content.blocks(),
-                raw.sha256)
-            msg.attachments.append(Attachment(
-                filename=verdict.filename, declared_type=raw.content_type[:255],
-                detected_type=verdict.detected_type, size=verdict.size, sha256=digest,
-                stored_path=str(path), verdict=verdict.verdict, reason=verdict.reason))
     if kind == "rating":
         ticket.rating = rating_of(new_text_of_reply(p.text if p else ""))
     if kind == "client" and p is not None and mentions_credentials(p.text):
         ticket.credentials_shared = True  # §5.3: remind to change them on closing
+    reaction = None
     if kind == "client":
         if ticket.status == "closed":
             ticket.status, ticket.closed_at = "open", None
             letter.notes.append("reopened")
         elif ticket.status == "pending":
             ticket.status = "open"
-        if not letter.new_ticket:
+        if not new:
             for a in ({*(p.to if p else []), *(p.cc if p else [])} - app.config.our_addresses()):
                 if a != ticket.requester and a not in ticket.participants:
                     ticket.participants = [*ticket.participants, a]
-        start_reaction_clock(ticket, letter, session, app)
+        reaction = start_reaction_clock(ticket, letter, app)
+    if new:
+        db.insert_now(session, ticket)
+    if reaction is not None:
+        db.insert_row(session, Reaction.__table__, reaction)  # type: ignore[arg-type]
+    msg = db.insert_now(session, Message(
+        ticket_id=ticket.id, direction="in", kind=kind, from_addr=letter.sender,
+        to_addrs=p.to if p else list(letter.spooled.envelope.rcpt_to),
+        cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
+        message_id=p.message_id if p else None, at=letter.spooled.received_at,
+        body_text=(p.text if p else "")[:1_000_000],
+        raw_path=str(app.stored_path(letter.spooled)),
+        content_hash=letter.content_hash or None))
+    letter.message = msg
+    db.expire_loaded(session, ticket, "messages", "deadlines")
+    if p is not None and p.attachments:
+        rows = []
+        for raw, verdict in zip(p.attachments, letter.verdicts, strict=True):
+            # A big attachment is written block by block, decoded from the letter.
+            digest, path = app.spool.put_attachment(
+                raw.content if isinstance(raw.content, bytes) else raw.content.blocks(),
+                raw.sha256)
+            rows.append(dict(
+                message_id=msg.id, filename=verdict.filename,
+                declared_type=raw.content_type[:255], detected_type=verdict.detected_type,
+                size=verdict.size, sha256=digest, stored_path=str(path),
+                verdict=verdict.verdict, reason=verdict.reason))
+        db.insert_row(session, Attachment.__table__, rows)  # type: ignore[arg-type]

@@ -9,7 +9,9 @@ joins the other one.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
@@ -25,6 +27,15 @@ def may_write(ticket: Ticket, sender: str, app: App) -> bool:
     if sender == ticket.requester or sender in (ticket.participants or []):
         return True
     return app.config.staff_by_email(sender) is not None
+
+
+@cache
+def _ours_among() -> Select[tuple[int]]:
+    """The ticket of the first of our letters among a letter's references; built once
+    (issue 5)."""
+    m = Message.__table__.c
+    return select(m.ticket_id).where(m.message_id.in_(bindparam("refs", expanding=True)),
+                                     m.direction == "out").limit(1)
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -43,9 +54,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
         if letter.ticket is None and not letter.thread_note.startswith("tid-not-yours"):
             refs = list(dict.fromkeys([*p.in_reply_to, *reversed(p.references)]))
             if refs:
-                ticket_id = session.scalar(
-                    select(Message.ticket_id).where(Message.message_id.in_(refs[:50]),
-                                                    Message.direction == "out").limit(1))
+                ticket_id = session.connection().execute(
+                    _ours_among(), {"refs": refs[:50]}).scalar()
                 ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
                 if ticket is not None and may_write(ticket, letter.sender, app):
                     letter.ticket, letter.thread_note = ticket, "references"
