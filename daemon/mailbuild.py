@@ -1,8 +1,9 @@
 """Building outgoing letters: correct headers for every mail client and robot.
 
-Headers are encoded by the stdlib (RFC 2047 for Russian), so nothing a client
-wrote can inject a header: subjects are stripped of control characters before
-they get here, and the email package refuses CR/LF in header values.
+Russian in a header goes into RFC 2047 encoded words, written here exactly as the
+stdlib's `Header` writes them (a property test holds the two byte for byte), and
+nothing a client wrote can inject a header: every header value is one line
+(`one_line`) before it gets here.
 Every letter carries a stable Message-ID (decided at queue time, so retries and
 restarts resend the same letter), In-Reply-To/References to the letter it
 answers, and Auto-Submitted so that other robots do not answer it (RFC 3834).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import string
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,13 +88,88 @@ def _fold(name: str, value: str) -> str:
     return "\r\n".join(lines)
 
 
+# RFC 2047 encoded words written as the stdlib writes UTF-8 ones (`email.charset`,
+# SHORTEST): base64 when it is strictly shorter than Q, else Q; a line at most 78
+# characters. `Header` finds where to cut by encoding every prefix of the text again
+# (quadratic, and most of an acknowledgement's cost); the same cuts are found here in
+# the text encoded once.
+_CHROME = len("=?utf-8?b??=")
+# Q writes these bytes as themselves, a space as "_", every other byte as "=XX"
+# (RFC 2047 §4.2; the stdlib's choice of safe bytes).
+_Q_LITERAL = frozenset((string.ascii_letters + string.digits + "-!*+/").encode())
+_Q_TABLE = ["_" if b == 0x20 else chr(b) if b in _Q_LITERAL else f"={b:02X}"
+            for b in range(256)]
+_Q_ONE_CHARACTER = bytes(sorted(_Q_LITERAL | {0x20}))
+_Q_CONTINUATION = ("=8", "=9", "=A", "=B")  # bytes 0x80-0xBF: inside a UTF-8 sequence
+
+
+def _use_base64(data: bytes) -> bool:
+    q_length = len(data) + 2 * len(data.translate(None, _Q_ONE_CHARACTER))
+    return -(-len(data) // 3) * 4 < q_length
+
+
+def _b_text(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _q_text(data: bytes) -> str:
+    return data.decode("latin-1").translate(_Q_TABLE)
+
+
+def _word(data: bytes) -> str:
+    """One encoded word for all of `data` (UTF-8), as `Charset.header_encode` writes it."""
+    if _use_base64(data):
+        return f"=?utf-8?b?{_b_text(data)}?="
+    return f"=?utf-8?q?{_q_text(data)}?="
+
+
+def _b_pieces(data: bytes, room: int) -> list[str]:
+    """Base64 texts for the words of a header: `room` characters on the first line, the
+    rest on continuation lines; each ends where a character ends."""
+    pieces: list[str] = []
+    while -(-len(data) // 3) * 4 > room:
+        cut = room // 4 * 3
+        while data[cut] & 0xC0 == 0x80:
+            cut -= 1
+        pieces.append(_b_text(data[:cut]))
+        data = data[cut:]
+        room = _FOLD_AT - 1 - _CHROME
+    pieces.append(_b_text(data))
+    return pieces
+
+
+def _q_pieces(data: bytes, room: int) -> list[str]:
+    """Q texts, cut like `_b_pieces`: never inside an "=XX" nor inside a character."""
+    text = _q_text(data)
+    pieces: list[str] = []
+    while len(text) > room:
+        cut = room
+        if text[cut - 1] == "=":
+            cut -= 1
+        elif text[cut - 2] == "=":
+            cut -= 2
+        while text.startswith(_Q_CONTINUATION, cut):
+            cut -= 3
+        pieces.append(text[:cut])
+        text = text[cut:]
+        room = _FOLD_AT - 1 - _CHROME
+    pieces.append(text)
+    return pieces
+
+
 def _encoded(name: str, value: str) -> str:
-    """A header value that may hold Russian: ASCII folded as it is, otherwise RFC 2047
-    encoded words from `Header`, every space inside a word (see `build`)."""
+    """A header value that may hold Russian: ASCII folded as it is, otherwise the RFC 2047
+    words that `Header(value, "utf-8", header_name=name)` writes, every space inside a
+    word (see `build`). `name` is short: its first line has room for a word."""
     if value.isascii():
         return _fold(name, value)
-    words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {words}"
+    data = value.encode("utf-8")
+    room = _FOLD_AT - len(name) - 2 - _CHROME
+    if _use_base64(data):
+        words = [f"=?utf-8?b?{piece}?=" for piece in _b_pieces(data, room)]
+    else:
+        words = [f"=?utf-8?q?{piece}?=" for piece in _q_pieces(data, room)]
+    return f"{name}: " + "\r\n ".join(words)
 
 
 def _qp_body(text: str) -> bytes:
@@ -109,7 +186,10 @@ def _text_part(text: str, subtype: str) -> list[bytes]:
 def _sender(o: Outbound) -> str:
     # One encoded word for a Russian name, as formataddr makes it: a display name split
     # into several words comes back with a space inside a word from some readers.
-    return _fold("From", formataddr((one_line(o.sender_name, 200), o.sender), charset="utf-8"))
+    name = one_line(o.sender_name, 200)
+    if name.isascii():
+        return _fold("From", formataddr((name, o.sender)))
+    return _fold("From", f"{_word(name.encode('utf-8'))} <{o.sender}>")
 
 
 def build(o: Outbound) -> bytes:
@@ -117,7 +197,7 @@ def build(o: Outbound) -> bytes:
     or text and HTML alternatives, UTF-8 quoted-printable), and the email package's
     generator cost more than the rest of an acknowledgement. Headers are one line
     each before they get here (`one_line`), so nothing can inject a header; Russian
-    goes into RFC 2047 words by the stdlib's `Header`, which puts every space inside
+    goes into RFC 2047 words as the stdlib's `Header` writes them, every space inside
     the encoded words (RFC 2047 §6.2) — the new policy's folder drops the space
     between two words where it folds ("срок реакции" arrives as "срокреакции").
     Addresses that are not ASCII (SMTPUTF8) take the stdlib's generic path."""

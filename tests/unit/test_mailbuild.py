@@ -6,7 +6,7 @@ import email
 import email.policy
 from datetime import UTC, datetime
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from daemon.mailbuild import Outbound, build, one_line
@@ -50,8 +50,9 @@ def test_headers_of_a_reply() -> None:
     assert m["References"] == "<c0@client.example> <c1@client.example>"
     assert m["Auto-Submitted"] == "auto-replied"
     assert str(m["From"]) == "Служба технической поддержки <techsupport@example.ru>"
-    assert m.get_body(("plain",)).get_content().startswith("Здравствуйте!")
-    assert m.get_body(("html",)).get_content().startswith("<p>Здравствуйте!")
+    plain, html = m.get_body(("plain",)), m.get_body(("html",))
+    assert plain is not None and plain.get_content().startswith("Здравствуйте!")
+    assert html is not None and html.get_content().startswith("<p>Здравствуйте!")
 
 
 def test_injection_through_the_subject_is_flattened() -> None:
@@ -93,3 +94,39 @@ def test_the_direct_writer_reads_back_like_the_email_package_letter(
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             assert a.get_content().replace("\r\n", "\n") == b.get_content().replace("\r\n", "\n")
+
+
+# Header text as clients write it: Russian, ASCII punctuation that Q writes as "=XX",
+# characters of two, three and four bytes in UTF-8 (a word must not end inside one);
+# mostly Latin text with a few of those, which the stdlib writes in Q, not base64.
+HEADER_TEXT = st.one_of(
+    st.text(st.one_of(st.sampled_from("срок реакции ЁЖИК «»—€😀 ab_=?!*+/.,:;\t"),
+                      st.characters(codec="utf-8")), min_size=1, max_size=300),
+    st.text(st.sampled_from("Invoice report 2026 -!*+/ abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJ" * 3 + "ж€😀=?_"), min_size=60, max_size=300))
+
+
+@settings(max_examples=300)
+@given(HEADER_TEXT, st.sampled_from(["Subject", "In-Reply-To", "References"]))
+def test_encoded_words_are_the_email_package_words_byte_for_byte(text: str, name: str) -> None:
+    from email.header import Header
+
+    from daemon.mailbuild import _encoded
+
+    value = one_line(text)
+    assume(not value.isascii())
+    words = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    assert _encoded(name, value) == f"{name}: {words}"
+
+
+@settings(max_examples=200)
+@given(HEADER_TEXT)
+def test_the_sender_is_the_email_package_display_name_byte_for_byte(name: str) -> None:
+    from email.utils import formataddr
+
+    from daemon.mailbuild import _fold, _sender
+
+    o = Outbound(name, "techsupport@example.ru", "ivan@client.example", "", "", None,
+                 "<m@example.ru>", datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    expected = formataddr((one_line(name, 200), o.sender), charset="utf-8")
+    assert _sender(o) == _fold("From", expected)
