@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from daemon.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
@@ -155,30 +155,50 @@ class Identification:
         return self.org is not None and self.how in ("email", "domain")
 
 
+# Identification runs for every letter of a new ticket, so its statements are built once
+# and select plain columns (Core): an ORM `Org` is loaded only for the org found.
+_ADDRESS = OrgAddress.__table__.c
+_ORG = Org.__table__.c
+# The org of a sender's address or domain; `identify` prefers the address.
+_BY_ADDRESS = select(_ADDRESS.kind, _ADDRESS.org_id).where(or_(
+    and_(_ADDRESS.kind == "email", _ADDRESS.value == bindparam("email")),
+    and_(_ADDRESS.kind == "domain", _ADDRESS.value == bindparam("domain")),
+)).order_by(_ADDRESS.id)
+# The orgs that the INNs, OGRNs and logins found in a letter name: kind, the value
+# matched, the org, and the row's id (the first registered wins a tie).
+_BY_MENTION = union_all(
+    select(literal_column("'inn'"), _ORG.inn, _ORG.id, _ORG.id)
+    .where(_ORG.inn.in_(bindparam("inn", expanding=True))),
+    select(literal_column("'ogrn'"), _ORG.ogrn, _ORG.id, _ORG.id)
+    .where(_ORG.ogrn.in_(bindparam("ogrn", expanding=True))),
+    select(literal_column("'login'"), _ADDRESS.value, _ADDRESS.org_id, _ADDRESS.id)
+    .where(_ADDRESS.kind == "login", _ADDRESS.value.in_(bindparam("login", expanding=True))),
+)
+_MENTION_ORDER = ("inn", "ogrn", "login")
+
+
 def identify(session: Session, sender: str, text: str) -> Identification:
+    """The sender's org: by its registered address, else its domain, else the first INN
+    in the text that is registered, else the first OGRN, else the first login."""
     sender = sender.lower()
     domain = sender.rpartition("@")[2]
-    for kind, value in (("email", sender), ("domain", domain)):
-        if not value:
-            continue
-        org_id = session.scalar(select(OrgAddress.org_id).where(
-            OrgAddress.kind == kind, OrgAddress.value == value).limit(1))
+    # NULL equals nothing: an empty address or domain is not looked up.
+    registered = session.execute(
+        _BY_ADDRESS, {"email": sender or None, "domain": domain or None}).all()
+    for kind in ("email", "domain"):
+        org_id = next((org_id for k, org_id in registered if k == kind), None)
         if org_id is not None:
             return Identification(session.get(Org, org_id), kind)
-    for inn in find_inns(text):
-        org = session.scalar(select(Org).where(Org.inn == inn))
-        if org is not None:
-            return Identification(org, "inn")
-    for ogrn in find_ogrns(text):
-        org = session.scalar(select(Org).where(Org.ogrn == ogrn).limit(1))
-        if org is not None:
-            return Identification(org, "ogrn")
-    for login in find_logins(text):
-        org_id = session.scalar(select(OrgAddress.org_id).where(
-            OrgAddress.kind == "login", OrgAddress.value == login.lower()).limit(1))
-        if org_id is not None:
-            return Identification(session.get(Org, org_id), "login")
-    return Identification(None, "")
+    found = {"inn": find_inns(text), "ogrn": find_ogrns(text),
+             "login": [login.lower() for login in find_logins(text)]}
+    if not any(found.values()):
+        return Identification(None, "")
+    named = session.execute(_BY_MENTION, found).all()
+    if not named:
+        return Identification(None, "")
+    kind, _value, org_id, _row_id = min(named, key=lambda row: (
+        _MENTION_ORDER.index(row[0]), found[row[0]].index(row[1]), row[3]))
+    return Identification(session.get(Org, org_id), kind)
 
 
 VIP_PRODUCTS = ("организатор эдо v.3", "оператор эдо v.3")
