@@ -7,14 +7,15 @@ database and an upgraded one are the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, Insert, Table, create_engine, event, insert, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Engine, Table, bindparam, create_engine, event, insert, inspect, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
@@ -82,28 +83,98 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 # The unit of work costs several times a plain INSERT per row (its bookkeeping, one
 # statement per object at each savepoint): the rows a letter adds and seldom changes
 # again (its message, attachments, reaction clock, queued letters, accounting) are
-# written with one Core INSERT each instead (issue 5). Written at once, they are seen
-# by every later query of the transaction and rolled back with its savepoint.
+# written with one INSERT each instead (issue 5). Written at once, they are seen by
+# every later query of the transaction and rolled back with its savepoint.
+#
+# Those INSERTs go to the driver's cursor directly, with the SQL SQLAlchemy compiled
+# for the table once and the columns' own bind processors (JSON, UTC datetimes):
+# executing them through Core cost 155 µs per message row against 24 µs for the
+# driver alone. Driver errors are raised as SQLAlchemy's (so a database that went
+# away is still temporary, `is_temporary`).
 
 T = TypeVar("T")
 ADOPTED = "supportd_adopted"  # session.info: objects insert_now adopted, in order
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class _Insert:
+    sql: str
+    columns: tuple[Column[Any], ...]  # in the order of the statement's parameters
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    named: bool  # the driver takes a dict (psycopg), not a sequence (sqlite3)
+    returning: bool  # the new id comes back as a row (else the cursor's lastrowid)
 
 
 @cache
-def _insert(table: Table, returning: bool) -> Insert:
-    stmt = insert(table)
-    return stmt.returning(table.c.id) if returning else stmt
+def _prepared(dialect: Dialect, table: Table, with_id: bool) -> _Insert:
+    columns = tuple(c for c in table.columns if with_id or not c.primary_key)
+    returning = not with_id and dialect.name != "sqlite"
+    stmt = insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
+    compiled = stmt.returning(table.c.id).compile(dialect=dialect) if returning \
+        else stmt.compile(dialect=dialect)
+    order = compiled.positiontup
+    if order is not None:  # positional parameters: the statement's own order
+        by_name = {c.name: c for c in columns}
+        columns = tuple(by_name[name] for name in order)
+    return _Insert(compiled.string, columns,
+                   tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns),
+                   named=order is None, returning=returning)
+
+
+def _value(column: Column[Any], values: dict[str, Any]) -> Any:
+    value = values.get(column.name, _UNSET)
+    if value is not _UNSET:
+        return value
+    default = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+
+
+def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id: bool
+             ) -> int | None:
+    conn = session.connection()
+    dialect = conn.dialect
+    prep = _prepared(dialect, table, with_id)
+    params: list[Any] = []
+    for values in rows:
+        row = [_value(c, values) if process is None else process(_value(c, values))
+               for c, process in zip(prep.columns, prep.processors, strict=True)]
+        params.append({c.name: v for c, v in zip(prep.columns, row, strict=True)}
+                      if prep.named else row)
+    cursor = conn.connection.cursor()
+    try:
+        if len(params) == 1:
+            cursor.execute(prep.sql, params[0])
+        else:
+            cursor.executemany(prep.sql, params)
+        if with_id:
+            return None
+        if prep.returning:
+            return int(cursor.fetchone()[0])  # type: ignore[index]
+        return int(cursor.lastrowid)  # SQLite: the rowid
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(prep.sql, params, exc, dialect.loaded_dbapi.Error,
+                                  dialect=dialect) from exc
+    finally:
+        cursor.close()
 
 
 def insert_row(session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]]
                ) -> None:
-    """INSERT one row or many (executemany); their parents must be written already."""
-    session.connection().execute(_insert(table, False), values)
+    """INSERT one row or many; their parents must be written already. A column not
+    given gets its default."""
+    rows = values if isinstance(values, list) else [values]
+    if rows:
+        _execute(session, table, rows, with_id=any("id" in r for r in rows))
 
 
 def insert_id(session: Session, table: Table, values: dict[str, Any]) -> int:
     """INSERT one row; its new primary key."""
-    return int(session.connection().execute(_insert(table, True), values).scalar_one())
+    new_id = _execute(session, table, [values], with_id=False)
+    assert new_id is not None
+    return new_id
 
 
 def insert_now(session: Session, obj: T) -> T:
