@@ -49,6 +49,10 @@ MAX_NESTED_LINES = 5_000_000  # sum of lines x the depth they are at (each line 
 # -- big bodies: listed for the parser, which may decode them without the stdlib
 LARGE_BODY = 64 * 1024  # a leaf's body from this size on is listed in `Decision.large`
 
+# -- the boundary search: lines starting with "--" that are no delimiter, told apart
+# one by one (~1 us each) before the letter's own regex is compiled (~0.1 ms)
+MAX_DASH_MISSES = 200
+
 # -- decoded text: what the pipeline's rules read and the database stores
 MAX_TEXT_CHARS = 500_000  # per letter, text and HTML each; rules cost ~1 s per MB
 MAX_ADDRESSES = 500  # To and Cc each: they become the ticket's participants
@@ -70,6 +74,11 @@ _LINE = re.compile(rb"[^\r\n]*(?>\r\n|\r|\n)?")
 _FIELD = re.compile(rb"(?:From |[\x21-\x39\x3b-\x7e]*:|[ \t])[^\r\n]*+(?>\r\n|\r|\n)?"
                     rb"(?:[ \t][^\r\n]*+(?>\r\n|\r|\n)?)*+")
 _ENCODED_WORD = re.compile(rb"=\?[^?\s]*\?[bBqQ]\?")  # the start of an RFC 2047 word
+_BARE_CR = re.compile(rb"\r(?!\n)")  # a line break the stdlib reads that is no LF
+# A line starting with "--" (a delimiter has the form "--" boundary ["--"] blanks), from
+# the line break before it; with bare CRs in the letter, a CR breaks lines too.
+_DASH_LINE = re.compile(rb"\n--([^\r\n]*)")
+_DASH_LINE_CR = re.compile(rb"[\r\n]--([^\r\n]*)")
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,14 @@ class Decision:
         return "; ".join(self.notes)
 
 
-def _lines(raw: bytes, pos: int, end: int) -> int:
-    """Line breaks in raw[pos:end], as the stdlib counts them (CRLF, CR or LF)."""
+def _lines(raw: bytes, pos: int, end: int, bare_cr: bool) -> int:
+    """Line breaks in raw[pos:end], as the stdlib counts them (CRLF, CR or LF).
+
+    In a letter whose every CR starts a CRLF (`bare_cr` False, the common case) a
+    break is an LF, or a CR ending the span whose LF lies beyond it: one pass over
+    the bytes instead of three (a pass is ~0.7 ms per MB)."""
+    if not bare_cr:
+        return raw.count(b"\n", pos, end) + int(end > pos and raw[end - 1] == 0x0D)
     return raw.count(b"\n", pos, end) + raw.count(b"\r", pos, end) - raw.count(b"\r\n", pos, end)
 
 
@@ -250,6 +265,18 @@ def _is_base64(fields: list[bytes]) -> bool:
     return False
 
 
+def _level(levels: list[tuple[int, bytes]], token: bytes) -> int:
+    """Which open multipart a delimiter line's token (the line after "--", trailing
+    blanks dropped) belongs to: the innermost whose boundary fits; -2 - level for a
+    closing delimiter; -1 for none."""
+    for i, b in reversed(levels):
+        if token == b:
+            return i
+        if token == b + b"--":
+            return -2 - i
+    return -1
+
+
 @dataclass
 class _Level:
     boundary: bytes | None  # None: an enclosed message, or a multipart without one
@@ -268,11 +295,12 @@ class _Scan:
         self.over = ""
         self.large: list[Body] = []
         self.leaf: tuple[str, bool] | None = None  # the last block's type if a leaf
-        bare_cr = raw.count(b"\r") != raw.count(b"\r\n")
-        self.breaks = rb"[\r\n]" if bare_cr else rb"\n"
+        self.bare_cr = b"\r" in raw and _BARE_CR.search(raw) is not None
+        self.misses = 0  # lines starting with "--" that were no delimiter
+        self.breaks = rb"[\r\n]" if self.bare_cr else rb"\n"
 
     def count(self, start: int, end: int) -> None:
-        n = _lines(self.raw, start, end)
+        n = _lines(self.raw, start, end, self.bare_cr)
         self.lines += n
         self.nested += n * len(self.stack)
         if self.lines > MAX_LINES:
@@ -326,25 +354,39 @@ class _Scan:
 
     def next_boundary(self, pos: int) -> tuple[re.Match[bytes] | None, int]:
         """The next line that is a delimiter of an open multipart, and its level
-        (-2 - level for a closing delimiter)."""
+        (-2 - level for a closing delimiter).
+
+        Lines starting with "--" are found with one precompiled regex and told apart
+        here: a letter's boundaries are its own, and compiling a regex of them costs
+        more (~0.15 ms a letter) than all its other boundary work. A letter with many
+        such lines that are no delimiter, or a boundary with a line break in it, gets
+        that regex after all (`_exact`), which skips non-delimiters at C speed."""
         levels = [(i, lv.boundary) for i, lv in enumerate(self.stack) if lv.boundary is not None]
         if not levels:
             return None, -1
+        at = max(pos - 1, 0)
+        if self.misses > MAX_DASH_MISSES or any(b"\r" in b or b"\n" in b for _, b in levels):
+            return self._exact(levels, at)
+        line = _DASH_LINE_CR if self.bare_cr else _DASH_LINE
+        while (m := line.search(self.raw, at)) is not None:
+            level = _level(levels, m.group(1).rstrip(b" \t"))
+            if level != -1:
+                return m, level
+            self.misses += 1
+            if self.misses > MAX_DASH_MISSES:
+                return self._exact(levels, m.end())
+            at = m.end()  # the line break there may start the next candidate
+        return None, -1
+
+    def _exact(self, levels: list[tuple[int, bytes]], at: int
+               ) -> tuple[re.Match[bytes] | None, int]:
         alternatives = b"|".join(re.escape(b) for b in dict.fromkeys(b for _, b in levels))
         # A literal "\n" in front lets the regex engine skip to candidates at C speed
         # (a lookbehind is 100 times slower); bare CR line ends need the class.
         pattern = re.compile(self.breaks + rb"--((?:" + alternatives
                              + rb")(?:--)?)[ \t]*(?=\r|\n|\Z)")
-        m = pattern.search(self.raw, max(pos - 1, 0))
-        if m is None:
-            return None, -1
-        token = m.group(1)
-        for i, b in reversed(levels):  # the innermost boundary that fits the line wins
-            if token == b:
-                return m, i
-            if token == b + b"--":
-                return m, -2 - i
-        return None, -1  # cannot happen: the pattern only matches these lines
+        m = pattern.search(self.raw, at)
+        return (None, -1) if m is None else (m, _level(levels, m.group(1)))
 
     def run(self, body: int, fields: list[bytes]) -> None:
         pos, nested = body, self.enter(fields, "text/plain")
