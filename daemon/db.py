@@ -107,9 +107,10 @@ class _Insert:
 
 
 @cache
-def _prepared(dialect: Dialect, table: Table, with_id: bool) -> _Insert:
+def _prepared(dialect: Dialect, table: Table, with_id: bool, new_id: bool) -> _Insert:
+    """`with_id`: the rows bring their primary key; `new_id`: one row, its key wanted."""
     columns = tuple(c for c in table.columns if with_id or not c.primary_key)
-    returning = not with_id and dialect.name != "sqlite"
+    returning = new_id and dialect.name != "sqlite"
     stmt = insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
     compiled = stmt.returning(table.c.id).compile(dialect=dialect) if returning \
         else stmt.compile(dialect=dialect)
@@ -132,11 +133,11 @@ def _value(column: Column[Any], values: dict[str, Any]) -> Any:
     return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
 
 
-def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id: bool
-             ) -> int | None:
+def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id: bool,
+             new_id: bool) -> int | None:
     conn = session.connection()
     dialect = conn.dialect
-    prep = _prepared(dialect, table, with_id)
+    prep = _prepared(dialect, table, with_id, new_id)
     params: list[Any] = []
     for values in rows:
         row = [_value(c, values) if process is None else process(_value(c, values))
@@ -149,7 +150,7 @@ def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id
             cursor.execute(prep.sql, params[0])
         else:
             cursor.executemany(prep.sql, params)
-        if with_id:
+        if not new_id:
             return None
         if prep.returning:
             return int(cursor.fetchone()[0])  # type: ignore[index]
@@ -167,14 +168,14 @@ def insert_row(session: Session, table: Table, values: dict[str, Any] | list[dic
     given gets its default."""
     rows = values if isinstance(values, list) else [values]
     if rows:
-        _execute(session, table, rows, with_id=any("id" in r for r in rows))
+        _execute(session, table, rows, with_id=any("id" in r for r in rows), new_id=False)
 
 
 def insert_id(session: Session, table: Table, values: dict[str, Any]) -> int:
     """INSERT one row; its new primary key."""
-    new_id = _execute(session, table, [values], with_id=False)
-    assert new_id is not None
-    return new_id
+    key = _execute(session, table, [values], with_id=False, new_id=True)
+    assert key is not None
+    return key
 
 
 def insert_now(session: Session, obj: T) -> T:
