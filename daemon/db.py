@@ -14,8 +14,19 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Column, Engine, Table, bindparam, create_engine, event, insert, inspect, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import (
+    Column,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    text,
+)
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
@@ -146,6 +157,7 @@ def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id
                       if prep.named else row)
     cursor = conn.connection.cursor()
     try:
+        _announce(conn, cursor, prep.sql, params if len(params) > 1 else params[0])
         if len(params) == 1:
             cursor.execute(prep.sql, params[0])
         else:
@@ -162,6 +174,13 @@ def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id
         cursor.close()
 
 
+def _announce(conn: Connection, cursor: Any, sql: str, params: Any) -> None:
+    """What listens for the engine's statements (tests, tracing) hears these too."""
+    for listener in conn.dispatch.before_cursor_execute:
+        listener(conn, cursor, sql, params, None, isinstance(params, list)
+                 and bool(params) and isinstance(params[0], (list, dict)))
+
+
 def insert_row(session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]]
                ) -> None:
     """INSERT one row or many; their parents must be written already. A column not
@@ -176,6 +195,47 @@ def insert_id(session: Session, table: Table, values: dict[str, Any]) -> int:
     key = _execute(session, table, [values], with_id=False, new_id=True)
     assert key is not None
     return key
+
+
+@dataclass(frozen=True)
+class _Query:
+    sql: str
+    order: tuple[str, ...] | None  # positional parameters (sqlite3), else named
+    bound: dict[str, Any]  # values the statement carries itself (LIMIT 1, IN lists)
+    processors: dict[str, Any]  # name: the bind processor of its type, or None
+
+
+@cache
+def _compiled(dialect: Dialect, stmt: Select[Any]) -> _Query:
+    # An IN list becomes one parameter per value here, not at each execution.
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                  for bind, name in compiled.bind_names.items()}
+    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return _Query(compiled.string, order, dict(compiled.params), processors)
+
+
+def rows(session: Session, stmt: Select[Any], **params: Any) -> list[tuple[Any, ...]]:
+    """Run a SELECT built once (module level) at the driver's cursor, as the INSERTs
+    above: for the lookups every letter makes. Its columns come back as the driver
+    gives them, so only for columns that need no conversion (ids, counts, text)."""
+    conn = session.connection()
+    query = _compiled(conn.dialect, stmt)
+    values = {**query.bound, **params}
+    for name, process in query.processors.items():
+        if process is not None:
+            values[name] = process(values[name])
+    args = tuple(values[name] for name in query.order) if query.order is not None else values
+    cursor = conn.connection.cursor()
+    try:
+        _announce(conn, cursor, query.sql, args)
+        cursor.execute(query.sql, args)
+        return [tuple(r) for r in cursor.fetchall()]
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(query.sql, args, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def insert_now(session: Session, obj: T) -> T:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 @cache
-def _automatic_since() -> Select[tuple[int]]:
+def _automatic_since() -> Select[Any]:
     """Built once: it runs for every client letter (issue 5)."""
     o = Outgoing.__table__.c
     return select(func.count()).select_from(Outgoing.__table__).where(
@@ -73,8 +73,8 @@ class Notifier:
     def automatic_sent_last_hour(self, session: Session, recipient: str) -> int:
         """Automatic letters to `recipient` in the last hour, this transaction's included
         (`queue` writes its rows at once)."""
-        return session.connection().execute(_automatic_since(), {
-            "recipient": recipient, "since": self.app.now() - timedelta(hours=1)}).scalar_one()
+        since = self.app.now() - timedelta(hours=1)
+        return int(db.rows(session, _automatic_since(), recipient=recipient, since=since)[0][0])
 
     def may_send_automatic(self, session: Session, recipient: str) -> bool:
         if not recipient or "@" not in recipient:

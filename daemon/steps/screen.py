@@ -30,6 +30,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from daemon import db
 from daemon.app import App
 from daemon.config import parse_duration
 from daemon.loops import auto_reply_reason, bounce_of
@@ -103,11 +104,12 @@ def run(letter: Letter, session: Session, app: App) -> None:
         # The same Message-ID from the same sender: the same letter delivered twice.
         # (From someone else it is a clash of careless generators, not a duplicate.)
         serialize_on(session, LOCK_MESSAGE_ID, p.message_id)
-        prior = session.connection().execute(_same_message_id(), {
-            "message_id": p.message_id, "sender": letter.sender}).first()
-        if prior is not None:
-            _resend_ack(letter, session, app, prior.ticket_id)
-            raise Stop("duplicate", f"same Message-ID as a letter on ticket {prior.ticket_id}")
+        prior = db.rows(session, _same_message_id(), message_id=p.message_id,
+                        sender=letter.sender)
+        if prior:
+            ticket_id = prior[0][0]
+            _resend_ack(letter, session, app, ticket_id)
+            raise Stop("duplicate", f"same Message-ID as a letter on ticket {ticket_id}")
     digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
                           [a.sha256 for a in p.attachments])
     if digest is None:
@@ -115,10 +117,9 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.content_hash = digest
     serialize_on(session, LOCK_CONTENT, digest)
     since = letter.now - parse_duration(app.config.screen.duplicate_window)
-    earlier = session.connection().execute(_same_content(), {
-        "content_hash": digest, "since": since}).first()
-    if earlier is not None:
-        _resend_ack(letter, session, app, earlier.ticket_id)
+    earlier = db.rows(session, _same_content(), content_hash=digest, since=since)
+    if earlier:
+        _resend_ack(letter, session, app, earlier[0][0])
         raise Stop("duplicate", f"resent within {app.config.screen.duplicate_window}")
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import Select, bindparam, func, literal_column, select
-from sqlalchemy import text as sql
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from daemon import db
@@ -35,16 +34,16 @@ def pick_assignee(session: Session, app: App) -> str | None:
     # 'closed' written into the SQL, not bound: a plan made for any value (PostgreSQL's
     # generic plan of a prepared statement) cannot use ix_tickets_open_assignee, the
     # index of open tickets only, and reads every ticket the agents ever had (issue 5).
-    load = dict(session.connection().execute(_open_per_agent(), {"agents": agents}).all())
+    load = dict(db.rows(session, _open_per_agent(tuple(agents))))
     return min(agents, key=lambda a: (load.get(a, 0), agents.index(a)))
 
 
 @cache
-def _open_per_agent() -> Select[tuple[str, int]]:
+def _open_per_agent(agents: tuple[str, ...]) -> Select[tuple[str, int]]:
+    """Built once for the configured agents (issue 5)."""
     t = Ticket.__table__.c
     return (select(t.assignee, func.count())
-            .where(t.status != literal_column("'closed'"),
-                   t.assignee.in_(bindparam("agents", expanding=True)))
+            .where(t.status != literal_column("'closed'"), t.assignee.in_(agents))
             .group_by(t.assignee))
 
 
@@ -88,13 +87,12 @@ def next_ticket_number(session: Session) -> int:
     the table's sequence, safe for several daemons; SQLite: one past the highest,
     which is what SQLite itself would pick, under the write lock every transaction
     takes at its start (BEGIN IMMEDIATE, daemon/db.py)."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        return int(conn.execute(_NEXTVAL).scalar_one())
-    return (conn.execute(_HIGHEST).scalar() or 0) + 1
+    if session.get_bind().dialect.name == "postgresql":
+        return int(db.rows(session, _NEXTVAL)[0][0])
+    return int(db.rows(session, _HIGHEST)[0][0] or 0) + 1
 
 
-_NEXTVAL = sql("SELECT nextval(pg_get_serial_sequence('tickets', 'id'))")
+_NEXTVAL = select(func.nextval(func.pg_get_serial_sequence("tickets", "id")))
 _HIGHEST = select(func.max(Ticket.__table__.c.id))
 
 
