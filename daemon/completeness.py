@@ -20,7 +20,9 @@ configured words); whether that earns an emergency level is classify's call.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from functools import lru_cache
+from itertools import islice
 from types import MappingProxyType
 
 MISSING_LABELS_RU: Mapping[str, str] = MappingProxyType({
@@ -50,18 +52,31 @@ _GREETING = re.compile(
 _WORD = re.compile(r"\w+")
 
 
+def _short(line: str) -> bool:
+    return len(_WORD.findall(line)) <= 6
+
+
+def _last_long_line(lines: list[str]) -> int:
+    """The index of the last line that is not `_short`, -1 if none: found from the end,
+    where a letter's long lines usually stop after a few short ones."""
+    return next((i for i in range(len(lines) - 1, -1, -1) if not _short(lines[i])), -1)
+
+
+def _reply_header(line: str) -> bool:
+    # Every reply header starts with "--" or ends with ":" (the lines are stripped);
+    # checking that first spares the pattern's backtracking on most lines.
+    return (line.startswith("--") or line.endswith(":")) and bool(_REPLY_HEADER.match(line))
+
+
 def _own_lines(text: str) -> list[str]:
     """The client's own lines: no quotes, no reply history, no signature."""
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    short = [len(_WORD.findall(line)) <= 6 for line in lines]
-    only_short_after = [True] * len(lines)  # every line after this one is short
-    for i in range(len(lines) - 2, -1, -1):
-        only_short_after[i] = only_short_after[i + 1] and short[i + 1]
+    last_long = _last_long_line(lines)
     own: list[str] = []
     for i, line in enumerate(lines):
-        if _SIGNATURE.match(line) or _REPLY_HEADER.match(line):
+        if _SIGNATURE.match(line) or _reply_header(line):
             break
-        if short[i] and (_SIGN_OFF.match(line) or _THANKS.match(line) and only_short_after[i]):
+        if (_SIGN_OFF.match(line) or _THANKS.match(line) and i >= last_long) and _short(line):
             break
         if not line.startswith(">"):
             own.append(line)
@@ -112,21 +127,32 @@ _ADDRESS = re.compile(
 _EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 
-def _has_version(text: str) -> bool:
-    for m in _VERSION.finditer(text):
+def _has_version(versions: Iterable[re.Match[str]]) -> bool:
+    """Whether a `_VERSION` match is a version, not a date."""
+    for m in versions:
         date = _DATE.fullmatch(m.group())
         if not (date and 1 <= int(date[1]) <= 31 and 1 <= int(date[2]) <= 12):
             return True
     return False
 
 
-def _has_address(text: str) -> bool:
-    text = _VERSION.sub(" ", _EMAIL.sub(" ", text))
-    for m in _ADDRESS.finditer(text):
+def _has_address(text: str, versions: list[re.Match[str]]) -> bool:
+    """Whether `text` (its e-mail addresses blanked, `versions` its `_VERSION` matches)
+    names a System: version numbers are blanked too, «v.3.14.2» is not a host."""
+    pieces, end = [], 0
+    for m in versions:
+        pieces += [text[end:m.start()], " "]
+        end = m.end()
+    pieces.append(text[end:])
+    for m in _ADDRESS.finditer("".join(pieces)):
         ip = m.group(1)
         if not ip or all(int(octet) <= 255 for octet in ip.split(".")):
             return True
     return False
+
+
+def _at_least_words(text: str, count: int) -> bool:
+    return len(list(islice(_WORD.finditer(text), count))) == count
 
 
 def missing_information(text: str, subject: str) -> list[str]:
@@ -134,20 +160,31 @@ def missing_information(text: str, subject: str) -> list[str]:
     "description", "system_address", "version"."""
     own = _own_lines(text)
     missing: list[str] = []
-    if len(_WORD.findall(" ".join(_without_greeting(own)))) < MIN_DESCRIPTION_WORDS:
+    if not _at_least_words(" ".join(_without_greeting(own)), MIN_DESCRIPTION_WORDS):
         missing.append("description")
     searched = subject + "\n" + "\n".join(own)
-    if not _has_address(searched):
+    without_emails, emails = _EMAIL.subn(" ", searched)
+    versions = list(_VERSION.finditer(without_emails))
+    if not _has_address(without_emails, versions):
         missing.append("system_address")
-    if not _has_version(searched):
+    # The version is looked for with the e-mail addresses in place (a version may end
+    # right before one); without any, the matches are the same, so they are reused.
+    if not _has_version(_VERSION.finditer(searched) if emails else versions):
         missing.append("version")
     return missing
 
 
 # ------------------------------------------------------------------ urgency
 
+_PRIORITY_HEADERS = ("x-priority", "importance", "priority", "x-msmail-priority")
+
+
 def _header_urgent(headers: Mapping[str, str]) -> bool:
-    h = {str(k).lower(): str(v).strip().lower() for k, v in headers.items()}
+    h: dict[str, str] = {}
+    for k, v in headers.items():
+        name = str(k).lower()
+        if name in _PRIORITY_HEADERS:  # the last of a repeated header counts
+            h[name] = str(v).strip().lower()
     priority = re.match(r"\d", h.get("x-priority", ""))
     return bool(priority and priority.group() in ("1", "2")) \
         or h.get("importance", "").startswith("high") \
@@ -155,6 +192,7 @@ def _header_urgent(headers: Mapping[str, str]) -> bool:
         or h.get("x-msmail-priority", "").startswith("high")
 
 
+@lru_cache(maxsize=256)  # the same few configured words, for every letter
 def _word_pattern(word: str) -> re.Pattern[str] | None:
     """A configured word as a whole-word, case-insensitive pattern; ё matches е;
     a trailing "*" matches any ending («авари*»); «не» before it negates it."""

@@ -31,13 +31,14 @@ def run(letter: Letter, session: Session, app: App) -> None:
         return
     ident = letter.identification
     org = ident.org if ident else None
-    letter.sla_level = level_for(org.category if org else None,
-                                 bool(ident and ident.entitled),
-                                 bool(org and has_vip(org)), letter.emergency_requested,
-                                 app.config.sla.default_level)
+    entitled = bool(ident and ident.entitled)
+    # Only an entitled licensee's level depends on VIP: the others skip loading licences.
+    vip = bool(org and entitled and org.category == "licensee" and has_vip(org))
+    letter.sla_level = level_for(org.category if org else None, entitled, vip,
+                                 letter.emergency_requested, app.config.sla.default_level)
     if p is not None and not letter.robot and letter.staff is None:
         codes = find_codes(f"{p.subject}\n{p.text}")
-        spent = spend(session, codes, org, bool(ident and ident.entitled),
+        spent = spend(session, codes, org, entitled,
                       letter.spooled.received_at.astimezone(app.config.tz).date())
         if spent.coupon is not None:
             letter.sla_level, letter.coupon_id = "special", spent.coupon.id

@@ -203,3 +203,14 @@ def test_thanks_at_the_top_do_not_end_the_letter() -> None:
             "Но проблема осталась: при отправке УПД выходит ошибка.")
     assert "description" not in missing_information(text, "")
     assert "description" in missing_information("Проверьте.\nСпасибо!\nИван\n+7 916 000", "")
+
+
+def test_a_repeated_priority_header_counts_by_its_last_copy() -> None:
+    assert urgency_requested({"X-Priority": "3", "x-priority": "1"}, "x", "body", ())
+    assert not urgency_requested({"X-Priority": "1", "x-priority": "3"}, "x", "body", ())
+
+
+def test_an_email_address_is_not_the_system_and_hides_no_version() -> None:
+    text = ("Не уходят документы на подпись контрагенту, версия 3.14.2.\n"
+            "Ответьте, пожалуйста, на ivan@romashka.example")
+    assert missing_information(text, "") == ["system_address"]
