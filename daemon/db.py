@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -238,6 +238,13 @@ def rows(session: Session, stmt: Select[Any], **params: Any) -> list[tuple[Any, 
         cursor.close()
 
 
+@cache
+def _columns_of(mapper: Mapper[Any]) -> tuple[tuple[str, Column[Any]], ...]:
+    """(attribute, column) of a mapped class, primary key first."""
+    pairs: list[tuple[str, Any]] = [(prop.key, prop.columns[0]) for prop in mapper.column_attrs]
+    return tuple(sorted(pairs, key=lambda kc: not kc[1].primary_key))
+
+
 def insert_now(session: Session, obj: T) -> T:
     """Write a new ORM object's row now with one INSERT and keep the object in the
     session as persistent: later changes to it are flushed as UPDATEs as usual.
@@ -247,21 +254,20 @@ def insert_now(session: Session, obj: T) -> T:
     unset gets its default, in the row and on the object alike, so reading it later
     costs no query. The primary key comes back from the INSERT unless it was set."""
     state = inspect(obj)
+    known = state.dict
     values: dict[str, Any] = {}
-    for prop in state.mapper.column_attrs:
-        column = prop.columns[0]
-        if prop.key not in state.dict and not column.primary_key:
-            default = column.default
-            value = None if default is None else \
-                default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
-            setattr(obj, prop.key, value)
-        if prop.key in state.dict:
-            values[column.name] = state.dict[prop.key]
+    for key, column in _columns_of(state.mapper):
+        if key in known:
+            values[column.name] = known[key]
+        elif not column.primary_key:
+            # Straight into the object's dict: it is transient, there is no history
+            # to keep (make_transient_to_detached below starts it afresh anyway).
+            known[key] = values[column.name] = _value(column, values)
     table = state.mapper.local_table
-    pk = state.mapper.primary_key[0]
+    pk_key, pk = _columns_of(state.mapper)[0]
     if values.get(pk.name) is None:
         values.pop(pk.name, None)
-        setattr(obj, pk.key, insert_id(session, table, values))  # type: ignore[arg-type]
+        known[pk_key] = insert_id(session, table, values)  # type: ignore[arg-type]
     else:
         insert_row(session, table, values)  # type: ignore[arg-type]
     make_transient_to_detached(obj)
