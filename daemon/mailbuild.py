@@ -103,9 +103,13 @@ _Q_ONE_CHARACTER = bytes(sorted(_Q_LITERAL | {0x20}))
 _Q_CONTINUATION = ("=8", "=9", "=A", "=B")  # bytes 0x80-0xBF: inside a UTF-8 sequence
 
 
+def _b_length(size: int) -> int:
+    return -(-size // 3) * 4  # four characters for every three bytes, the last padded
+
+
 def _use_base64(data: bytes) -> bool:
     q_length = len(data) + 2 * len(data.translate(None, _Q_ONE_CHARACTER))
-    return -(-len(data) // 3) * 4 < q_length
+    return _b_length(len(data)) < q_length
 
 
 def _b_text(data: bytes) -> str:
@@ -127,7 +131,7 @@ def _b_pieces(data: bytes, room: int) -> list[str]:
     """Base64 texts for the words of a header: `room` characters on the first line, the
     rest on continuation lines; each ends where a character ends."""
     pieces: list[str] = []
-    while -(-len(data) // 3) * 4 > room:
+    while _b_length(len(data)) > room:
         cut = room // 4 * 3
         while data[cut] & 0xC0 == 0x80:
             cut -= 1
