@@ -45,6 +45,7 @@ from mailparser.utils import (
 )
 
 from daemon import guard, skeleton
+from daemon.bounces import plain_address
 from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec
 from daemon.header_decode import _decode_bytes as decode_bytes
 from daemon.threading_tid import decode_subject as _decode_subject
@@ -129,8 +130,12 @@ _BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
 
 def _safe_getaddresses(values: list[str]) -> list[tuple[str, str]]:
     """getaddresses; for a pathological header (the stdlib recurses once per word,
-    so thousands of encoded words raise RecursionError) the bare addresses in it."""
+    so thousands of encoded words raise RecursionError) the bare addresses in it.
+    Plain values (most) are read without the parser, as it reads them."""
     strings = [str(v) for v in values]
+    plain = [pair for s in strings if (pair := plain_address(s)) is not None]
+    if len(plain) == len(strings):
+        return plain
     try:
         return getaddresses(strings)
     except RecursionError:

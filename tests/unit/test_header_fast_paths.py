@@ -1,5 +1,5 @@
-"""Shortcuts in the lenient header access the robot check and the bounce reader
-share (`daemon.bounces`) give what the long way gives."""
+"""Shortcuts in the lenient header access the robot check, the bounce reader and
+the letter parser share (`daemon.bounces`) give what the long way gives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from email.utils import getaddresses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.bounces import _PLAIN_ADDRESS, _addresses, _strip_comments
+from daemon.bounces import _addresses, _strip_comments, plain_address
+from daemon.letter import _safe_getaddresses
 
 
 def walked(value: str) -> str:
@@ -40,21 +41,31 @@ def test_comments_stripped_as_by_the_walk(value: str) -> None:
 
 _ATOM = st.text(alphabet="aZ09_+-.", min_size=1, max_size=8)
 _ADDRESS = st.builds(lambda local, domain: f"{local}@{domain}", _ATOM, _ATOM)
-_NAME = st.text(alphabet=" aZ.=?/+-é\\\"()<>@,:;[]", max_size=12)
+_NAME = st.text(alphabet=" \t\r\n\xa0aZ.=?/+-é\\\"()<>@,:;[]", max_size=12)
+_VALUE = st.builds(lambda address, name, bracket: f"{name}<{address}>" if bracket else address,
+                   _ADDRESS, _NAME, st.booleans())
 
 
 @settings(max_examples=3000, deadline=None)
-@given(_ADDRESS, _NAME, st.booleans())
-def test_a_plain_address_is_what_the_parser_reads(address: str, name: str, bracket: bool
-                                                  ) -> None:
-    value = f"{name}<{address}>" if bracket else address
-    expected = [a for _, a in getaddresses([" ".join(value.split())]) if a]
-    assert _addresses([value]) == expected
-    if _PLAIN_ADDRESS.fullmatch(" ".join(value.split())):
-        assert expected == [address]
+@given(_VALUE)
+def test_a_plain_address_is_read_as_the_parser_reads_it(value: str) -> None:
+    pair = plain_address(value)
+    if pair is not None:
+        assert getaddresses([value]) == [pair]
+    unfolded = " ".join(value.split())
+    assert _addresses([value]) == [a for _, a in getaddresses([unfolded]) if a]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_VALUE, max_size=3))
+def test_header_values_read_as_the_parser_reads_them(values: list[str]) -> None:
+    assert _safe_getaddresses(values) == getaddresses(values)
 
 
 def test_plain_and_other_addresses() -> None:
+    assert plain_address("=?UTF-8?B?0JjQstCw0L0=?=\r\n  I. <c@d>") == (
+        "=?UTF-8?B?0JjQstCw0L0=?= I.", "c@d")
+    assert plain_address('"Ivan" <c@d>') is None
     assert _addresses(["Ivan.Petrov+tag@mail.example.ru"]) == ["Ivan.Petrov+tag@mail.example.ru"]
     assert _addresses(["  a@b  ", "=?UTF-8?B?0JjQstCw0L0=?= <c@d>", "Ivan I. <e@f>"]) == [
         "a@b", "c@d", "e@f"]
