@@ -18,7 +18,7 @@ import structlog
 
 from daemon.app import App
 from daemon.runner import Result, TemporaryFailure, process
-from daemon.spool import Envelope, SpooledLetter
+from daemon.spool import Envelope, Receiving, SpooledLetter
 
 log = structlog.get_logger("supportd.ingest")
 
@@ -49,6 +49,22 @@ def accept(app: App, raw: bytes, envelope: Envelope) -> SpooledLetter:
     log.info("letter.accepted", spool_id=spooled.spool_id, source=envelope.source,
              size=len(raw), mail_from=envelope.mail_from)
     return spooled
+
+
+def accept_received(app: App, receiving: Receiving, blank: bool) -> str:
+    """Accept a letter the listener wrote as it arrived (a big one): its spool id.
+    Its size was held to the limit while it was read."""
+    if blank:
+        receiving.abort()
+        raise Refused("5.6.0 Empty message")
+    try:
+        spool_id, _ = receiving.commit(app.now())
+    except BaseException:
+        receiving.abort()
+        raise
+    log.info("letter.accepted", spool_id=spool_id, source=receiving.envelope.source,
+             size=receiving.size, mail_from=receiving.envelope.mail_from)
+    return spool_id
 
 
 def ingest_now(app: App, raw: bytes, envelope: Envelope) -> Result:

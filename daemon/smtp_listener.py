@@ -19,8 +19,8 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from daemon.app import App
-from daemon.ingest import Refused, accept
-from daemon.spool import Envelope
+from daemon.ingest import Refused, accept, accept_received
+from daemon.spool import Envelope, Receiving
 
 log = structlog.get_logger("supportd.smtp")
 
@@ -48,20 +48,31 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def envelope_of(self, session: SmtpSession, envelope: SmtpEnvelope) -> Envelope:
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        return Envelope(source=self.source, mail_from=envelope.mail_from or "",
+                        rcpt_to=tuple(envelope.rcpt_tos), peer=str(peer))
+
     async def handle_DATA(self, server: SMTP, session: SmtpSession,  # noqa: N802
                           envelope: SmtpEnvelope) -> str:
-        raw = envelope.original_content or b""
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "surrogateescape")
+        body: Body | None = getattr(envelope, "body", None)
+        loop = asyncio.get_running_loop()
         if not self.db_ok():
+            if body is not None:
+                body.discard()
             log.warning("smtp.tempfail", reason="database unavailable")
             return "451 4.3.0 Temporary failure: letters cannot be processed now, try again later"
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        env = Envelope(source=self.source, mail_from=envelope.mail_from or "",
-                       rcpt_to=tuple(envelope.rcpt_tos), peer=str(peer))
-        loop = asyncio.get_running_loop()
+        env = self.envelope_of(session, envelope)
         try:
-            spooled = await loop.run_in_executor(None, accept, self.app, raw, env)
+            if body is not None and body.file is not None:
+                spool_id = await loop.run_in_executor(None, accept_received, self.app,
+                                                      body.file, body.blank)
+            else:
+                raw = envelope.original_content or b""
+                if isinstance(raw, str):
+                    raw = raw.encode("utf-8", "surrogateescape")
+                spooled = await loop.run_in_executor(None, accept, self.app, raw, env)
+                spool_id = spooled.spool_id
         except Refused as exc:
             if "too big" in str(exc):
                 return too_big_text(self.app.config.smtp.max_message_size)
@@ -72,36 +83,92 @@ class Handler:
         self.wake()
         if self.source == "lmtp":
             # LMTP wants one status per recipient (RFC 2033 §4.2).
-            return "\r\n".join(f"250 2.0.0 <{r}> queued as {spooled.spool_id}"
-                               for r in envelope.rcpt_tos) or "250 2.0.0 OK"
-        return f"250 2.0.0 OK: queued as {spooled.spool_id}"
+            return "\r\n".join(f"250 2.0.0 <{r}> queued as {spool_id}"
+                                for r in envelope.rcpt_tos) or "250 2.0.0 OK"
+        return f"250 2.0.0 OK: queued as {spool_id}"
 
 
 TERMINATOR = b"\r\n.\r\n"
+SPILL = 4 << 20  # a letter longer than this is written to the spool as it arrives
 
 
-def read_limits(body: bytearray, limit: int | None) -> str | None:
-    """The reply for a DATA body over the size limit or with a line over LINE_LIMIT
-    (aiosmtpd's own checks), or None. `body` is as sent: dot-stuffed, CRLF lines."""
-    if limit and len(body) > limit:
-        return "552 Error: Too much mail data"
-    pos = 0
-    while len(body) - pos > LINE_LIMIT:  # a few steps for the largest letters
-        end = body.rfind(b"\r\n", pos, pos + LINE_LIMIT + 2)
-        if end < 0:
-            return "500 Line too long (see RFC5321 4.5.3.1.6)"
-        pos = end + 2
-    return None
+class Body:
+    """DATA as it arrives, in the pieces it arrives in: dot-unstuffed (RFC 5321
+    §4.5.2) and held to aiosmtpd's limits (max_message_size, LINE_LIMIT). Kept in
+    memory up to SPILL; past it, written to the spool as it comes (`spool.Receiving`),
+    so the listener never holds a 25 MB letter whole, however many arrive at once."""
 
+    def __init__(self, limit: int | None, spill: Callable[[], Receiving]) -> None:
+        self.limit, self.spill = limit, spill
+        self.data = bytearray()
+        self.file: Receiving | None = None
+        self.sent = 0  # bytes as sent (dot-stuffed), for the size limit
+        self.error: str | None = None  # the reply, once a limit is broken
+        self.blank = True  # nothing but white space so far
+        self._line_start, self._after_cr = True, False
+        self._line = 0  # bytes since the last line end
 
-def unstuff(body: bytearray) -> bytearray:
-    """Undo dot-stuffing (RFC 5321 §4.5.2): a line's leading dot goes. In place when
-    no other line starts with a dot: a 25 MB letter is not copied to be spooled."""
-    if body.startswith(b"."):
-        del body[0]
-    if b"\r\n." in body:
-        body = body.replace(b"\r\n.", b"\r\n")
-    return body
+    def feed(self, chunk: bytes) -> None:
+        self.sent += len(chunk)
+        if self.error is None:
+            if self.limit and self.sent > self.limit:
+                self._fail("552 Error: Too much mail data")
+            elif self._too_long(chunk):
+                self._fail("500 Line too long (see RFC5321 4.5.3.1.6)")
+        if self.error is not None:
+            return
+        data = self._unstuff(chunk)
+        if self.blank and data and not data.isspace():
+            self.blank = False
+        if self.file is not None:
+            self.file.write(data)
+            return
+        self.data += data
+        if len(self.data) > SPILL:
+            self.file = self.spill()
+            self.file.write(self.data)
+            self.data = bytearray()
+
+    def _unstuff(self, chunk: bytes) -> bytes:
+        """A line's leading dot goes, also where the line began in an earlier piece."""
+        out = chunk
+        if self._line_start and out.startswith(b"."):
+            out = out[1:]
+        elif self._after_cr and out.startswith(b"\n."):
+            out = b"\n" + out[2:]
+        if b"\r\n." in out:
+            out = out.replace(b"\r\n.", b"\r\n")
+        if chunk:
+            self._line_start = chunk.endswith(b"\r\n") or (self._after_cr and chunk == b"\n")
+            self._after_cr = chunk.endswith(b"\r")
+        return out
+
+    def _too_long(self, chunk: bytes) -> bool:
+        """A line over LINE_LIMIT, counting the part of it in earlier pieces."""
+        first = chunk.find(b"\r\n")
+        if first < 0:
+            self._line += len(chunk)
+            return self._line > LINE_LIMIT
+        if self._line + first > LINE_LIMIT:
+            return True
+        pos = first + 2
+        while len(chunk) - pos > LINE_LIMIT:  # a few steps for the largest pieces
+            end = chunk.rfind(b"\r\n", pos, pos + LINE_LIMIT + 2)
+            if end < 0:
+                return True
+            pos = end + 2
+        self._line = len(chunk) - (chunk.rfind(b"\r\n") + 2)
+        return False
+
+    def _fail(self, reply: str) -> None:
+        self.error, self.data = reply, bytearray()
+        self.discard()
+
+    def discard(self) -> None:
+        """Nothing of it is kept (a limit broken, the connection gone)."""
+        if self.file is not None:
+            self.file.abort()
+            self.file = None
 
 
 def _clear_552(cls: type[SMTP], limit: int) -> type[SMTP]:
@@ -113,40 +180,41 @@ def _clear_552(cls: type[SMTP], limit: int) -> type[SMTP]:
                 status = too_big_text(limit)
             await super().push(status)
 
-        async def _read_body(self) -> bytearray | str | None:
-            """DATA up to the lone dot, as sent: the body, or the error reply, or None
-            when the connection went away. aiosmtpd reads it line by line (a
-            coroutine round trip per line, ~5,000 for a 400 KB letter, while every
-            other connection waits); this reads up to each ".<CRLF>" in C, and a
-            lone dot is one that follows a line end (or starts the body)."""
+        async def _read_body(self) -> Body | str | None:
+            """DATA up to the lone dot: the body, or the error reply, or None when
+            the connection went away. aiosmtpd reads it line by line (a coroutine
+            round trip per line, ~5,000 for a 400 KB letter, while every other
+            connection waits); this reads up to each ".<CRLF>" in C, and a lone dot
+            is one that follows a line end (or starts the body)."""
             reader = self._reader
-            body = bytearray()
-            # Past this the letter is refused anyway: keep only the tail, for the dot.
-            cap = self.data_size_limit + 2 * LINE_LIMIT if self.data_size_limit else None
-            dropped = 0
-            while True:
-                try:
-                    chunk = await reader.readuntil(b".\r\n")
-                except asyncio.LimitOverrunError as exc:  # no dot in the stream limit
-                    chunk = await reader.readexactly(exc.consumed)
-                except asyncio.IncompleteReadError:
-                    return None
-                except asyncio.CancelledError:
+            body = Body(self.data_size_limit, self._spill)
+            tail = b"\r\n"  # the body starts a line: a lone dot first ends it at once
+            try:
+                while True:
+                    try:
+                        chunk = await reader.readuntil(b".\r\n")
+                    except asyncio.LimitOverrunError as exc:  # no dot in the stream limit
+                        chunk = await reader.readexactly(exc.consumed)
+                    except asyncio.IncompleteReadError:
+                        body.discard()
+                        return None
+                    tail = (tail + chunk[-5:])[-5:]
+                    if tail.endswith(TERMINATOR):
+                        body.feed(chunk[:-3])  # the lone dot; the CRLF before it stays
+                        break
+                    body.feed(chunk)
+            except BaseException as exc:
+                body.discard()
+                if isinstance(exc, asyncio.CancelledError):
                     log.info("smtp.connection_lost_in_data")
                     self._writer.close()
-                    raise
-                body += chunk
-                if body == b".\r\n" and not dropped:
-                    return bytearray()  # an empty letter
-                if body.endswith(TERMINATOR):
-                    break
-                if cap is not None and len(body) > cap:
-                    dropped += len(body) - 4
-                    del body[:-4]
-            del body[-3:]  # the lone dot; the CRLF before it ends the last line
-            if dropped:
-                return "552 Error: Too much mail data"
-            return read_limits(body, self.data_size_limit) or body
+                raise
+            return body.error or body
+
+        def _spill(self) -> Receiving:
+            handler: Handler = self.event_handler
+            assert self.envelope is not None and self.session is not None
+            return handler.app.spool.receive(handler.envelope_of(self.session, self.envelope))
 
         async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
             # aiosmtpd 1.4's smtp_DATA with the body read by `_read_body`.
@@ -167,8 +235,8 @@ def _clear_552(cls: type[SMTP], limit: int) -> type[SMTP]:
                 await self.push(body)
                 self._set_post_data_state()
                 return
-            content = unstuff(body)
-            self.envelope.content = self.envelope.original_content = content
+            self.envelope.content = self.envelope.original_content = body.data
+            self.envelope.body = body  # type: ignore[attr-defined]  # the handler's
             status = await self._call_handler_hook("DATA")
             self._set_post_data_state()
             await self.push(status)

@@ -61,6 +61,16 @@ class SpooledLetter:
         return sha256(self.raw).hexdigest()
 
 
+def _head(envelope: Envelope, now: datetime) -> bytes:
+    """A spool file's first line. Its length depends on the envelope only: the time
+    is always written with microseconds (`Receiving` writes it over at the end)."""
+    meta = {"envelope": {"source": envelope.source, "mail_from": envelope.mail_from,
+                         "rcpt_to": list(envelope.rcpt_to),
+                         "source_key": envelope.source_key, "peer": envelope.peer},
+            "received_at": now.isoformat(timespec="microseconds")}
+    return MAGIC + json.dumps(meta, ensure_ascii=True).encode() + b"\n"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -133,14 +143,13 @@ class Spool:
         (the `ingest` command processes its own letter at once)."""
         now = now or datetime.now(UTC)
         spool_id = new_spool_id(now)
-        meta = {"envelope": {"source": envelope.source, "mail_from": envelope.mail_from,
-                             "rcpt_to": list(envelope.rcpt_to),
-                             "source_key": envelope.source_key, "peer": envelope.peer},
-                "received_at": now.isoformat()}
-        header = MAGIC + json.dumps(meta, ensure_ascii=True).encode() + b"\n"
         target = (self.claim_dir if claim else self.incoming) / spool_id
-        self._write_durably(target, [header, raw])
+        self._write_durably(target, [_head(envelope, now), raw])
         return SpooledLetter(spool_id, target, envelope, now, raw)
+
+    def receive(self, envelope: Envelope) -> Receiving:
+        """A letter to be written as it arrives (see `Receiving`)."""
+        return Receiving(self, envelope)
 
     # ------------------------------------------------------------ reading
 
@@ -317,3 +326,53 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+
+class Receiving:
+    """A letter written to tmp/ as it arrives, so a big one is never held whole in
+    memory (the listener's DATA past `smtp_listener.SPILL`). The head goes first with
+    a stand-in time of the same length; `commit` writes the time of acceptance over
+    it, fsyncs and renames into incoming/, exactly what `Spool.accept` leaves behind.
+    Until then nothing was accepted: `abort` removes it, and so does `recover()` for
+    a writer that died."""
+
+    def __init__(self, spool: Spool, envelope: Envelope) -> None:
+        self.spool, self.envelope = spool, envelope
+        self.tmp = spool.tmp_path("receiving")
+        self.head_size = len(_head(envelope, datetime.now(UTC)))
+        self.size = 0  # the letter's bytes written so far
+        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self._write(_head(envelope, datetime.now(UTC)))
+
+    def _write(self, data: bytes | bytearray) -> None:
+        assert self.fd is not None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def write(self, data: bytes | bytearray) -> None:
+        self._write(data)
+        self.size += len(data)
+
+    def commit(self, now: datetime) -> tuple[str, Path]:
+        """Durable in incoming/ under a spool id of `now`: (spool id, path)."""
+        assert self.fd is not None
+        head = _head(self.envelope, now)
+        assert len(head) == self.head_size
+        os.pwrite(self.fd, head, 0)
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = None
+        spool_id = new_spool_id(now)
+        target = self.spool.incoming / spool_id
+        os.rename(self.tmp, target)
+        _fsync_dir(target.parent)
+        return spool_id, target
+
+    def abort(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()

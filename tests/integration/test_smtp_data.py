@@ -12,18 +12,25 @@ from __future__ import annotations
 import os
 import smtplib
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from daemon.smtp_listener import LINE_LIMIT, read_limits, unstuff
-from daemon.spool import Spool
+from daemon import smtp_listener
+from daemon.smtp_listener import LINE_LIMIT, SPILL, Body
+from daemon.spool import Envelope, Receiving, Spool
 from tests.support.daemons import (
     SUPPORT_ADDRESS,
     Daemon,
     crlf,
+    running,
     spool_state,
     wait_until,
+    write_daemon_config,
 )
 
 pytestmark = pytest.mark.integration
@@ -104,12 +111,95 @@ def test_too_big_is_552_after_the_whole_data_and_the_session_goes_on(daemon: Dae
     assert set(stored(daemon)) == {b"Subject: small"}
 
 
+def fed(pieces: list[bytes], limit: int | None = None,
+        spool: Spool | None = None) -> tuple[bytes | str, Body]:
+    """What Body makes of DATA arriving in these pieces (the lone dot already cut)."""
+    def spill() -> Receiving:
+        assert spool is not None, "spilled without a spool"
+        return spool.receive(Envelope(source="smtp", mail_from="ivan@client.example"))
+    body = Body(limit, spill)
+    for piece in pieces:
+        body.feed(piece)
+    return (body.error or bytes(body.data)), body
+
+
+def stuffed(raw: bytes) -> bytes:
+    """As a client sends it (RFC 5321 §4.5.2)."""
+    out = raw.replace(b"\r\n.", b"\r\n..")
+    return b"." + out if out.startswith(b".") else out
+
+
 def test_limits_and_unstuffing_as_aiosmtpd_had_them() -> None:
-    assert read_limits(bytearray(b"a\r\n" * 10), 30) is None
-    assert read_limits(bytearray(b"a\r\n" * 11), 30).startswith("552")  # type: ignore[union-attr]
+    assert fed([b"a\r\n" * 10], 30)[0] == b"a\r\n" * 10
+    assert str(fed([b"a\r\n" * 10, b"a\r\n"], 30)[0]).startswith("552")
     line = b"y" * LINE_LIMIT + b"\r\n"
-    assert read_limits(bytearray(line * 3), None) is None
-    assert read_limits(bytearray(b"z" * (LINE_LIMIT + 1) + b"\r\n"), None).startswith("500")  # type: ignore[union-attr]
-    assert read_limits(bytearray(line + b"z" * (LINE_LIMIT + 1) + b"\r\n"),
-                       None).startswith("500")  # type: ignore[union-attr]
-    assert unstuff(bytearray(b"..a\r\n..\r\nb.\r\n.c\r\n")) == b".a\r\n.\r\nb.\r\nc\r\n"
+    assert fed([line * 3])[0] == line * 3
+    assert str(fed([b"z" * (LINE_LIMIT + 1) + b"\r\n"])[0]).startswith("500")
+    assert str(fed([line + b"z" * (LINE_LIMIT + 1) + b"\r\n"])[0]).startswith("500")
+    # A line too long across pieces, each of them short.
+    assert str(fed([b"z" * 1000] * (LINE_LIMIT // 1000 + 1) + [b"\r\n"])[0]).startswith("500")
+    assert fed([b"..a\r\n..\r\nb.\r\n.c\r\n"])[0] == b".a\r\n.\r\nb.\r\nc\r\n"
+
+
+LINES = st.lists(st.sampled_from([b".", b"..", b"a", b".a.", b"\r", b"\n", b"\r\n",
+                                  b"\r\n.", b"x" * 7]), max_size=40).map(b"".join)
+
+
+@given(raw=LINES, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8))
+@settings(max_examples=400, deadline=None)
+def test_the_letter_comes_out_whole_however_the_data_is_cut(raw: bytes,
+                                                            cuts: list[int]) -> None:
+    sent = stuffed(raw)
+    points = sorted({c % (len(sent) + 1) for c in cuts})
+    pieces = [sent[a:b] for a, b in zip([0, *points], [*points, len(sent)], strict=True)]
+    assert fed(pieces)[0] == raw
+
+
+def test_a_long_letter_goes_to_the_spool_as_it_arrives(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smtp_listener, "SPILL", 1000)
+    spool = Spool(tmp_path)
+    spool.ensure()
+    raw = b"Subject: long\r\n\r\n" + b"".join(b".line %d\r\n" % n for n in range(500))
+    sent = stuffed(raw)
+    data, body = fed([sent[i:i + 333] for i in range(0, len(sent), 333)], spool=spool)
+    assert data == b"" and body.file is not None  # nothing of it held past SPILL
+    assert len(list(spool.tmp.iterdir())) == 1 and not list(spool.incoming.iterdir())
+    spool_id, path = body.file.commit(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    letter = Spool.read(path)
+    assert letter.raw == raw and letter.spool_id == spool_id
+    assert letter.received_at == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    assert letter.envelope.mail_from == "ivan@client.example"
+    assert not list(spool.tmp.iterdir())
+    # Over the limit after it spilled: refused, and its file is gone.
+    error, _ = fed([sent[i:i + 333] for i in range(0, len(sent), 333)], limit=len(sent) - 1,
+                   spool=spool)
+    assert str(error).startswith("552") and not list(spool.tmp.iterdir())
+
+
+def test_a_big_letter_over_smtp_is_stored_whole_and_one_too_big_leaves_nothing(
+        tmp_path: Path) -> None:
+    cfg, port = write_daemon_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("max_message_size = 1048576",
+                                           f"max_message_size = {SPILL * 2}"))
+    d = Daemon(tmp_path, port, cfg)
+    d.upgrade()
+    with running(d):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = "ivan@client.example", SUPPORT_ADDRESS, "big"
+        m["Message-ID"] = "<big@client.example>"
+        m.set_content("Дамп во вложении.\n.\n")
+        m.add_attachment(os.urandom(SPILL // 4 * 3 + 1000), maintype="application",
+                         subtype="octet-stream", filename="dump.bin")
+        raw = crlf(m.as_bytes())
+        assert len(raw) > SPILL
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=60) as s:
+            s.ehlo("client.example")
+            s.mail("ivan@client.example")
+            s.rcpt(SUPPORT_ADDRESS)
+            assert s.data(raw)[0] == 250
+            s.mail("ivan@client.example")
+            s.rcpt(SUPPORT_ADDRESS)
+            assert s.data(raw + raw)[0] == 552
+        assert stored(d)[b"Subject: big"] == raw
+        assert not list((d.root / "spool" / "tmp").iterdir())
