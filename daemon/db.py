@@ -147,38 +147,40 @@ def _value(column: Column[Any], values: dict[str, Any]) -> Any:
 def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id: bool,
              new_id: bool) -> int | None:
     conn = session.connection()
-    dialect = conn.dialect
-    prep = _prepared(dialect, table, with_id, new_id)
+    prep = _prepared(conn.dialect, table, with_id, new_id)
     params: list[Any] = []
     for values in rows:
         row = [_value(c, values) if process is None else process(_value(c, values))
                for c, process in zip(prep.columns, prep.processors, strict=True)]
         params.append({c.name: v for c, v in zip(prep.columns, row, strict=True)}
                       if prep.named else row)
-    cursor = conn.connection.cursor()
-    try:
-        _announce(conn, cursor, prep.sql, params if len(params) > 1 else params[0])
-        if len(params) == 1:
-            cursor.execute(prep.sql, params[0])
-        else:
-            cursor.executemany(prep.sql, params)
+    with _cursor(conn, prep.sql, params if len(params) > 1 else params[0],
+                 many=len(params) > 1) as cursor:
         if not new_id:
             return None
         if prep.returning:
-            return int(cursor.fetchone()[0])  # type: ignore[index]
+            return int(cursor.fetchone()[0])
         return int(cursor.lastrowid)  # SQLite: the rowid
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(prep.sql, params, exc, dialect.loaded_dbapi.Error,
-                                  dialect=dialect) from exc
+
+
+@contextmanager
+def _cursor(conn: Connection, sql: str, params: Any, many: bool = False) -> Iterator[Any]:
+    """A driver cursor that ran `sql`. What listens for the engine's statements (tests,
+    tracing) hears of it too, and a driver error is raised as SQLAlchemy's."""
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.cursor()
+    try:
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cursor, sql, params, None, many)
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        yield cursor
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=conn.dialect) from exc
     finally:
         cursor.close()
-
-
-def _announce(conn: Connection, cursor: Any, sql: str, params: Any) -> None:
-    """What listens for the engine's statements (tests, tracing) hears these too."""
-    for listener in conn.dispatch.before_cursor_execute:
-        listener(conn, cursor, sql, params, None, isinstance(params, list)
-                 and bool(params) and isinstance(params[0], (list, dict)))
 
 
 def insert_row(session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]]
@@ -226,16 +228,8 @@ def rows(session: Session, stmt: Select[Any], **params: Any) -> list[tuple[Any, 
         if process is not None:
             values[name] = process(values[name])
     args = tuple(values[name] for name in query.order) if query.order is not None else values
-    cursor = conn.connection.cursor()
-    try:
-        _announce(conn, cursor, query.sql, args)
-        cursor.execute(query.sql, args)
+    with _cursor(conn, query.sql, args) as cursor:
         return [tuple(r) for r in cursor.fetchall()]
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(query.sql, args, exc, conn.dialect.loaded_dbapi.Error,
-                                  dialect=conn.dialect) from exc
-    finally:
-        cursor.close()
 
 
 @cache
