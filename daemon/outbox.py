@@ -8,8 +8,7 @@ error) backs off exponentially; a permanent one (5xx) or too many attempts marks
 the letter failed and its ticket for staff.
 
 Exactly once, as far as it can be had. The row stays locked while the relay is
-spoken to, and is marked sent in the same transaction (which holds up to
-SEND_BATCH letters, each journalled as the relay takes it). If the daemon dies
+spoken to, and is marked sent in the same transaction. If the daemon dies
 before the relay's "250", nothing was handed over (a relay takes a letter only
 with its 250) and the row is still queued: it is sent again, once. The window
 that remains is between the relay's 250 and our commit. A database that goes
@@ -196,15 +195,8 @@ def reconcile(app: App, journal: SentJournal) -> int:
     return changed
 
 
-# Letters per transaction: each is still claimed, sent, journalled and marked in
-# the transaction that holds its row, but one commit (one fsync) serves several, and
-# the pipeline of the same process waits for fewer turns at the database (issue 5).
-SEND_BATCH = 16
-
-
 def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50) -> FlushReport:
-    """Send what is due (everything queued with force=True), up to SEND_BATCH letters
-    per transaction.
+    """Send what is due (everything queued with force=True). One letter, one transaction.
 
     Journalled letters (the relay took them, the commit did not happen) are marked
     sent first, so no daemon sharing the spool sends them again."""
@@ -212,19 +204,17 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
     journal = journal_of(app)
     reconcile(app, journal)
     tried: set[int] = set()
-    while _send_some(app, transport, journal, report, tried, force=force,
-                     limit=SEND_BATCH if force else min(SEND_BATCH, batch - len(tried))):
+    while _send_one(app, transport, journal, report, tried, force=force):
         if len(tried) >= batch and not force:
             break
     return report
 
 
-def _send_some(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
-               tried: set[int], *, force: bool, limit: int) -> bool:
-    """Claim, send and account up to `limit` due letters in one transaction; False
-    when none is due."""
+def _send_one(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
+              tried: set[int], *, force: bool) -> bool:
+    """Claim, send and account one due letter; False when none is due."""
     now = app.now()
-    handed_over: list[int] = []
+    handed_over: int | None = None
     try:
         with db.unit_of_work(app.sessions) as session:
             q = select(Outgoing).where(Outgoing.status == "queued")
@@ -232,36 +222,34 @@ def _send_some(app: App, transport: Transport, journal: SentJournal, report: Flu
                 q = q.where(Outgoing.next_attempt_at <= now)
             if tried:
                 q = q.where(Outgoing.id.not_in(tried))
-            rows = session.scalars(q.order_by(Outgoing.id).limit(max(1, limit))
-                                   .with_for_update(skip_locked=True)).all()
-            if not rows:
+            row = session.scalar(q.order_by(Outgoing.id).limit(1)
+                                 .with_for_update(skip_locked=True))
+            if row is None:
                 return False
-            for row in rows:
-                tried.add(row.id)
-                if journal.has(row.id):
-                    # Another worker's relay took it and its commit failed after our
-                    # reconcile ran (its connection lost, not the server): don't resend.
-                    handed_over.append(row.id)
-                    _mark_sent(row, now)
-                    log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
-                                message_id=row.message_id)
-                elif _attempt(app, transport, journal, report, session, row, now):
-                    handed_over.append(row.id)  # before anything touches the database
-                    _mark_sent(row, now)
-                    report.sent += 1
-                    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
-                    log.info("outbox.sent", outgoing_id=row.id, kind=row.kind,
-                             to=row.recipient, message_id=row.message_id,
-                             tid=ticket.tid if ticket else None)
+            tried.add(row.id)
+            if journal.has(row.id):
+                # Another worker's relay took it and its commit failed after our
+                # reconcile ran (its connection lost, not the server): don't resend.
+                handed_over = row.id
+                _mark_sent(row, now)
+                log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
+                            message_id=row.message_id)
+            elif _attempt(app, transport, journal, report, session, row, now):
+                handed_over = row.id  # before anything that touches the database again
+                _mark_sent(row, now)
+                report.sent += 1
+                ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+                log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
+                         message_id=row.message_id, tid=ticket.tid if ticket else None)
     except Exception as exc:
-        cause = str(getattr(exc, "orig", None) or exc) or repr(exc)
-        for outgoing_id in handed_over:
-            log.warning("outbox.sent_not_recorded", outgoing_id=outgoing_id,
+        if handed_over is not None:
+            cause = str(getattr(exc, "orig", None) or exc) or repr(exc)
+            log.warning("outbox.sent_not_recorded", outgoing_id=handed_over,
                         error=cause.splitlines()[0][:300],
                         hint="journalled; marked sent once the database is back")
         raise
-    for outgoing_id in handed_over:
-        journal.forget(outgoing_id)
+    if handed_over is not None:
+        journal.forget(handed_over)
     return True
 
 
