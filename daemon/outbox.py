@@ -7,8 +7,11 @@ clause and serialises writers instead. A temporary refusal (4xx, a connection
 error) backs off exponentially; a permanent one (5xx) or too many attempts marks
 the letter failed and its ticket for staff.
 
-Exactly once, as far as it can be had. The row stays locked while the relay is
-spoken to, and is marked sent in the same transaction. If the daemon dies
+Exactly once, as far as it can be had. On PostgreSQL the row stays locked while
+the relay is spoken to, and is marked sent in the same transaction. On SQLite,
+whose one write lock would stop the pipeline for every letter sent, one sender at
+a time (a lock file in the spool) reads what is due, hands it over, and then marks
+it in one short transaction; the journal below covers the time in between. If the daemon dies
 before the relay's "250", nothing was handed over (a relay takes a letter only
 with its 250) and the row is still queued: it is sent again, once. The window
 that remains is between the relay's 250 and our commit. A database that goes
@@ -24,20 +27,22 @@ then sent again with the same Message-ID (at least once, never lost).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import smtplib
 import socket
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from daemon import db
@@ -196,12 +201,17 @@ def reconcile(app: App, journal: SentJournal) -> int:
 
 
 def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50) -> FlushReport:
-    """Send what is due (everything queued with force=True). One letter, one transaction.
+    """Send what is due (everything queued with force=True).
 
     Journalled letters (the relay took them, the commit did not happen) are marked
     sent first, so no daemon sharing the spool sends them again."""
     report = FlushReport()
     journal = journal_of(app)
+    if app.engine.dialect.name == "sqlite":
+        with _one_sender(app):
+            reconcile(app, journal)
+            _send_serialised(app, transport, journal, report, force=force, batch=batch)
+        return report
     reconcile(app, journal)
     tried: set[int] = set()
     while _send_one(app, transport, journal, report, tried, force=force):
@@ -210,47 +220,99 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
     return report
 
 
+def _due(force: bool, now: datetime, tried: set[int]) -> Select[Any]:
+    q = select(Outgoing).where(Outgoing.status == "queued")
+    if not force:
+        q = q.where(Outgoing.next_attempt_at <= now)
+    if tried:
+        q = q.where(Outgoing.id.not_in(tried))
+    return q.order_by(Outgoing.id)
+
+
 def _send_one(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
               tried: set[int], *, force: bool) -> bool:
-    """Claim, send and account one due letter; False when none is due."""
+    """PostgreSQL: claim, send and account one due letter in one transaction, the row
+    locked (SKIP LOCKED: daemons sharing the database never take one letter twice);
+    False when none is due."""
     now = app.now()
     handed_over: int | None = None
     try:
         with db.unit_of_work(app.sessions) as session:
-            q = select(Outgoing).where(Outgoing.status == "queued")
-            if not force:
-                q = q.where(Outgoing.next_attempt_at <= now)
-            if tried:
-                q = q.where(Outgoing.id.not_in(tried))
-            row = session.scalar(q.order_by(Outgoing.id).limit(1)
+            row = session.scalar(_due(force, now, tried).limit(1)
                                  .with_for_update(skip_locked=True))
             if row is None:
                 return False
             tried.add(row.id)
-            if journal.has(row.id):
-                # Another worker's relay took it and its commit failed after our
-                # reconcile ran (its connection lost, not the server): don't resend.
-                handed_over = row.id
-                _mark_sent(row, now)
-                log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
-                            message_id=row.message_id)
-            elif _attempt(app, transport, journal, report, session, row, now):
+            # Journalled: another worker's relay took it and its commit failed after
+            # our reconcile ran (its connection lost, not the server): don't resend.
+            recovered = journal.has(row.id)
+            outcome = "sent" if recovered else _hand_over(app, transport, journal, row)
+            if outcome == "sent":
                 handed_over = row.id  # before anything that touches the database again
-                _mark_sent(row, now)
-                report.sent += 1
-                ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
-                log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
-                         message_id=row.message_id, tid=ticket.tid if ticket else None)
+            _account(app, session, row, outcome, now, report, recovered=recovered)
     except Exception as exc:
         if handed_over is not None:
-            cause = str(getattr(exc, "orig", None) or exc) or repr(exc)
-            log.warning("outbox.sent_not_recorded", outgoing_id=handed_over,
-                        error=cause.splitlines()[0][:300],
-                        hint="journalled; marked sent once the database is back")
+            _not_recorded(handed_over, exc)
         raise
     if handed_over is not None:
         journal.forget(handed_over)
     return True
+
+
+@contextlib.contextmanager
+def _one_sender(app: App) -> Iterator[None]:
+    """SQLite: one sender at a time per spool (the daemon's outbox, `outbox flush`),
+    by a lock file, instead of holding the database's single write lock while the
+    relay is spoken to: the pipeline would wait for every letter sent (issue 5)."""
+    app.spool.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(app.spool.root / "outbox.lock", os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
+
+
+def _send_serialised(app: App, transport: Transport, journal: SentJournal,
+                     report: FlushReport, *, force: bool, batch: int) -> None:
+    """SQLite, the only sender (`_one_sender`): read due letters, hand them over with
+    the database untouched, then record what became of them in one short
+    transaction. The journal covers the time in between, as it covers a commit that
+    fails: a letter the relay took is never sent again."""
+    tried: set[int] = set()
+    while force or len(tried) < batch:
+        now = app.now()
+        with app.sessions() as session:
+            rows = session.scalars(_due(force, now, tried).limit(16)).all()
+        if not rows:
+            return
+        outcomes = []
+        for row in rows:
+            tried.add(row.id)
+            recovered = journal.has(row.id)
+            outcomes.append((row.id, "sent" if recovered else
+                             _hand_over(app, transport, journal, row), recovered))
+        handed_over = [i for i, outcome, _ in outcomes if outcome == "sent"]
+        try:
+            with db.unit_of_work(app.sessions) as session:
+                for outgoing_id, outcome, recovered in outcomes:
+                    row = session.get(Outgoing, outgoing_id)
+                    if row is not None:
+                        _account(app, session, row, outcome, now, report,
+                                 recovered=recovered)
+        except Exception as exc:
+            for outgoing_id in handed_over:
+                _not_recorded(outgoing_id, exc)
+            raise
+        for outgoing_id in handed_over:
+            journal.forget(outgoing_id)
+
+
+def _not_recorded(outgoing_id: int, exc: Exception) -> None:
+    cause = str(getattr(exc, "orig", None) or exc) or repr(exc)
+    log.warning("outbox.sent_not_recorded", outgoing_id=outgoing_id,
+                error=cause.splitlines()[0][:300],
+                hint="journalled; marked sent once the database is back")
 
 
 def _mark_sent(row: Outgoing, now: datetime) -> None:
@@ -258,36 +320,53 @@ def _mark_sent(row: Outgoing, now: datetime) -> None:
     row.status, row.sent_at, row.last_error = "sent", now, ""
 
 
-def _attempt(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
-             session: Session, row: Outgoing, now: datetime) -> bool:
-    """Hand one letter to the transport. True when the relay took it (journalled by
-    then, the database not touched since); a refusal is accounted on the row."""
-    cfg = app.config.outbound
+def _hand_over(app: App, transport: Transport, journal: SentJournal, row: Outgoing) -> str:
+    """Give one letter to the transport, the database untouched: "sent" (journalled
+    by then), or the refusal: "permanent: …" or "temporary: …"."""
     try:
         transport.send(app.config.service.address,
                        recipients_of(row.raw, row.recipient), row.raw)
     except PermanentError as exc:
-        _fail(session, row, str(exc), now)
-        report.failed += 1
-        return False
+        return f"permanent: {exc}"
     except (OSError, smtplib.SMTPException) as exc:
-        row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if row.attempts >= cfg.max_attempts:
-            _fail(session, row, row.last_error, now)
-            report.failed += 1
-        else:
-            row.next_attempt_at = now + backoff(cfg, row.attempts)
-            report.deferred += 1
-            log.warning("outbox.deferred", outgoing_id=row.id, error=row.last_error,
-                        retry_at=row.next_attempt_at.isoformat())
-        return False
+        return f"temporary: {type(exc).__name__}: {exc}"
     # The relay has it now. Write that down before anything else can fail.
     try:
         journal.record(row.id)
     except OSError as exc:  # a full spool disk: the commit still counts
         log.warning("outbox.journal_failed", outgoing_id=row.id, error=str(exc))
-    return True
+    return "sent"
+
+
+def _account(app: App, session: Session, row: Outgoing, outcome: str, now: datetime,
+             report: FlushReport, *, recovered: bool) -> None:
+    """Write down on the row what became of its hand-over."""
+    if outcome == "sent":
+        _mark_sent(row, now)
+        if recovered:
+            log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
+                        message_id=row.message_id)
+            return
+        report.sent += 1
+        ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
+                 message_id=row.message_id, tid=ticket.tid if ticket else None)
+        return
+    if outcome.startswith("permanent: "):
+        _fail(session, row, outcome.removeprefix("permanent: "), now)
+        report.failed += 1
+        return
+    cfg = app.config.outbound
+    row.attempts += 1
+    row.last_error = outcome.removeprefix("temporary: ")[:2000]
+    if row.attempts >= cfg.max_attempts:
+        _fail(session, row, row.last_error, now)
+        report.failed += 1
+    else:
+        row.next_attempt_at = now + backoff(cfg, row.attempts)
+        report.deferred += 1
+        log.warning("outbox.deferred", outgoing_id=row.id, error=row.last_error,
+                    retry_at=row.next_attempt_at.isoformat())
 
 
 def _fail(session: Session, row: Outgoing, error: str, now: datetime) -> None:

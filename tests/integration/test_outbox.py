@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -132,3 +134,29 @@ def test_too_many_attempts_fail_the_letter(tmp_path: Path, relay_port: int) -> N
     for _ in range(3):
         desk.flush()
     assert all(r.status == "failed" and r.attempts == 3 for r in rows(desk))
+
+
+def test_on_sqlite_letters_are_processed_while_the_relay_holds_a_letter(
+        tmp_path: Path) -> None:
+    """SQLite has one write lock: the outbox must not hold it while the relay takes its
+    time, or the pipeline (the same process, under `supportd run`) stops with it."""
+    from tests.support.daemons import Relay as StallingRelay
+
+    relay = StallingRelay().up()
+    try:
+        desk = make_desk(tmp_path, outbound=relay.outbound)
+        desk.ingest(simple_letter("Первое обращение"))
+        relay.handler.stall = True
+        sender = threading.Thread(target=desk.flush)
+        sender.start()
+        assert relay.handler.stalled.wait(30)  # the relay holds the acknowledgement
+        started = time.monotonic()
+        desk.ingest(simple_letter("Второе обращение", sender="Олег <oleg@client.example>"))
+        assert time.monotonic() - started < 4  # not behind the relay (it holds on for 5 s)
+        relay.handler.release()
+        sender.join(60)
+        desk.flush()
+        assert sorted(r.status for r in rows(desk)) == ["sent"] * 4
+        assert set(relay.handler.counts().values()) == {1}  # each once
+    finally:
+        relay.down()
