@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Desk, make_desk
 from tests.support.daemons import Daemon, running, write_daemon_config
 
 
@@ -18,3 +19,12 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     d.upgrade()
     with running(d):
         yield d
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk_on_each_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    """A desk on SQLite, then on PostgreSQL: for the stories both must tell alike."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    d = make_desk(tmp_path, url)
+    yield d
+    d.app.close()

@@ -8,9 +8,7 @@ the partial index ix_tickets_open_assignee, whatever the number of closed ones
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,18 +17,15 @@ from sqlalchemy import event, insert, text
 from daemon import db
 from daemon.models import Ticket
 from daemon.steps.store import pick_assignee
-from tests.conftest import Desk, make_desk
+from tests.conftest import Desk
 
 AGENT1, AGENT2 = "agent1@example.ru", "agent2@example.ru"  # config order: agent1 first
 WHEN = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    d = make_desk(tmp_path, db_url=url)
-    yield d
-    d.app.close()
+@pytest.fixture
+def desk(desk_on_each_db: Desk) -> Desk:
+    return desk_on_each_db
 
 
 def add_tickets(desk: Desk, *batches: tuple[int, str, str]) -> None:

@@ -21,13 +21,9 @@ from daemon.spool import Envelope
 from tests.conftest import Desk, make_desk, simple_letter
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
-    """The same stories on both databases."""
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    d = make_desk(tmp_path, url)
-    yield d
-    d.app.close()
+@pytest.fixture
+def desk(desk_on_each_db: Desk) -> Desk:
+    return desk_on_each_db
 
 
 def spool(desk: Desk, *subjects: str) -> None:

@@ -9,9 +9,7 @@ adopted into the session behaves like any loaded one, also after a rollback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,17 +17,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from daemon import db
 from daemon.models import Message, Outgoing, Ticket
-from tests.conftest import Desk, make_desk
+from tests.conftest import Desk
 
 MSK = timezone(timedelta(hours=3))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    d = make_desk(tmp_path, url)
-    yield d
-    d.app.close()
+@pytest.fixture
+def desk(desk_on_each_db: Desk) -> Desk:
+    return desk_on_each_db
 
 
 def a_ticket(session, number: int = 7) -> Ticket:  # type: ignore[no-untyped-def]
