@@ -133,6 +133,15 @@ def render(r: dict[str, Any]) -> str:
           f"letters that are not replies ({get(procs, '1', 'letters')}): 1 → 2 processes | "
           f"{f1(one)} → {f1(two)} letters/s ({ratio(two, one):.2f}×; 2 processes = "
           f"{100 * ratio(two, ceil):.0f} % of the ceiling) | — | |")
+    e2e_smtp = smtp.get("end_to_end_rate")
+    if e2e_smtp is not None:
+        share = ratio(e2e_smtp, ceil)
+        w(f"| 2 | **end to end, the running daemon: {sz.get('smtp_burst')} "
+          f"letters over SMTP on {smtp.get('conns')} connections into `supportd run` (listener and "
+          f"pipeline process at once), first connection to the last letter committed with its "
+          f"acknowledgement queued, SQLite** | **{100 * share:.0f} % of the ceiling** "
+          f"({f1(e2e_smtp)} letters/s; runs {runs(smtp.get('end_to_end_rates'))}) | ≥ 50 % | "
+          f"{mark(share >= 0.5 if not math.isnan(share) else None)} |")
     pipe = r.get("pipe") or {}
     w(f"| 2 | `supportd ingest` as an MTA pipe runs it, one process per letter | "
       f"{f1(pipe.get('rate'))} letters/s ({f0(pipe.get('ms_per_letter'))} ms/letter, of which "
