@@ -12,6 +12,7 @@ Layout under `[storage].spool`:
     attachments/ab/SHA256  attachment contents, content-addressed
     sent/OUTGOING_ID       the outbox's journal: letters the relay took whose
                            "sent" mark is not yet committed (see outbox.py)
+    outbox.lock            held by whoever sends on SQLite (one sender at a time)
 
 A spool file is one line of JSON metadata (envelope, source, time), then the
 letter's bytes exactly as received. Writes go to tmp/, are fsync'd, renamed into
