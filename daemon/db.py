@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -187,19 +187,28 @@ def _cursor(conn: Connection, sql: str, params: Any, many: bool = False) -> Iter
     """A driver cursor that ran `sql`. What listens for the engine's statements (tests,
     tracing) hears of it too, and a driver error is raised as SQLAlchemy's."""
     dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.cursor()
+    cursor = None
     try:
+        cursor = conn.connection.cursor()
         for listener in conn.dispatch.before_cursor_execute:
             listener(conn, cursor, sql, params, None, many)
         if many:
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, params)
+        for listener in conn.dispatch.after_cursor_execute:
+            listener(conn, cursor, sql, params, None, many)
         yield cursor
     except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=conn.dialect) from exc
+        gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if gone:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=conn.dialect,
+                                  connection_invalidated=gone) from exc
     finally:
-        cursor.close()
+        if cursor is not None:
+            with suppress(Exception):  # a connection already gone
+                cursor.close()
 
 
 def insert_row(session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]]

@@ -265,7 +265,9 @@ def _one_sender(app: App) -> Iterator[None]:
     by a lock file, instead of holding the database's single write lock while the
     relay is spoken to: the pipeline would wait for every letter sent (issue 5)."""
     app.spool.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(app.spool.root / "outbox.lock", os.O_RDWR | os.O_CREAT, 0o640)
+    # Read-only and readable by all: made by root (a manual `outbox flush`), it must
+    # still open for the daemon's own user; flock needs no write access.
+    fd = os.open(app.spool.root / "outbox.lock", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -297,7 +299,9 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
             with db.unit_of_work(app.sessions) as session:
                 for outgoing_id, outcome, recovered in outcomes:
                     row = session.get(Outgoing, outgoing_id)
-                    if row is not None:
+                    # Not queued any more: a bounce came back (and was recorded) before
+                    # this mark; the bounce is the newer news.
+                    if row is not None and row.status == "queued":
                         _account(app, session, row, outcome, now, report,
                                  recovered=recovered)
         except Exception as exc:

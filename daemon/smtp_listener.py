@@ -120,14 +120,18 @@ class Body:
         data = self._unstuff(chunk)
         if self.blank and data and not data.isspace():
             self.blank = False
-        if self.file is not None:
-            self.file.write(data)
-            return
-        self.data += data
-        if len(self.data) > SPILL:
-            self.file = self.spill()
-            self.file.write(self.data)
-            self.data = bytearray()
+        try:
+            if self.file is not None:
+                self.file.write(data)
+                return
+            self.data += data
+            if len(self.data) > SPILL:
+                self.file = self.spill()
+                self.file.write(self.data)
+                self.data = bytearray()
+        except OSError as exc:  # a full or failing spool disk: the sender retries later
+            log.error("smtp.spool_failed", error=str(exc))
+            self._fail("451 4.3.1 Temporary failure: cannot store the message now, try later")
 
     def _unstuff(self, chunk: bytes) -> bytes:
         """A line's leading dot goes, also where the line began in an earlier piece."""

@@ -344,7 +344,11 @@ class Receiving:
         self.head_size = len(_head(envelope, datetime.now(UTC)))
         self.size = 0  # the letter's bytes written so far
         self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        self._write(_head(envelope, datetime.now(UTC)))
+        try:
+            self._write(_head(envelope, datetime.now(UTC)))
+        except BaseException:
+            self.abort()
+            raise
 
     def _write(self, data: bytes | bytearray) -> None:
         assert self.fd is not None

@@ -160,3 +160,29 @@ def test_on_sqlite_letters_are_processed_while_the_relay_holds_a_letter(
         assert set(relay.handler.counts().values()) == {1}  # each once
     finally:
         relay.down()
+
+
+def test_on_sqlite_a_bounce_recorded_while_the_letter_was_out_is_not_overwritten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay took the letter and its bounce came back (the pipeline recorded it)
+    before the outbox marked the letter: it stays bounced."""
+    from sqlalchemy import update
+
+    from daemon import db
+
+    desk = make_desk(tmp_path)
+    desk.ingest(simple_letter("Не приходит отчёт"))
+    transport = outbox.make_transport(desk.app.config.outbound)
+    real_send = transport.send
+
+    def send_and_bounce(sender: str, recipients: list[str], raw: bytes) -> None:
+        real_send(sender, recipients, raw)
+        with db.unit_of_work(desk.app.sessions) as s:  # what screen.py does for a DSN
+            s.execute(update(Outgoing).where(Outgoing.recipient == "ivan@client.example")
+                      .values(status="bounced", last_error="5.1.1 user unknown"))
+
+    monkeypatch.setattr(transport, "send", send_and_bounce)
+    outbox.flush(desk.app, transport, force=True)
+    ack = next(r for r in rows(desk) if r.recipient == "ivan@client.example")
+    assert (ack.status, ack.last_error) == ("bounced", "5.1.1 user unknown")
+    assert not list(desk.app.spool.sent.iterdir())  # the journal let go of it

@@ -203,3 +203,22 @@ def test_a_big_letter_over_smtp_is_stored_whole_and_one_too_big_leaves_nothing(
             assert s.data(raw + raw)[0] == 552
         assert stored(d)[b"Subject: big"] == raw
         assert not list((d.root / "spool" / "tmp").iterdir())
+
+
+def test_a_spool_that_cannot_take_a_long_letter_is_a_451_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smtp_listener, "SPILL", 1000)
+    spool = Spool(tmp_path)
+    spool.ensure()
+    real_write = Receiving.write
+
+    def full(self: Receiving, data: bytes | bytearray) -> None:
+        if self.size > 1500:
+            raise OSError(28, "No space left on device")
+        real_write(self, data)
+
+    monkeypatch.setattr(Receiving, "write", full)
+    sent = b"Subject: long\r\n\r\n" + b"line of text\r\n" * 400
+    error, body = fed([sent[i:i + 300] for i in range(0, len(sent), 300)], spool=spool)
+    assert str(error).startswith("451 4.3.1") and body.file is None
+    assert not list(spool.tmp.iterdir()) and not list(spool.incoming.iterdir())
