@@ -123,7 +123,6 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 # away is still temporary, `is_temporary`).
 
 T = TypeVar("T")
-ADOPTED = "supportd_adopted"  # session.info: objects insert_now adopted, in order
 _UNSET = object()
 
 
@@ -294,7 +293,6 @@ def insert_now(session: Session, obj: T) -> T:
         insert_row(session, table, values)  # type: ignore[arg-type]
     make_transient_to_detached(obj)
     session.add(obj)
-    session.info.setdefault(ADOPTED, []).append(obj)
     return obj
 
 
@@ -304,21 +302,6 @@ def expire_loaded(session: Session, obj: object, *collections: str) -> None:
     loaded = [c for c in collections if c in inspect(obj).dict]
     if loaded:
         session.expire(obj, loaded)
-
-
-def adopted_mark(session: Session) -> int:
-    return len(session.info.get(ADOPTED, ()))
-
-
-def forget_adopted(session: Session, mark: int) -> None:
-    """After a savepoint's rollback: the objects adopted since `mark` have no rows any
-    more. Out of the session they go, or a later row given the same key (SQLite
-    reuses a rolled-back rowid) could not be adopted."""
-    adopted = session.info.get(ADOPTED, [])
-    for obj in adopted[mark:]:
-        if obj in session:
-            session.expunge(obj)
-    del adopted[mark:]
 
 
 def alembic_config(url: str) -> AlembicConfig:

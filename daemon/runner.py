@@ -205,14 +205,16 @@ def _run_batch(app: App, items: list[_Item]) -> None:
         known = set(session.scalars(select(Inbound.spool_id).where(
             Inbound.spool_id.in_([i.spooled.spool_id for i in items]))))
         for item in items:
-            mark = db.adopted_mark(session)
             try:
                 with session.begin_nested():
                     item.result = _one(app, session, item, known)
             except Exception as exc:  # a bug: only this letter's savepoint is rolled back
                 if is_disk_full(exc) or db.is_temporary(exc):
                     raise
-                db.forget_adopted(session, mark)
+                # Its rows were written around the unit of work (db.insert_now), so the
+                # session still holds objects for rows that are gone, under keys SQLite
+                # will give out again. Letters share no objects: forget them all.
+                session.expunge_all()
                 item.error, item.trace = exc, traceback.format_exc()
                 log.error("letter.failed", spool_id=item.spooled.spool_id, error=repr(exc),
                           trace=item.trace)

@@ -4,7 +4,7 @@ They go to the driver directly, so these check, on both databases, that what is
 stored is what SQLAlchemy itself would have stored (JSON, aware UTC datetimes,
 booleans, bytes, the columns' defaults), that a driver's error still reads as
 SQLAlchemy's (a database that went away stays temporary), and that an object
-adopted into the session behaves like any loaded one, also after a rollback.
+adopted into the session behaves like any loaded one.
 """
 
 from __future__ import annotations
@@ -84,16 +84,3 @@ def test_an_adopted_object_is_updated_like_a_loaded_one(desk: Desk) -> None:
         ticket.status = "open"  # flushed as an UPDATE of the written row
     with desk.app.sessions() as s:
         assert s.scalar(select(Ticket.status).where(Ticket.id == 7)) == "open"
-
-
-def test_a_rolled_back_savepoint_forgets_what_it_adopted(desk: Desk) -> None:
-    with db.unit_of_work(desk.app.sessions) as s:
-        mark = db.adopted_mark(s)
-        with pytest.raises(RuntimeError), s.begin_nested():
-            a_ticket(s)
-            raise RuntimeError("a bug after the row was written")
-        db.forget_adopted(s, mark)
-        ticket = a_ticket(s)  # the same key again, as SQLite would reuse a rowid
-        assert s.get(Ticket, 7) is ticket
-    with desk.app.sessions() as s:
-        assert s.scalars(select(Ticket.tid)).all() == ["SD-000007"]
