@@ -109,9 +109,9 @@ class Notifier:
         if ticket is not None:
             db.insert_row(session, Message.__table__, dict(  # type: ignore[arg-type]
                 ticket_id=ticket.id, direction="out", kind=kind,
-                from_addr=self.config.service.address, to_addrs=[recipient, *cc], cc_addrs=[],
+                from_addr=self.config.service.address, to_addrs=[recipient, *cc],
                 subject=one_line(subject), message_id=mid, at=now, body_text=text,
-                raw_path=None, content_hash=None, outgoing_id=out_id))
+                outgoing_id=out_id))
             db.expire_loaded(session, ticket, "messages")
 
     def _thread_refs(self, letter: Letter) -> tuple[str | None, tuple[str, ...]]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from sqlalchemy import Select, select
@@ -246,8 +246,8 @@ def _send_one(app: App, transport: Transport, journal: SentJournal, report: Flus
             # Journalled: another worker's relay took it and its commit failed after
             # our reconcile ran (its connection lost, not the server): don't resend.
             recovered = journal.has(row.id)
-            outcome = "sent" if recovered else _hand_over(app, transport, journal, row)
-            if outcome == "sent":
+            outcome = SENT if recovered else _hand_over(app, transport, journal, row)
+            if outcome.kind == "sent":
                 handed_over = row.id  # before anything that touches the database again
             _account(app, session, row, outcome, now, report, recovered=recovered)
     except Exception as exc:
@@ -292,9 +292,9 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
         for row in rows:
             tried.add(row.id)
             recovered = journal.has(row.id)
-            outcomes.append((row.id, "sent" if recovered else
+            outcomes.append((row.id, SENT if recovered else
                              _hand_over(app, transport, journal, row), recovered))
-        handed_over = [i for i, outcome, _ in outcomes if outcome == "sent"]
+        handed_over = [i for i, outcome, _ in outcomes if outcome.kind == "sent"]
         try:
             with db.unit_of_work(app.sessions) as session:
                 for outgoing_id, outcome, recovered in outcomes:
@@ -324,28 +324,36 @@ def _mark_sent(row: Outgoing, now: datetime) -> None:
     row.status, row.sent_at, row.last_error = "sent", now, ""
 
 
-def _hand_over(app: App, transport: Transport, journal: SentJournal, row: Outgoing) -> str:
-    """Give one letter to the transport, the database untouched: "sent" (journalled
-    by then), or the refusal: "permanent: …" or "temporary: …"."""
+class HandOver(NamedTuple):
+    kind: str  # sent (journalled by then) | permanent | temporary (a refusal)
+    error: str = ""
+
+
+SENT = HandOver("sent")
+
+
+def _hand_over(app: App, transport: Transport, journal: SentJournal, row: Outgoing
+               ) -> HandOver:
+    """Give one letter to the transport, the database untouched."""
     try:
         transport.send(app.config.service.address,
                        recipients_of(row.raw, row.recipient), row.raw)
     except PermanentError as exc:
-        return f"permanent: {exc}"
+        return HandOver("permanent", str(exc))
     except (OSError, smtplib.SMTPException) as exc:
-        return f"temporary: {type(exc).__name__}: {exc}"
+        return HandOver("temporary", f"{type(exc).__name__}: {exc}")
     # The relay has it now. Write that down before anything else can fail.
     try:
         journal.record(row.id)
     except OSError as exc:  # a full spool disk: the commit still counts
         log.warning("outbox.journal_failed", outgoing_id=row.id, error=str(exc))
-    return "sent"
+    return SENT
 
 
-def _account(app: App, session: Session, row: Outgoing, outcome: str, now: datetime,
+def _account(app: App, session: Session, row: Outgoing, outcome: HandOver, now: datetime,
              report: FlushReport, *, recovered: bool) -> None:
     """Write down on the row what became of its hand-over."""
-    if outcome == "sent":
+    if outcome.kind == "sent":
         _mark_sent(row, now)
         if recovered:
             log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
@@ -356,13 +364,13 @@ def _account(app: App, session: Session, row: Outgoing, outcome: str, now: datet
         log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
                  message_id=row.message_id, tid=ticket.tid if ticket else None)
         return
-    if outcome.startswith("permanent: "):
-        _fail(session, row, outcome.removeprefix("permanent: "), now)
+    if outcome.kind == "permanent":
+        _fail(session, row, outcome.error, now)
         report.failed += 1
         return
     cfg = app.config.outbound
     row.attempts += 1
-    row.last_error = outcome.removeprefix("temporary: ")[:2000]
+    row.last_error = outcome.error[:2000]
     if row.attempts >= cfg.max_attempts:
         _fail(session, row, row.last_error, now)
         report.failed += 1

@@ -118,8 +118,7 @@ def start_reaction_clock(ticket: Ticket, letter: Letter, app: App) -> dict[str, 
     ticket.warn_due = app.warn_time(ticket.sla_level, letter.spooled.received_at,
                                     developers_involved=ticket.developers_involved)
     ticket.awaiting_reaction, ticket.warned_at, ticket.breach_notified_at = True, None, None
-    return dict(ticket_id=ticket.id, sla_level=ticket.sla_level, started_at=start, due_at=due,
-                met_at=None)
+    return dict(ticket_id=ticket.id, sla_level=ticket.sla_level, started_at=start, due_at=due)
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
