@@ -51,8 +51,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """One pipeline process of `supportd run` (daemon/pipeline_worker.py)."""
     from daemon import pipeline_worker
 
-    return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent,
-                               args.outbox)
+    return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -304,7 +303,6 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker")
     s.add_argument("--report-fd", type=int, required=True)
     s.add_argument("--parent", type=int, required=True)
-    s.add_argument("--outbox", action="store_true", help="also send and sweep deadlines")
     s.set_defaults(func=cmd_worker)
     s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
     s.add_argument("file", nargs="?", default="-")
