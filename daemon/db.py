@@ -7,7 +7,10 @@ database and an upgraded one are the same thing.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
@@ -84,20 +87,61 @@ WRITER = "supportd_writer"  # execution option: this transaction will write
 
 # SQLite has one writer at a time, and a writer that finds the lock taken sleeps and
 # tries again (1, 2, 5, ... up to 100 ms a time): the pipeline waiting for the outbox
-# thread of its own process slept far longer than the outbox held the lock (issue 5:
-# the running daemon did 36 letters/s against 119 for the pipeline alone). Writers of
-# one process therefore queue on this lock first and take turns at once.
-_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+# slept far longer than the outbox held the lock (issue 5: the running daemon did 36
+# letters/s against 119 for the pipeline alone). Writers therefore queue before they
+# begin, and take turns at once: the threads of one process on a lock, the processes
+# on one database (the daemon's pipeline and outbox, `supportd ingest` run by the MTA,
+# the CLI) on an flock of a file beside it, which the kernel hands on when released
+# and drops with a killed process. SQLite's own lock still guards the data; the flock
+# only spares the sleeping.
+class _Writers:
+    """Turns at writing one SQLite database: a thread lock, then the file lock."""
+
+    def __init__(self, database: str | None) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.RLock()
+        self.depth = 0  # of the thread holding `lock`
+        self.fd: int | None = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            with suppress(OSError):  # no file lock where none can be made: sleeps
+                # Read-only is enough for flock: a file made by root (the CLI) does not
+                # lock out the service's user.
+                self.fd = os.open(f"{database}-writers", os.O_RDONLY | os.O_CREAT, 0o644)
+                weakref.finalize(self, os.close, self.fd)
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.depth += 1
+        if self.depth == 1 and self.fd is not None:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            except BaseException:
+                self.depth -= 1
+                self.lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.lock.release()
+
+
+# One per engine, closed with it; a forked child (whose descriptor would share the
+# parent's lock) makes its own.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _Writers] = weakref.WeakKeyDictionary()
 _LOCKS_LOCK = threading.Lock()
 
 
 def _writers_lock(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
     bind = factory.kw.get("bind")
-    url = getattr(bind, "url", None)
-    if url is None or url.get_backend_name() != "sqlite":
+    if not isinstance(bind, Engine) or bind.url.get_backend_name() != "sqlite":
         return nullcontext()
     with _LOCKS_LOCK:
-        return _SQLITE_WRITERS.setdefault(str(url), threading.RLock())
+        writers = _SQLITE_WRITERS.get(bind)
+        if writers is None or writers.pid != os.getpid():
+            writers = _SQLITE_WRITERS[bind] = _Writers(bind.url.database)
+        return writers
 
 
 @contextmanager
