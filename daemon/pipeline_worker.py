@@ -7,13 +7,12 @@ one process. So `supportd run` starts `[pipeline] workers` of these processes
 spool, which was always the hand-over: letters in incoming/, claims by rename into
 processing/<host>-<pid>/, dead workers' claims taken back on every pass.
 
-The first worker (`--outbox`) also runs the outbox and the deadline sweep in a
-thread, woken by its own drains: outgoing letters are rows its pipeline just wrote,
-and the listener's process keeps nothing but the listener.
+The outbox and the deadline sweep are not here: they are a thread of the parent
+(daemon/mailer.py), woken by the "processed N" reports below, so sending the
+letters a worker queued never holds the worker's GIL.
 
 The parent talks to a worker through two pipes. On stdin, `w` means "letters came,
-drain now" and `m` "mail was queued, flush the outbox" (5 s timers do both anyway);
-end of file means the parent is gone.
+drain now" (a 5 s timer drains anyway); end of file means the parent is gone.
 On the report pipe the worker writes one line per change the parent acts on:
 
     db up              the database answers (the first line), or a pass went
@@ -35,7 +34,6 @@ import ctypes
 import os
 import selectors
 import signal
-import threading
 import time
 from dataclasses import replace
 
@@ -43,9 +41,8 @@ import structlog
 from sqlalchemy import Engine
 
 from daemon import config as config_mod
-from daemon import logs, outbox, runner, sweep
+from daemon import logs, runner
 from daemon.app import App
-from daemon.config import parse_duration
 
 log = structlog.get_logger("supportd.worker")
 
@@ -85,16 +82,13 @@ def die_with_parent(parent: int) -> None:
 
 
 class Worker:
-    def __init__(self, app: App, config_path: str | None, report_fd: int,
-                 with_outbox: bool = False) -> None:
+    def __init__(self, app: App, config_path: str | None, report_fd: int) -> None:
         self.app = app
         self.config_path = config_path
         self.report_fd = report_fd
-        self.with_outbox = with_outbox
         self.stop = False
         self.reload_wanted = False
         self.healthy = True
-        self.mail = threading.Event()  # wakes the outbox thread
         self.selector = selectors.DefaultSelector()
         self.signal_r, self.signal_w = os.pipe()
         os.set_blocking(self.signal_w, False)
@@ -135,10 +129,7 @@ class Worker:
                 if key.data == "wake":
                     if not data:  # end of file: the parent closed our stdin
                         self.stop = True
-                        self.mail.set()
                         return
-                    if b"m" in data:
-                        self.mail.set()
                     if wakes and b"w" in data:
                         return
 
@@ -171,10 +162,7 @@ class Worker:
             log.error("db.unavailable", url=self.app.engine.url.render_as_string(),
                       hint="letters stay in the spool; SMTP answers 451")
             self.report("db down: no answer to a ping")
-        log.info("worker.started", pid=os.getpid(), outbox=self.with_outbox)
-        mailer = threading.Thread(target=self.outbox_loop, name="outbox", daemon=True)
-        if self.with_outbox:
-            mailer.start()
+        log.info("worker.started", pid=os.getpid())
         delay = 1.0
         while not self.stop:
             if self.reload_wanted:
@@ -205,47 +193,11 @@ class Worker:
                 self.report("db up")
             if results:
                 self.report(f"processed {len(results)}")
-                self.mail.set()
             if len(results) < BATCH:
                 self.wait(TIMER)
-        self.mail.set()
-        if mailer.is_alive():
-            mailer.join()  # the letters it is sending
         self.app.close()
         log.info("worker.stopped", pid=os.getpid())
         return 0
-
-    def outbox_loop(self) -> None:
-        """Send what the pipeline queued; every `sweep_interval`, chase deadlines."""
-        config = self.app.config
-        transport = outbox.make_transport(config.outbound)
-        next_sweep = time.monotonic()
-        while not self.stop:
-            if self.app.config is not config:  # reloaded: a new relay connection
-                config = self.app.config
-                transport = outbox.make_transport(config.outbound)
-            interval = parse_duration(config.scheduler.sweep_interval).total_seconds()
-            if time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + interval
-                self._sweep()
-            try:
-                report = outbox.flush(self.app, transport)
-            except Exception as exc:
-                log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
-            else:
-                if report.sent + report.deferred + report.failed >= 50:
-                    continue  # a full batch: more may be waiting
-            self.mail.wait(max(0.0, min(TIMER, next_sweep - time.monotonic())))
-            self.mail.clear()
-
-    def _sweep(self) -> None:
-        """Deadline warnings (daemon/sweep.py); not while the database is away."""
-        if not self.healthy:
-            return
-        try:
-            sweep.sweep(self.app)
-        except Exception as exc:
-            log.warning("sweep.failed", error=str(exc).splitlines()[0][:300])
 
     def _unhealthy(self, what: str, event: str, exc: Exception) -> None:
         error = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
@@ -255,8 +207,7 @@ class Worker:
         self.healthy = False
 
 
-def run(app: App, config_path: str | None, report_fd: int, parent: int,
-        with_outbox: bool = False) -> int:
+def run(app: App, config_path: str | None, report_fd: int, parent: int) -> int:
     die_with_parent(parent)
     os.environ.pop("NOTIFY_SOCKET", None)  # only `supportd run` speaks to systemd
-    return Worker(app, config_path, report_fd, with_outbox).run()
+    return Worker(app, config_path, report_fd).run()

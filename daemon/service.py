@@ -1,10 +1,11 @@
 """`supportd run`: the long-running daemon.
 
-One asyncio loop hosts the SMTP/LMTP listener, and nothing else runs in this
-process but IMAP polling: the pipeline, the outbox and the deadline sweep run in
-separate processes (`[pipeline] workers`, daemon/supervisor.py), so their parsing
-and ORM work never holds the listener's GIL. A letter spooled wakes them, and what
-they report about the database drives the listener's 451s. Signal handlers only
+One asyncio loop hosts the SMTP/LMTP listener. The pipeline runs in separate
+processes (`[pipeline] workers`, daemon/supervisor.py), so its parsing and ORM work
+never holds the listener's GIL; a letter spooled wakes them, and what they report
+about the database drives the listener's 451s. Beside the loop, two threads: the
+outbox with the deadline sweep (daemon/mailer.py), woken when a worker reports
+letters processed, and IMAP polling when it is enabled. Signal handlers only
 set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
 reloads the config all or nothing and passes it on to the workers. Under systemd
 (Type=notify) READY=1 is sent once the listener is bound and the spool recovered,
@@ -23,8 +24,9 @@ import structlog
 from daemon import config as config_mod
 from daemon import logs, sdnotify, smtp_listener
 from daemon.app import App
+from daemon.mailer import Mailer
 from daemon.pipeline_worker import db_answers
-from daemon.supervisor import Supervisor
+from daemon.supervisor import STOP_TIMEOUT, Supervisor
 
 log = structlog.get_logger("supportd.service")
 
@@ -37,7 +39,9 @@ class Service:
         self.config_path = config_path
         self.stop = asyncio.Event()
         self.db_healthy = True
-        self.workers = Supervisor(app.config.pipeline.workers, config_path, self._health)
+        self.mailer = Mailer(app, lambda: self.db_healthy)
+        self.workers = Supervisor(app.config.pipeline.workers, config_path, self._health,
+                                  self.mailer.wake)
 
     def _health(self, healthy: bool) -> None:
         """A worker reported the database (or the spool's disk) away or back."""
@@ -87,6 +91,7 @@ class Service:
             self.app_loop.add_signal_handler(sig, self.stop.set)
         self.app_loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.workers.start()
+        self.mailer.start()
         tasks: list[asyncio.Task[object]] = []
         server = None
         if self.app.config.smtp.enabled:
@@ -97,7 +102,7 @@ class Service:
         if self.app.config.imap.enabled:
             from daemon.imap_poller import ImapPoller
 
-            poller = ImapPoller(self.app, self.stop_requested, self.mail_set)
+            poller = ImapPoller(self.app, self.stop_requested, self.mailer.wake)
             tasks.append(asyncio.create_task(asyncio.to_thread(poller.run), name="imap"))
         interval = sdnotify.watchdog_interval()
         if interval:
@@ -112,6 +117,7 @@ class Service:
             server.close()
             await server.wait_closed()
         await self.workers.stop()  # each finishes the letter in hand
+        await asyncio.to_thread(self.mailer.stop, STOP_TIMEOUT)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -121,9 +127,6 @@ class Service:
 
     def stop_requested(self) -> bool:
         return self.stop.is_set()
-
-    def mail_set(self) -> None:
-        self.app_loop.call_soon_threadsafe(self.workers.mail)
 
 
 def run(app: App, config_path: str | None) -> int:

@@ -1,9 +1,9 @@
 """The pipeline processes of `supportd run`: start, wake, watch, restart, stop.
 
 Each worker is `supportd worker` (daemon/pipeline_worker.py), a child process with
-its own App; the first one also runs the outbox and the deadline sweep. The parent
-writes a byte to a worker's stdin when a letter was spooled, reads its report
-lines (the database away or back), and starts it again with backoff when it dies
+its own App. The parent writes a byte to a worker's stdin when a letter was
+spooled, reads its report lines (the database away or back, letters processed:
+the parent's outbox then sends what they queued), and starts it again with backoff when it dies
 (its claims are taken back by the next drain pass of any worker, because its pid
 is gone). Children get no NOTIFY_SOCKET or WATCHDOG_*: only the main process
 speaks to systemd. They stay in its cgroup, so a stop of the unit reaches them,
@@ -44,10 +44,11 @@ class Slot:
 
 class Supervisor:
     def __init__(self, count: int, config_path: str | None,
-                 on_health: Callable[[bool], None]) -> None:
+                 on_health: Callable[[bool], None], on_processed: Callable[[], None]) -> None:
         self.slots = [Slot(i) for i in range(count)]
         self.config_path = config_path
         self.on_health = on_health
+        self.on_processed = on_processed
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -61,10 +62,6 @@ class Supervisor:
         """A letter was spooled. One byte per worker; a full pipe is awake anyway."""
         for slot in self.slots:
             self._write(slot, b"w")
-
-    def mail(self) -> None:
-        """Outgoing letters were queued here (IMAP): wake the outbox."""
-        self._write(self.slots[0], b"m")
 
     @staticmethod
     def _write(slot: Slot, byte: bytes) -> None:
@@ -98,12 +95,11 @@ class Supervisor:
 
     # ------------------------------------------------------------ one slot
 
-    def _command(self, slot: Slot, report_fd: int) -> list[str]:
+    def _command(self, report_fd: int) -> list[str]:
         cmd = [sys.executable, "-m", "daemon.cli"]
         if self.config_path is not None:
             cmd += ["--config", self.config_path]
-        cmd += ["worker", "--report-fd", str(report_fd), "--parent", str(os.getpid())]
-        return [*cmd, "--outbox"] if slot.index == 0 else cmd
+        return [*cmd, "worker", "--report-fd", str(report_fd), "--parent", str(os.getpid())]
 
     async def _keep(self, slot: Slot) -> None:
         """Run a worker in `slot` until the service stops; restart it when it dies."""
@@ -132,7 +128,7 @@ class Supervisor:
         env = {k: v for k, v in os.environ.items() if k not in SYSTEMD_ONLY}
         try:
             slot.proc = await asyncio.create_subprocess_exec(
-                *self._command(slot, report_w), stdin=wake_r, pass_fds=(report_w,), env=env)
+                *self._command(report_w), stdin=wake_r, pass_fds=(report_w,), env=env)
         except OSError as exc:
             os.close(wake_w)
             os.close(report_r)
@@ -160,6 +156,8 @@ class Supervisor:
         if line.startswith(("db down", "spool full")):
             slot.trouble = line
             self.on_health(False)
+        elif line.startswith("processed"):
+            self.on_processed()
         elif line == "db up":  # also its first word: the database answered its ping
             slot.trouble = None
             self.on_health(self.healthy())

@@ -1,0 +1,81 @@
+"""The outbox and the deadline sweep of `supportd run`: a thread of the listener's process.
+
+The pipeline processes (daemon/pipeline_worker.py) queue letters as rows; this thread
+sends them (daemon/outbox.py) and, every `[scheduler] sweep_interval`, chases
+deadlines (daemon/sweep.py). It lives beside the listener, not in a pipeline process:
+sending is mostly waiting (the relay, fsync), and its ~1 ms of Python per letter
+held the pipeline's GIL for two letters out of every client letter (issue 5). A
+worker's "processed N" report, or a letter queued by IMAP polling here, wakes it;
+otherwise it looks every few seconds (retries fall due, another daemon queued).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from daemon import outbox, sweep
+from daemon.app import App
+from daemon.config import parse_duration
+
+log = structlog.get_logger("supportd.mailer")
+
+TIMER = 5.0  # seconds between looks when nothing wakes it
+BATCH = 50  # letters per flush; a full one may have left more
+
+
+class Mailer:
+    def __init__(self, app: App, db_healthy: Callable[[], bool]) -> None:
+        self.app = app
+        self.db_healthy = db_healthy
+        self.woken = threading.Event()
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, name="outbox", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self) -> None:
+        """Letters were queued. Safe from any thread."""
+        self.woken.set()
+
+    def stop(self, timeout: float) -> None:
+        """Let the flush in hand finish (a relay's answer), then end the thread."""
+        self.stopping = True
+        self.woken.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def run(self) -> None:
+        config = self.app.config
+        transport = outbox.make_transport(config.outbound)
+        next_sweep = time.monotonic()
+        while not self.stopping:
+            self.woken.clear()  # a wake from here on means another look
+            if self.app.config is not config:  # reloaded: a new relay connection
+                config = self.app.config
+                transport = outbox.make_transport(config.outbound)
+            if time.monotonic() >= next_sweep:
+                interval = parse_duration(config.scheduler.sweep_interval).total_seconds()
+                next_sweep = time.monotonic() + interval
+                self._sweep()
+            try:
+                report = outbox.flush(self.app, transport, batch=BATCH)
+            except Exception as exc:
+                log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
+            else:
+                if report.sent + report.deferred + report.failed >= BATCH:
+                    continue
+            self.woken.wait(max(0.0, min(TIMER, next_sweep - time.monotonic())))
+
+    def _sweep(self) -> None:
+        """Deadline warnings; not while the database is away."""
+        if not self.db_healthy():
+            return
+        try:
+            sweep.sweep(self.app)
+        except Exception as exc:
+            log.warning("sweep.failed", error=str(exc).splitlines()[0][:300])
