@@ -34,7 +34,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import structlog
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from daemon import db
@@ -286,23 +286,35 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
         now = app.now()
         with app.sessions() as session:
             rows = session.scalars(_due(force, now, tried).limit(16)).all()
-        if not rows:
-            return
+            if not rows:
+                return
+            tids = _tids(session, rows)
         outcomes = []
         for row in rows:
             tried.add(row.id)
             recovered = journal.has(row.id)
-            outcomes.append((row.id, SENT if recovered else
+            outcomes.append((row, SENT if recovered else
                              _hand_over(app, transport, journal, row), recovered))
-        handed_over = [i for i, outcome, _ in outcomes if outcome.kind == "sent"]
+        handed_over = [row.id for row, outcome, _ in outcomes if outcome.kind == "sent"]
+        # The common case, sent: one UPDATE for all of them (loading each row back,
+        # its letter included, cost the outbox half its time). The rest as before.
+        sent = [row for row, outcome, recovered in outcomes
+                if outcome.kind == "sent" and not recovered]
         try:
             with db.unit_of_work(app.sessions) as session:
-                for outgoing_id, outcome, recovered in outcomes:
-                    row = session.get(Outgoing, outgoing_id)
-                    # Not queued any more: a bounce came back (and was recorded) before
-                    # this mark; the bounce is the newer news.
-                    if row is not None and row.status == "queued":
-                        _account(app, session, row, outcome, now, report,
+                if sent:
+                    session.execute(_MARK_SENT, [{"oid": row.id, "now": now} for row in sent])
+                for row in sent:
+                    report.sent += 1
+                    log.info("outbox.sent", outgoing_id=row.id, kind=row.kind,
+                             to=row.recipient, message_id=row.message_id,
+                             tid=tids.get(row.ticket_id))
+                for old, outcome, recovered in outcomes:
+                    if outcome.kind == "sent" and not recovered:
+                        continue
+                    current = session.get(Outgoing, old.id)
+                    if current is not None and current.status == "queued":
+                        _account(app, session, current, outcome, now, report,
                                  recovered=recovered)
         except Exception as exc:
             for outgoing_id in handed_over:
@@ -310,6 +322,24 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
             raise
         for outgoing_id in handed_over:
             journal.forget(outgoing_id)
+
+
+# Not queued any more: a bounce came back (and was recorded) between the hand-over
+# and this mark; the bounce is the newer news.
+_MARK_SENT = (update(Outgoing.__table__)  # type: ignore[arg-type]
+              .where(Outgoing.__table__.c.id == bindparam("oid"),
+                     Outgoing.__table__.c.status == "queued")
+              .values(status="sent", attempts=Outgoing.__table__.c.attempts + 1,
+                      sent_at=bindparam("now"), last_error=""))
+
+
+def _tids(session: Session, rows: Sequence[Outgoing]) -> dict[int | None, str]:
+    """The TIDs of the tickets these letters belong to (for the log)."""
+    ids = {row.ticket_id for row in rows if row.ticket_id is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Ticket.id, Ticket.tid)  # type: ignore[arg-type]
+                                .where(Ticket.id.in_(ids))).all())
 
 
 def _not_recorded(outgoing_id: int, exc: Exception) -> None:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 from aiosmtpd.controller import Controller
 
 from daemon import outbox
@@ -66,8 +67,15 @@ def test_letters_leave_through_the_relay_with_encoded_russian_headers(
         tmp_path: Path, relay: Relay, relay_port: int) -> None:
     desk = smtp_desk(tmp_path, relay_port)
     desk.ingest(simple_letter("Не формируется акт сверки"))
-    report = desk.flush()
+    with capture_logs() as logs:
+        report = desk.flush()
     assert report.sent == 2 and report.deferred == 0
+    marked = rows(desk)
+    assert [(r.status, r.attempts, r.last_error) for r in marked] == [("sent", 1, "")] * 2
+    assert all(r.sent_at is not None and r.sent_at.tzinfo is not None for r in marked)
+    sent = [e for e in logs if e["event"] == "outbox.sent"]
+    assert sorted((e["outgoing_id"], e["tid"], e["to"]) for e in sent) == sorted(
+        (r.id, "SD-000013", r.recipient) for r in marked)
     ack = next(r for r in relay.received if "ivan@client.example" in r[1])
     assert ack[0] == "techsupport@example.ru"
     raw = ack[2]
