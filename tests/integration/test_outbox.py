@@ -16,8 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 from aiosmtpd.controller import Controller
+from structlog.testing import capture_logs
 
 from daemon import outbox
 from daemon.models import Outgoing
