@@ -248,6 +248,12 @@ def render(r: dict[str, Any]) -> str:
           f"{fs['file_ms']:.1f} ms, a folder {fs['dir_ms']:.1f} ms, on an otherwise idle "
           f"disk). The 50 % target allows {2000 / ceil:.1f} ms per letter in all.")
         w("")
+    if fs.get("create_ms") is not None:
+        w(f"Making an empty file on this disk (the spool's copy of a letter, an attachment, "
+          f"the outbox journal's entry, a Maildir letter) took {fs['create_ms']:.2f} ms, "
+          f"{fs['create_cpu_ms']:.2f} ms of it CPU (the kernel's): a letter makes 1–2 "
+          f"(spool, attachments) and each letter sent 2 (journal, Maildir).")
+        w("")
     outcomes = get(ing, "sqlite", "outcomes")
     if outcomes:
         w("What supportd made of the letters (first SQLite repetition; kind → outcome): "

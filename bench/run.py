@@ -434,8 +434,18 @@ def child_fsync(a: dict[str, Any]) -> dict[str, Any]:
         os.fsync(dfd)
         dirs.append(time.perf_counter() - t0)
         os.close(dfd)
+    # Making an empty file (the spool's, the outbox journal's, a Maildir's): wall and
+    # CPU (the kernel's, mostly), each one in a folder of its own kind.
+    made, made_cpu = [], []
+    for i in range(a.get("n", 60)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fd = os.open(d / f"new{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        made.append(time.perf_counter() - t0)
+        made_cpu.append(time.process_time() - c0)
+        os.close(fd)
     shutil.rmtree(d, ignore_errors=True)
-    return {"file_ms": 1000 * median(files), "dir_ms": 1000 * median(dirs)}
+    return {"file_ms": 1000 * median(files), "dir_ms": 1000 * median(dirs),
+            "create_ms": 1000 * median(made), "create_cpu_ms": 1000 * median(made_cpu)}
 
 
 def child_queue(a: dict[str, Any]) -> dict[str, Any]:
