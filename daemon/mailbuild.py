@@ -12,9 +12,9 @@ answers, and Auto-Submitted so that other robots do not answer it (RFC 3834).
 from __future__ import annotations
 
 import binascii
+import os
 import re
 import string
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.charset import QP, Charset
@@ -23,6 +23,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 
 # C0 and C1 controls and the Unicode line breaks: a header value is one line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -30,12 +31,30 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 def one_line(text: str, limit: int = 900) -> str:
     """A header-safe single line: control characters (CR, LF, NUL...) become spaces."""
+    if text.isascii() and text.isprintable():  # no control character: most values
+        return text.strip()[:limit]
     return _CONTROL.sub(" ", text).strip()[:limit]
 
 
 def new_message_id(kind: str, ticket_id: int | None, domain: str) -> str:
     tag = f"{ticket_id}" if ticket_id is not None else "x"
-    return f"<supportd.{kind}.{tag}.{uuid.uuid4().hex[:16]}@{domain}>"
+    return f"<supportd.{kind}.{tag}.{os.urandom(8).hex()}@{domain}>"
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _date(dt: datetime) -> str:
+    """`email.utils.format_datetime(dt)`, without its strftime and time tuple."""
+    offset = dt.utcoffset()
+    if offset is None or offset.microseconds or offset.seconds % 60:
+        return format_datetime(dt)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return (f"{_DAYS[dt.weekday()]}, {dt.day:02d} {_MONTHS[dt.month - 1]} {dt.year:04d} "
+            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} {sign}{hours:02d}{minutes:02d}")
 
 
 @dataclass(frozen=True)
@@ -178,7 +197,9 @@ def _encoded(name: str, value: str) -> str:
 
 def _qp_body(text: str) -> bytes:
     """Quoted-printable UTF-8 (binascii, in C), CRLF line ends."""
-    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    data = text.encode("utf-8")
     return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
 
 
@@ -187,13 +208,19 @@ def _text_part(text: str, subtype: str) -> list[bytes]:
             b"Content-Transfer-Encoding: quoted-printable", b"", _qp_body(text)]
 
 
-def _sender(o: Outbound) -> str:
+@lru_cache(maxsize=256)
+def _from(sender_name: str, sender: str) -> str:
+    """The From header. Our letters have a few senders (the desk, its staff): made once."""
     # One encoded word for a Russian name, as formataddr makes it: a display name split
     # into several words comes back with a space inside a word from some readers.
-    name = one_line(o.sender_name, 200)
+    name = one_line(sender_name, 200)
     if name.isascii():
-        return _fold("From", formataddr((name, o.sender)))
-    return _fold("From", f"{_word(name.encode('utf-8'))} <{o.sender}>")
+        return _fold("From", formataddr((name, sender)))
+    return _fold("From", f"{_word(name.encode('utf-8'))} <{sender}>")
+
+
+def _sender(o: Outbound) -> str:
+    return _from(o.sender_name, o.sender)
 
 
 def build(o: Outbound) -> bytes:
@@ -210,7 +237,7 @@ def build(o: Outbound) -> bytes:
     head = [_sender(o), _fold("To", one_line(o.to, limit=100_000))]
     if o.cc:
         head.append(_fold("Cc", one_line(", ".join(o.cc), limit=100_000)))
-    head += [_encoded("Subject", one_line(o.subject)), f"Date: {format_datetime(o.date)}",
+    head += [_encoded("Subject", one_line(o.subject)), f"Date: {_date(o.date)}",
              f"Message-ID: {one_line(o.message_id)}"]
     in_reply_to = one_line(o.in_reply_to) if o.in_reply_to else ""
     refs = [one_line(r) for r in o.references if r][-20:]
@@ -228,7 +255,7 @@ def build(o: Outbound) -> bytes:
     head.append("MIME-Version: 1.0")
     lines = [h.encode("ascii") for h in head]
     if o.html:
-        boundary = f"=_supportd_{uuid.uuid4().hex}"
+        boundary = f"=_supportd_{os.urandom(16).hex()}"
         lines += [f"Content-Type: multipart/alternative; boundary=\"{boundary}\"".encode(),
                   b"", f"--{boundary}".encode(), *_text_part(o.text, "plain"),
                   f"--{boundary}".encode(), *_text_part(o.html, "html"),

@@ -14,14 +14,15 @@ mail loop.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import Select, bindparam, func, select
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from sqlalchemy import Select, bindparam, func, inspect, select
 from sqlalchemy.orm import Session
 
 from daemon import db
+from daemon.completeness import MISSING_LABELS_RU
 from daemon.config import Config, StaffMember
 from daemon.mailbuild import Outbound, build, new_message_id, one_line
 from daemon.models import Coupon, Message, Org, Outgoing, Ticket
@@ -43,6 +44,17 @@ def _automatic_since() -> Select[Any]:
         o.created_at >= bindparam("since"))
 
 
+@cache
+def _org_of() -> Select[Any]:
+    o = Org.__table__.c
+    return select(o.name, o.category).where(o.id == bindparam("id"))
+
+
+# A ticket's letters share their subjects (every acknowledgement of a ticket, every
+# notification of its follow-ups): the pure `tagged_subject` is asked once for each.
+_tagged_subject = lru_cache(maxsize=1024)(tagged_subject)
+
+
 def make_environment(config: Config) -> Environment:
     return Environment(loader=FileSystemLoader(str(config.templates_dir)),
                        autoescape=select_autoescape(["html.j2"]),
@@ -53,22 +65,59 @@ def make_environment(config: Config) -> Environment:
                        trim_blocks=False, lstrip_blocks=False)
 
 
+class LevelView(NamedTuple):
+    """What the templates show of an SLA level. Attributes, not a dict's keys: Jinja
+    looks `level.title` up as an attribute first, and a dict's miss is an exception."""
+
+    code: str
+    title: str
+    clause: str
+    reaction_words: str
+
+
 class Notifier:
+    """Built anew with the config (`App.reconfigure`), so it keeps what it derives from
+    the config and the SLA levels: templates, the desk's zone, our addresses."""
+
     def __init__(self, app: App) -> None:
         self.app = app
         self.config = app.config
         self.env = make_environment(app.config)
+        self.tz = self.config.tz
+        self.our_addresses = self.config.our_addresses()
+        self._templates: dict[str, tuple[Template, dict[str, Any]]] = {}
+        self._levels: dict[str, LevelView] = {}
+        self._staff: dict[str, StaffMember] = {}  # `Config.staff_by_email`, looked up once
+        for member in reversed(self.config.staff):
+            self._staff[member.email.lower()] = member
+        self._on_duty = [s for s in self.config.staff if s.role in ("agent", "head")]
 
     # ------------------------------------------------------------ helpers
 
     def render(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(
-            service=self.config.service, calendar=self.config.calendar, **context)
+        """`Template.render` with what it does for every letter done once: the template
+        looked up, and its globals (Jinja's, then `service` and `calendar`) merged."""
+        loaded = self._templates.get(template)
+        if loaded is None:
+            t = self.env.get_template(template)
+            loaded = self._templates[template] = (t, {
+                **t.globals, "service": self.config.service, "calendar": self.config.calendar})
+        t, base = loaded
+        # shared: these variables are the context, Jinja adds no globals to them.
+        ctx = t.new_context({**base, **context}, shared=True)
+        try:
+            return self.env.concat(t.root_render_func(ctx))  # type: ignore[attr-defined]
+        except Exception:
+            self.env.handle_exception()  # raises, with the template's lines in the traceback
 
-    def level_view(self, code: str) -> dict[str, str]:
-        level = self.app.level(code)
-        return {"code": code, "title": level.title_ru, "clause": level.clause,
-                "reaction_words": duration_words(level.reaction, level.clock.value)}
+    def level_view(self, code: str) -> LevelView:
+        view = self._levels.get(code)
+        if view is None:
+            level = self.app.level(code)
+            view = self._levels[code] = LevelView(
+                code, level.title_ru, level.clause,
+                duration_words(level.reaction, level.clock.value))
+        return view
 
     def automatic_sent_last_hour(self, session: Session, recipient: str) -> int:
         """Automatic letters to `recipient` in the last hour, this transaction's included
@@ -79,7 +128,7 @@ class Notifier:
     def may_send_automatic(self, session: Session, recipient: str) -> bool:
         if not recipient or "@" not in recipient:
             return False
-        if recipient.lower() in self.config.our_addresses():
+        if recipient.lower() in self.our_addresses:
             return False
         local = recipient.split("@", 1)[0].lower()
         if local in ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply"):
@@ -91,27 +140,41 @@ class Notifier:
               subject: str, text: str, html: str | None, *, automatic: bool = True,
               auto_submitted: str | None = "auto-replied", in_reply_to: str | None = None,
               references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
-              sender_name: str | None = None) -> None:
+              sender_name: str | None = None, later: list[dict[str, Any]] | None = None
+              ) -> None:
         """Queue a letter: its `Outgoing` row, and its `Message` row on the ticket, each
-        written at once with one INSERT; the ticket's row must be written already."""
+        written at once with one INSERT; the ticket's row must be written already.
+        With `later`, the `Message` row goes there instead, for `write_messages`."""
         now = self.app.now()
-        mid = new_message_id(kind, ticket.id if ticket else None, self.config.service.domain)
+        service = self.config.service
+        ticket_id = ticket.id if ticket is not None else None
+        mid = new_message_id(kind, ticket_id, service.domain)
         raw = build(Outbound(
-            sender_name=sender_name or self.config.service.name,
-            sender=self.config.service.address, to=recipient, subject=subject, text=text,
+            sender_name=sender_name or service.name,
+            sender=service.address, to=recipient, subject=subject, text=text,
             html=html, message_id=mid, date=now, in_reply_to=in_reply_to,
             references=references, auto_submitted=auto_submitted, cc=cc,
-            ticket_tid=ticket.tid if ticket else None))
+            ticket_tid=ticket.tid if ticket is not None else None))
+        line = one_line(subject)
         out_id = db.insert_id(session, Outgoing.__table__, dict(  # type: ignore[arg-type]
-            ticket_id=ticket.id if ticket else None, kind=kind, automatic=automatic,
-            recipient=recipient, subject=one_line(subject), message_id=mid, raw=raw,
+            ticket_id=ticket_id, kind=kind, automatic=automatic,
+            recipient=recipient, subject=line, message_id=mid, raw=raw,
             created_at=now, next_attempt_at=now))
         if ticket is not None:
-            db.insert_row(session, Message.__table__, dict(  # type: ignore[arg-type]
-                ticket_id=ticket.id, direction="out", kind=kind,
-                from_addr=self.config.service.address, to_addrs=[recipient, *cc],
-                subject=one_line(subject), message_id=mid, at=now, body_text=text,
-                outgoing_id=out_id))
+            row = dict(ticket_id=ticket_id, direction="out", kind=kind,
+                       from_addr=service.address, to_addrs=[recipient, *cc],
+                       subject=line, message_id=mid, at=now, body_text=text,
+                       outgoing_id=out_id)
+            if later is not None:
+                later.append(row)
+            else:
+                self.write_messages(session, ticket, [row])
+
+    def write_messages(self, session: Session, ticket: Ticket, rows: list[dict[str, Any]]
+                       ) -> None:
+        """The `Message` rows of letters queued with `later`, in one INSERT."""
+        if rows:
+            db.insert_row(session, Message.__table__, rows)  # type: ignore[arg-type]
             db.expire_loaded(session, ticket, "messages")
 
     def _thread_refs(self, letter: Letter) -> tuple[str | None, tuple[str, ...]]:
@@ -123,15 +186,15 @@ class Notifier:
     # ------------------------------------------------------------ letters
 
     def acknowledge(self, session: Session, ticket: Ticket, letter: Letter, *,
-                    resend: bool = False) -> bool:
+                    resend: bool = False, later: list[dict[str, Any]] | None = None) -> bool:
         """The acknowledgement of §5.4/§5.5. False when it may not be sent."""
         recipient = ticket.requester if resend else (letter.requester or ticket.requester)
         if not self.may_send_automatic(session, recipient):
             return False
-        tz = self.config.tz
+        tz = self.tz
         level = self.level_view(ticket.sla_level)
-        org = session.get(Org, ticket.org_id) if ticket.org_id is not None else None
-        assignee = self.config.staff_by_email(ticket.assignee) if ticket.assignee else None
+        org = self._org(session, ticket.org_id) if ticket.org_id is not None else None
+        assignee = self._staff.get(ticket.assignee.lower()) if ticket.assignee else None
         verdicts = [] if resend else letter.verdicts
         outside = (not resend and ticket.clock_started_at is not None
                    and ticket.clock_started_at > letter.spooled.received_at)
@@ -147,10 +210,10 @@ class Notifier:
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
             unidentified=letter.new_ticket and not resend and ticket.org_id is None,
-            org=org.name if org is not None else "",
+            org=org[0] if org is not None else "",
             not_entitled=(letter.new_ticket and not resend and org is not None
                           and ticket.identified_by not in ("email", "domain")
-                          and org.category in ("partner", "licensee")),
+                          and org[1] in ("partner", "licensee")),
             emergency=ticket.emergency and letter.new_ticket and not resend,
             coupon=(session.get(Coupon, ticket.coupon_id)
                     if ticket.coupon_id is not None and letter.new_ticket and not resend
@@ -162,41 +225,51 @@ class Notifier:
         in_reply_to, refs = self._thread_refs(letter)
         kind = "ack-resend" if resend else ("ack" if letter.new_ticket else "ack-followup")
         self.queue(session, ticket, kind, recipient,
-                   tagged_subject(ticket.tid or "", ticket.subject), text, html,
-                   in_reply_to=in_reply_to, references=refs)
+                   _tagged_subject(ticket.tid or "", ticket.subject), text, html,
+                   in_reply_to=in_reply_to, references=refs, later=later)
         return True
 
-    def missing_lines(self, ticket: Ticket) -> list[str]:
-        from daemon.completeness import MISSING_LABELS_RU
+    def _org(self, session: Session, org_id: int) -> tuple[str, str] | None:
+        """(name, category) of an org, as `session.get` would give them: the object the
+        session holds (identification loaded it for a new ticket), else its row."""
+        org = session.identity_map.get(inspect(Org).identity_key_from_primary_key((org_id,)))
+        if org is not None:
+            return org.name, org.category
+        found = db.rows(session, _org_of(), id=org_id)
+        return (found[0][0], found[0][1]) if found else None
 
+    def missing_lines(self, ticket: Ticket) -> list[str]:
         return [MISSING_LABELS_RU[c] for c in ticket.missing_info if c in MISSING_LABELS_RU]
 
     def recipients_for(self, ticket: Ticket) -> list[StaffMember]:
         if ticket.assignee:
-            member = self.config.staff_by_email(ticket.assignee)
+            member = self._staff.get(ticket.assignee.lower())
             if member is not None:
                 return [member]
-        return [s for s in self.config.staff if s.role in ("agent", "head")]
+        return list(self._on_duty)
 
-    def notify_staff(self, session: Session, ticket: Ticket, letter: Letter) -> None:
-        tz = self.config.tz
+    def notify_staff(self, session: Session, ticket: Ticket, letter: Letter, *,
+                     later: list[dict[str, Any]] | None = None) -> None:
+        recipients = self.recipients_for(ticket)
+        if not recipients:
+            return
         p = letter.parsed
         body = p.text if p is not None else "(текст письма не удалось разобрать)"
-        for member in self.recipients_for(ticket):
-            text = self.render(
-                "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket,
-                new_ticket=letter.new_ticket, reopened="reopened" in letter.notes,
-                sender=f"{letter.requester_name} <{letter.sender}>".strip(),
-                level=self.level_view(ticket.sla_level),
-                due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
-                emergency_requested=letter.emergency_requested,
-                missing=self.missing_lines(ticket) if letter.new_ticket else [],
-                verdicts=letter.verdicts, body=body[:100_000])
-            prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
-            self.queue(session, ticket, "notification", member.email,
-                       tagged_subject(ticket.tid or "",
-                                      f"{prefix}: {ticket.subject or '(без темы)'}"), text,
-                       None, automatic=False, auto_submitted="auto-generated")
+        # One text for every recipient: nothing in it depends on who reads it.
+        text = self.render(
+            "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket,
+            new_ticket=letter.new_ticket, reopened="reopened" in letter.notes,
+            sender=f"{letter.requester_name} <{letter.sender}>".strip(),
+            level=self.level_view(ticket.sla_level),
+            due=msk(ticket.reaction_due, self.tz) if ticket.reaction_due else "",
+            emergency_requested=letter.emergency_requested,
+            missing=self.missing_lines(ticket) if letter.new_ticket else [],
+            verdicts=letter.verdicts, body=body[:100_000])
+        prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
+        subject = _tagged_subject(ticket.tid or "", f"{prefix}: {ticket.subject or '(без темы)'}")
+        for member in recipients:
+            self.queue(session, ticket, "notification", member.email, subject, text,
+                       None, automatic=False, auto_submitted="auto-generated", later=later)
 
     def _deadline_letter(self, session: Session, ticket: Ticket, recipients: list[StaffMember],
                          missed: bool) -> None:
