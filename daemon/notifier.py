@@ -85,7 +85,7 @@ class Notifier:
         self.env = make_environment(app.config)
         self.tz = self.config.tz
         self.our_addresses = self.config.our_addresses()
-        self._templates: dict[str, tuple[Template, dict[str, Any]]] = {}
+        self._templates: dict[str, Template] = {}
         self._levels: dict[str, LevelView] = {}
         self._staff: dict[str, StaffMember] = {}  # `Config.staff_by_email`, looked up once
         for member in reversed(self.config.staff):
@@ -95,20 +95,13 @@ class Notifier:
     # ------------------------------------------------------------ helpers
 
     def render(self, template: str, **context: Any) -> str:
-        """`Template.render` with what it does for every letter done once: the template
-        looked up, and its globals (Jinja's, then `service` and `calendar`) merged."""
-        loaded = self._templates.get(template)
-        if loaded is None:
-            t = self.env.get_template(template)
-            loaded = self._templates[template] = (t, {
-                **t.globals, "service": self.config.service, "calendar": self.config.calendar})
-        t, base = loaded
-        # shared: these variables are the context, Jinja adds no globals to them.
-        ctx = t.new_context({**base, **context}, shared=True)
-        try:
-            return self.env.concat(t.root_render_func(ctx))  # type: ignore[attr-defined]
-        except Exception:
-            self.env.handle_exception()  # raises, with the template's lines in the traceback
+        """The template, looked up once, rendered with `service` and `calendar`."""
+        t = self._templates.get(template)
+        if t is None:
+            t = self._templates[template] = self.env.get_template(
+                template, globals={"service": self.config.service,
+                                   "calendar": self.config.calendar})
+        return t.render(context)
 
     def level_view(self, code: str) -> LevelView:
         view = self._levels.get(code)
