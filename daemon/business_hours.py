@@ -6,11 +6,13 @@ and how working time flows (the next working moment, a working-time clock, whole
 days, working time elapsed). Public holidays and moved days off come from the `holidays`
 package (country RU) plus the decree table below; admins' per-date overrides win over both.
 
-The arithmetic is table-driven: for every day of the precomputed years we keep its working
+The arithmetic is table-driven: for every day of the tabulated years we keep its working
 hours and the cumulative working microseconds and working-day counts up to its end, so a
 deadline is two bisects whatever its length. Working time is counted on the local wall
-clock of the calendar's zone (Moscow has had no DST since 2014). Dates outside the
-precomputed years still work: a table for just those years is built on the spot.
+clock of the calendar's zone (Moscow has had no DST since 2014). The table is made on first
+use, for the year asked about and one either side, and grows when a date near it is asked
+about: `supportd ingest`, a process per letter, tabulates three years, not twenty (and
+imports the `holidays` package only then).
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import MAXYEAR, MINYEAR, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from itertools import accumulate
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-import holidays
-
 MOSCOW = ZoneInfo("Europe/Moscow")
-DEFAULT_YEARS = range(2013, 2036)  # 2013: the current art. 112 list of holidays took effect
+KEPT_YEARS = 50  # a calendar's table grows to this many years, then starts anew
 
 # Non-working public holidays, Labour Code art. 112 part 1 (as amended in 2012).
 _ART112 = frozenset({(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (1, 7), (1, 8),
@@ -123,15 +123,16 @@ class _Span:
 
 @dataclass(frozen=True, eq=False)
 class WorkingCalendar:
-    """Working hours on the Russian production calendar; immutable once built."""
+    """Working hours on the Russian production calendar; immutable (only its table of days
+    grows, as dates are asked about)."""
 
     tz: tzinfo = MOSCOW
     day_start: time = time(10)
     day_end: time = time(18)
     shorten_preholiday: bool = True
     overrides: Mapping[date, DayOverride] = field(default_factory=dict)
-    years: range | None = None
-    _span: _Span = field(init=False, repr=False)
+    years: range | None = None  # tabulated at once; None: on first use (see the docstring)
+    _span: _Span | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.day_start.tzinfo is not None or self.day_end.tzinfo is not None:
@@ -139,12 +140,12 @@ class WorkingCalendar:
         length = _to_us(self.day_end) - _to_us(self.day_start)
         if length <= (_HOUR_US if self.shorten_preholiday else 0):
             raise ValueError(f"working day {self.day_start}-{self.day_end} is too short")
-        years = DEFAULT_YEARS if self.years is None else self.years
-        if years.step != 1 or len(years) == 0:
+        years = self.years
+        if years is not None and (years.step != 1 or len(years) == 0):
             raise ValueError(f"years must be a non-empty range with step 1, not {years}")
         object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
-        object.__setattr__(self, "years", years)
-        object.__setattr__(self, "_span", self._build(years.start, years.stop))
+        if years is not None:
+            object.__setattr__(self, "_span", self._build(years.start, years.stop))
 
     # -- what a date is ---------------------------------------------------------------
 
@@ -241,18 +242,35 @@ class WorkingCalendar:
         return span, d.toordinal() - span.lo
 
     def _covering(self, first: int, stop: int) -> _Span:
-        """The precomputed span if it covers years `first`..`stop - 1`, else one built for them."""
+        """A span that covers years `first`..`stop - 1`: the kept one if it does."""
         span = self._span
-        if span.first <= first and stop <= span.stop:
+        if span is not None and span.first <= first and stop <= span.stop:
             return span
-        return self._build(first, stop)
+        return self._tabulate(first, stop)
 
     def _longer(self, span: _Span) -> _Span:
         """`span` extended forward: a clock ran past its last day."""
-        return self._build(span.first, span.stop + max(2, span.stop - span.first))
+        return self._tabulate(span.first, span.stop + max(2, span.stop - span.first))
+
+    def _tabulate(self, first: int, stop: int) -> _Span:
+        """A span for years `first`..`stop - 1` and a year either side, kept for next time;
+        it takes in the years kept before unless the table would pass `KEPT_YEARS`."""
+        lo, hi = first - 1, stop + 1
+        kept = self._span
+        if kept is not None and max(hi, kept.stop) - min(lo, kept.first) <= KEPT_YEARS:
+            lo, hi = min(lo, kept.first), max(hi, kept.stop)
+        if lo < MINYEAR or hi > MAXYEAR:
+            return self._build(first, stop)  # at the ends of `date`'s range, not kept
+        span = self._build(lo, hi)
+        # The calendar answers the same from the old span and the new one, so a thread
+        # still reading the old one is not disturbed.
+        object.__setattr__(self, "_span", span)
+        return span
 
     def _build(self, first: int, stop: int) -> _Span:
         """Tabulate the years `first`..`stop - 1`."""
+        import holidays  # here: it loads every country's module, ~50 ms (see the docstring)
+
         # A year either side: decree data for one year can name days of the next.
         known = holidays.country_holidays("RU", years=range(first - 1, stop + 1), language="ru")
         public = {d for d in known if (d.month, d.day) in _ART112}

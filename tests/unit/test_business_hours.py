@@ -334,3 +334,53 @@ def test_bad_override_is_refused() -> None:
 
 def test_day_kinds_are_strings() -> None:
     assert DayKind.TRANSFER == "transfer" and DayKind("dayoff") is DayKind.DAYOFF
+
+
+# ---------------------------------------------------------------- tabulated on first use
+
+EAGER = WorkingCalendar(years=range(2013, 2036))  # as every calendar was before: all at once
+
+
+def year_ends(first: int, stop: int) -> list[datetime]:
+    """Moments around each New Year, where a table's years meet."""
+    return [msk(y, 12, d, hh) for y in range(first, stop) for d in (28, 30, 31)
+            for hh in (0, 9, 17, 18, 23)] + [msk(y, 1, 1, 12) for y in range(first, stop)]
+
+
+def test_a_calendar_tabulated_on_first_use_answers_as_one_tabulated_at_once() -> None:
+    lazy = WorkingCalendar()
+    # First asked about a day in the middle, then years that make its table grow both ways.
+    for year in (2026, 2027, 2024, 2031, 2013, 2035):
+        day = date(year, 1, 1)
+        while day.year == year:
+            assert lazy.hours_of(day) == EAGER.hours_of(day), day
+            assert lazy.day_kind(day) == EAGER.day_kind(day), day
+            day += timedelta(days=1)
+
+
+@pytest.mark.parametrize("at", year_ends(2013, 2035))
+def test_clocks_across_a_new_year_on_a_fresh_lazy_calendar(at: datetime) -> None:
+    # A fresh calendar each time: its first table is made for the moment asked about, and a
+    # clock runs past that table's end.
+    assert WorkingCalendar().add_working(at, 40 * H) == EAGER.add_working(at, 40 * H)
+    assert WorkingCalendar().add_working_days(at, 24) == EAGER.add_working_days(at, 24)
+    assert WorkingCalendar().add_working_days(at, 600) == EAGER.add_working_days(at, 600)
+    assert WorkingCalendar().next_working_moment(at) == EAGER.next_working_moment(at)
+    later = at + timedelta(days=400)
+    assert WorkingCalendar().working_between(at, later) == EAGER.working_between(at, later)
+
+
+def test_overrides_and_far_dates_on_a_lazy_calendar() -> None:
+    overrides = {date(2026, 12, 31): DayOverride.off(),
+                 date(2027, 1, 9): DayOverride.working(time(11), time(15))}
+    lazy = WorkingCalendar(overrides=overrides)
+    eager = WorkingCalendar(overrides=overrides, years=range(2013, 2036))
+    for at in year_ends(2025, 2028):
+        assert lazy.add_working(at, 40 * H) == eager.add_working(at, 40 * H)
+        assert lazy.hours_of(at.date()) == eager.hours_of(at.date())
+    # Far from its table (a table of its own), then back: the same answers as before.
+    for far in (date(1990, 1, 2), date(1990, 1, 6), date(2090, 1, 1), date(2090, 1, 9)):
+        assert lazy.hours_of(far) == eager.hours_of(far)
+    assert lazy.hours_of(date(2027, 1, 9)) == (time(11), time(15))
+    assert lazy.working_between(msk(2026, 12, 30), msk(2027, 1, 12)) == \
+        eager.working_between(msk(2026, 12, 30), msk(2027, 1, 12))

@@ -1,0 +1,55 @@
+"""What a process of the command line pays before it does anything.
+
+`supportd ingest` runs once per letter (an MTA's pipe), so its start-up is part of
+every letter's cost: loading the config must not tabulate the working calendar (the
+`holidays` package alone takes ~50 ms), and commands that need no database must not
+import SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+from daemon import cli
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "supportd.toml"
+
+
+def modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `code`."""
+    p = subprocess.run([sys.executable, "-c", f"{code}\nimport sys; print(*sys.modules)"],
+                       capture_output=True, text=True, check=True, timeout=60)
+    return set(p.stdout.split())
+
+
+def test_loading_the_config_tabulates_no_calendar() -> None:
+    loaded = modules_after(f"from daemon import config; config.load({str(DEMO_CONFIG)!r})")
+    assert "daemon.business_hours" in loaded  # the calendar is validated...
+    assert "holidays" not in loaded  # ...but its days are tabulated when first asked about
+    assert "sqlalchemy" not in loaded
+
+
+def test_check_config_imports_no_database_code() -> None:
+    loaded = modules_after(
+        f"from daemon.cli import main; assert main(['--config', {str(DEMO_CONFIG)!r}, "
+        "'check-config']) == 0")
+    assert "sqlalchemy" not in loaded and "jinja2" not in loaded
+
+
+def test_the_collector_runs_again_after_the_imports_of_one_letter() -> None:
+    assert gc.isenabled()
+    try:
+        with cli._lasting_objects():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        gc.disable()
+        with cli._lasting_objects():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+        gc.unfreeze()
