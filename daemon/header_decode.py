@@ -358,6 +358,16 @@ class _Word:
     data: bytearray
 
 
+def address_text(value: str | Header) -> str:
+    """An address header's value, for parsing: raw 8-bit bytes in it (RFC 6532 UTF-8,
+    or a legacy charset) decoded, encoded-words left for the display name's decoding.
+    (`str()` of such a value, as the stdlib's compat32 gives it, has U+FFFD for every
+    byte: the address itself would be lost.)"""
+    if isinstance(value, str):
+        return value
+    return _decode_plain(_header_text(value))
+
+
 def _header_text(value: str | Header) -> str:
     """A header value as text, raw 8-bit bytes as surrogate escapes."""
     if not isinstance(value, Header):

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
@@ -51,7 +52,7 @@ from mailparser.utils import (
 
 from daemon import guard, skeleton
 from daemon.bounces import plain_address
-from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec
+from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec, address_text
 from daemon.header_decode import _decode_bytes as decode_bytes
 from daemon.threading_tid import decode_subject as _decode_subject
 
@@ -133,11 +134,12 @@ def clean_message_id(value: object) -> str | None:
 _BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
 
 
-def _safe_getaddresses(values: list[str]) -> list[tuple[str, str]]:
+def _safe_getaddresses(values: Sequence[str | Header]) -> list[tuple[str, str]]:
     """getaddresses; for a pathological header (the stdlib recurses once per word,
     so thousands of encoded words raise RecursionError) the bare addresses in it.
-    Plain values (most) are read without the parser, as it reads them."""
-    strings = [str(v) for v in values]
+    Plain values (most) are read without the parser, as it reads them; raw 8-bit
+    ones (an internationalised address) are decoded first."""
+    strings = [address_text(v) for v in values]
     plain = [pair for s in strings if (pair := plain_address(s)) is not None]
     if len(plain) == len(strings):
         return plain
@@ -147,12 +149,13 @@ def _safe_getaddresses(values: list[str]) -> list[tuple[str, str]]:
         return [("", a) for a in _BARE_ADDR.findall(" ".join(strings))]
 
 
-def _safe_parseaddr(value: str) -> tuple[str, str]:
+def _safe_parseaddr(value: str | Header) -> tuple[str, str]:
     pairs = _safe_getaddresses([value])
     return pairs[0] if pairs else ("", "")
 
 
-_UNUSABLE = re.compile(r"[\x00-\x20\x7f]")  # controls and spaces, folds included
+# Controls and spaces (folds included); U+FFFD: a byte already lost on the way in.
+_UNUSABLE = re.compile("[\x00-\x20\x7f\ufffd]")
 
 
 MAX_ADDRESS = 254  # RFC 5321: a path is at most 256 octets, angle brackets included
@@ -164,10 +167,11 @@ def _address(addr: str) -> str:
     outbox changed by the header cleaning, or be refused by the database (PostgreSQL
     and NUL); one longer than SMTP allows would be cut short on the way out."""
     addr = addr.strip().lower()
-    return "" if len(addr) > MAX_ADDRESS or _UNUSABLE.search(addr) else addr
+    too_long = len(addr.encode()) > MAX_ADDRESS  # octets: an address may be UTF-8
+    return "" if too_long or _UNUSABLE.search(addr) else addr
 
 
-def _addresses(values: list[str]) -> list[str]:
+def _addresses(values: Sequence[str | Header]) -> list[str]:
     found = [a for a in (_address(a) for _, a in _safe_getaddresses(values)) if "@" in a]
     return found[:guard.MAX_ADDRESSES]
 
@@ -482,7 +486,7 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
         defects, text_parts, html_parts, attachments = [], [], [], []
     defects = notes + reader.notes + defects  # first: staff see the reason cut to 500
 
-    from_name, from_addr = _safe_parseaddr(str(msg.get("From", "")))
+    from_name, from_addr = _safe_parseaddr(msg.get("From", ""))
     try:
         date = parsedate_to_datetime(str(msg["Date"])) if msg.get("Date") else None
         if date is not None and date.tzinfo is None:
@@ -499,7 +503,7 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
         from_addr=_address(from_addr),
         to=_addresses(msg.get_all("To") or []),
         cc=_addresses(msg.get_all("Cc") or []),
-        reply_to=_address(_safe_parseaddr(str(msg.get("Reply-To", "")))[1]),
+        reply_to=_address(_safe_parseaddr(msg.get("Reply-To", ""))[1]),
         subject=_clean(_decoded_header(msg, "Subject")),
         message_id=clean_message_id(msg.get("Message-ID")),
         in_reply_to=message_ids(msg.get("In-Reply-To")),

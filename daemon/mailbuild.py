@@ -231,9 +231,9 @@ def build(o: Outbound) -> bytes:
     goes into RFC 2047 words as the stdlib's `Header` writes them, every space inside
     the encoded words (RFC 2047 §6.2) — the new policy's folder drops the space
     between two words where it folds ("срок реакции" arrives as "срокреакции").
-    Addresses that are not ASCII (SMTPUTF8) take the stdlib's generic path."""
-    if not (o.sender.isascii() and o.to.isascii() and all(c.isascii() for c in o.cc)):
-        return _build_generic(o)
+    An address that is not ASCII (клиент@почта.рф) is written as it is, in UTF-8
+    (RFC 6532; an encoded word is no address), and the outbox sends such a letter
+    with SMTPUTF8."""
     head = [_sender(o), _fold("To", one_line(o.to, limit=100_000))]
     if o.cc:
         head.append(_fold("Cc", one_line(", ".join(o.cc), limit=100_000)))
@@ -253,7 +253,7 @@ def build(o: Outbound) -> bytes:
     if o.ticket_tid:
         head.append(f"X-Supportd-Ticket: {one_line(o.ticket_tid)}")
     head.append("MIME-Version: 1.0")
-    lines = [h.encode("ascii") for h in head]
+    lines = [h.encode() for h in head]  # ASCII but for such addresses
     if o.html:
         boundary = f"=_supportd_{os.urandom(16).hex()}"
         lines += [f"Content-Type: multipart/alternative; boundary=\"{boundary}\"".encode(),

@@ -96,7 +96,17 @@ class SmtpTransport:
                     smtp.starttls(context=ssl.create_default_context())
                 if cfg.username:
                     smtp.login(cfg.username, self.password)
-                refused = smtp.sendmail(sender, recipients, raw)
+                # An internationalised address (RFC 6531/6532) needs a relay that
+                # takes SMTPUTF8; one that does not never will (a permanent refusal).
+                utf8 = not raw.split(b"\r\n\r\n", 1)[0].isascii() or not all(
+                    a.isascii() for a in (sender, *recipients))
+                if utf8:
+                    smtp.ehlo_or_helo_if_needed()
+                    if not smtp.has_extn("smtputf8"):
+                        raise PermanentError("the relay does not take SMTPUTF8, which an "
+                                             "address that is not ASCII needs")
+                refused = smtp.sendmail(sender, recipients, raw,
+                                        mail_options=["SMTPUTF8"] if utf8 else [])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [c for c, _ in exc.recipients.values()]
             if all(500 <= c < 600 for c in codes):
@@ -130,7 +140,8 @@ class FlushReport:
 
 def recipients_of(raw: bytes, fallback: str) -> list[str]:
     """To + Cc of a built letter (headers only)."""
-    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace").replace("\r\n ", " ")
+    # UTF-8: an internationalised address is written as it is (mailbuild.build).
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").replace("\r\n ", " ")
     values = [ln.split(":", 1)[1] for ln in head.split("\r\n")
               if ln.lower().startswith(("to:", "cc:"))]
     found = [a for _, a in getaddresses(values) if "@" in a]

@@ -239,6 +239,10 @@ NEW_LETTERS = {
         "new-urgent-x-priority.eml", "it@romashka.example", "Дмитрий Орлов",
         "СРОЧНО: не работает сервер",
         "при входе ошибка 502 Bad Gateway, все пользователи стоят", "licensee-operational"),
+    "smtputf8": NewLetter(
+        "new-smtputf8-cyrillic-address.eml", "пётр.смирнов@почта.рф", "Пётр Смирнов",
+        "Не открывается отчёт", "не открывается отчёт «Движение документов»",
+        "consultation"),
     "incomplete": NewLetter(
         "new-incomplete-no-details.eml", "ivan.test.edo@gmail.com", "Иван", "Не работает",
         "Не работает", "consultation"),
@@ -305,6 +309,8 @@ def test_the_clients_text_is_stored_and_shown_to_staff_as_readable_russian(
     pytest.param("new-html-only.eml", "klient.edo.test@mail.ru", id="reply-to-same-as-from"),
     pytest.param("new-mislabelled-charset.eml", "n.gusev@zarya-agro.example",
                  id="reply-to-elsewhere"),
+    pytest.param("new-smtputf8-cyrillic-address.eml", "пётр.смирнов@почта.рф",
+                 id="internationalised-address"),
 ])
 def test_the_acknowledgement_goes_where_the_client_asked_answers_to_go(
         desk: PinnedDesk, file: str, answer_to: str) -> None:

@@ -20,8 +20,8 @@ from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
 from daemon import outbox
-from daemon.models import Outgoing
-from tests.conftest import Desk, free_port, make_desk, simple_letter
+from daemon.models import Outgoing, Ticket
+from tests.conftest import Desk, fixture_bytes, free_port, make_desk, simple_letter
 
 
 class Relay:
@@ -194,3 +194,38 @@ def test_on_sqlite_a_bounce_recorded_while_the_letter_was_out_is_not_overwritten
     ack = next(r for r in rows(desk) if r.recipient == "ivan@client.example")
     assert (ack.status, ack.last_error) == ("bounced", "5.1.1 user unknown")
     assert not list(desk.app.spool.sent.iterdir())  # the journal let go of it
+
+
+@pytest.mark.parametrize("smtputf8", [True, False], ids=["relay-with-smtputf8", "relay-without"])
+def test_an_internationalised_address_is_answered_over_smtputf8_or_flagged(
+        tmp_path: Path, relay_port: int, smtputf8: bool) -> None:
+    """RFC 6531/6532: the client wrote from пётр.смирнов@почта.рф. The acknowledgement
+    goes to that address, its To: in UTF-8, on a relay that takes SMTPUTF8; a relay
+    that does not never will: the letter fails at once and the ticket is flagged."""
+    handler = Relay()
+    ctl = Controller(handler, hostname="127.0.0.1", port=relay_port,
+                     enable_SMTPUTF8=smtputf8)
+    ctl.start()
+    try:
+        desk = smtp_desk(tmp_path, relay_port)
+        desk.ingest(fixture_bytes("new-smtputf8-cyrillic-address.eml"))
+        report = desk.flush()
+    finally:
+        ctl.stop()
+    client = "пётр.смирнов@почта.рф"
+    [ack] = [r for r in rows(desk) if r.kind == "ack"]
+    assert ack.recipient == client
+    if smtputf8:
+        assert (report.sent, report.failed) == (2, 0)
+        [(mail_from, rcpts, raw)] = [r for r in handler.received if client in r[1]]
+        assert (mail_from, rcpts) == ("techsupport@example.ru", [client])
+        # The stdlib reads 8-bit header bytes as escapes; RFC 6532 says they are UTF-8.
+        msg = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+        assert msg["To"].addresses[0].addr_spec == client
+        assert "[SD-000013]" in str(msg["Subject"])
+    else:
+        assert (report.sent, report.failed) == (1, 1)  # the staff notification went
+        assert ack.status == "failed" and "SMTPUTF8" in ack.last_error
+        with desk.app.sessions() as s:
+            ticket = s.get(Ticket, ack.ticket_id)
+            assert ticket is not None and ticket.needs_attention

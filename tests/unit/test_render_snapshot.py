@@ -83,7 +83,7 @@ SUBJECTS = [
 SENDERS = ["it@romashka.example", "admin@sever.example", "support@vector-soft.example",
            "petrov@mail.example", "someone@gmail.example", "buh@romashka.example",
            "a.ivanova@romashka.example", "e.volkova@stroymontazh.example",
-           "клиент@почта.example"]  # SMTPUTF8: the ack takes the stdlib's generic path
+           "клиент@почта.example"]  # SMTPUTF8: written as it is, in UTF-8 (RFC 6532)
 BODIES = [
     "",
     "Не работает выгрузка. ИНН 7707083893, ОГРН 1027700132195, логин romashka-admin.",
