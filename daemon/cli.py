@@ -41,6 +41,17 @@ def _app(args: argparse.Namespace) -> Any:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from daemon import sla_config
+
+    # The working calendar is tabulated on first use (a letter's deadline): do it here
+    # for this year, so a broken `holidays` install shows now and not on a letter.
+    try:
+        sla_config.build_calendar(args.cfg).day_kind(date.today())
+    except Exception as exc:
+        print(f"config error: calendar: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EX_CONFIG
     print(f"config ok: {args.cfg.source}")
     return 0
 
