@@ -155,3 +155,26 @@ def test_swaks_as_in_the_readme(daemon: Daemon) -> None:
                        capture_output=True, timeout=60)
     assert p.returncode == 0, p.stdout[-500:]
     daemon.wait_for(lambda: [m for m in daemon.outbox() if "client@example.org" in str(m["To"])])
+
+
+def test_a_client_with_a_cyrillic_address_is_answered_there(daemon: Daemon) -> None:
+    """SMTPUTF8 (RFC 6531): the sending MTA gives MAIL FROM and the headers in UTF-8;
+    the ticket's requester and the acknowledgement's recipient are that address."""
+    client = "пётр.смирнов@почта.рф"
+    raw = (PROJECT / "tests" / "fixtures" / "eml" / "new-smtputf8-cyrillic-address.eml"
+           ).read_bytes()
+    with smtplib.SMTP("127.0.0.1", daemon.port, timeout=30) as s:
+        s.ehlo("mx.xn--80a1acny.xn--p1ai")
+        assert s.has_extn("smtputf8")
+        s.sendmail(client, ["techsupport@example.ru"], crlf(raw), mail_options=["SMTPUTF8"])
+
+    def acks() -> list[bytes]:
+        new = daemon.root / "outbox" / "new"
+        return [f.read_bytes() for f in new.glob("*")
+                if b"Auto-Submitted: auto-replied" in f.read_bytes()] if new.exists() else []
+
+    [ack] = daemon.wait_for(acks)
+    head = ack.split(b"\n\n", 1)[0].decode("utf-8")
+    assert f"To: {client}" in head.splitlines()
+    [ticket] = daemon.tickets()
+    assert daemon.show(ticket["tid"])["requester"] == client
