@@ -715,6 +715,14 @@ class Daemon:
             self.proc = subprocess.Popen([str(BIN / "supportd"), "--config", str(self.config),
                                           "run"], stdout=out, stderr=out, cwd=PROJECT)
         wait_listening(self.port, self.proc, lambda: log.read_text(errors="replace")[-2000:])
+        # The listener answers before its pipeline process has started (Python, imports):
+        # a burst sent at once would time that start-up, which a running desk never pays.
+        deadline = time.monotonic() + 60
+        while "worker.started" not in log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the pipeline process did not start:\n"
+                                   + log.read_text(errors="replace")[-2000:])
+            time.sleep(0.05)
 
     def processed(self) -> int:
         from sqlalchemy import func, select
