@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn, then: temporary failure
 
 
 def make_engine(url: str) -> Engine:
@@ -45,7 +48,7 @@ def make_engine(url: str) -> Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -59,7 +62,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
             # 64 MB of page cache (the default is 2 MB): the indexes' upper pages of a
             # desk with a million tickets stay in memory between letters.
             cur.execute("PRAGMA cache_size=-65536")
@@ -95,7 +98,10 @@ WRITER = "supportd_writer"  # execution option: this transaction will write
 # and drops with a killed process. SQLite's own lock still guards the data; the flock
 # only spares the sleeping.
 class _Writers:
-    """Turns at writing one SQLite database: a thread lock, then the file lock."""
+    """Turns at writing one SQLite database: a thread lock, then the file lock. A turn
+    not had within SQLite's own busy timeout is the same temporary failure SQLite
+    would have raised ("database is locked": 451, exit 75, the worker reports it), not
+    a silent wait behind a writer that is stuck (a suspended CLI, a hung disk)."""
 
     def __init__(self, database: str | None) -> None:
         self.pid = os.getpid()
@@ -104,27 +110,50 @@ class _Writers:
         self.fd: int | None = None
         if database and database != ":memory:" and not database.startswith("file:"):
             with suppress(OSError):  # no file lock where none can be made: sleeps
-                # Read-only is enough for flock: a file made by root (the CLI) does not
-                # lock out the service's user.
+                # Read-only is enough for flock, and readable by all (whatever the
+                # umask of the CLI's root that made it): it never locks out the
+                # service's own user.
                 self.fd = os.open(f"{database}-writers", os.O_RDONLY | os.O_CREAT, 0o644)
                 weakref.finalize(self, os.close, self.fd)
+                with suppress(OSError):  # only its owner may, and need
+                    os.fchmod(self.fd, 0o644)
 
     def __enter__(self) -> None:
-        self.lock.acquire()
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        if not self.lock.acquire(timeout=BUSY_TIMEOUT):
+            raise _locked("another thread of this process")
         self.depth += 1
         if self.depth == 1 and self.fd is not None:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX)
+                self._flock(deadline)
             except BaseException:
                 self.depth -= 1
                 self.lock.release()
                 raise
+
+    def _flock(self, deadline: float) -> None:
+        """The file lock, waiting in short naps (flock itself cannot time out)."""
+        nap = 0.0005
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[arg-type]
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _locked("another process") from None
+                time.sleep(nap)
+                nap = min(nap * 2, 0.01)
 
     def __exit__(self, *exc: object) -> None:
         self.depth -= 1
         if self.depth == 0 and self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
         self.lock.release()
+
+
+def _locked(holder: str) -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+        f"database is locked: {holder} has been writing for {BUSY_TIMEOUT:.0f} s"))
 
 
 # One per engine, closed with it; a forked child (whose descriptor would share the

@@ -14,7 +14,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from daemon import db
 
@@ -110,4 +112,35 @@ def test_no_file_lock_for_a_database_in_memory() -> None:
     engine = db.make_engine("sqlite://")
     with db.unit_of_work(db.make_sessionmaker(engine)) as s:
         assert s.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
+
+
+def test_a_turn_not_had_in_time_is_a_temporary_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that is stuck (a suspended CLI, a hung disk) holds its turn: the others
+    give up after SQLite's busy timeout with "database is locked", which the daemon
+    treats as the database being away (451, exit 75), as SQLite itself would."""
+    database = tmp_path / "desk.db"
+    engine = engine_on(database)
+    sessions = db.make_sessionmaker(engine)
+    holder = python(f"""
+        import fcntl, os, time
+        fd = os.open({str(database) + "-writers"!r}, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("holding", flush=True)
+        time.sleep(120)
+        """)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "holding"
+    monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.3)
+    try:
+        with pytest.raises(OperationalError) as caught, db.unit_of_work(sessions) as s:
+            s.execute(text("INSERT INTO marks VALUES ('here', 0)"))
+        assert db.is_temporary(caught.value)
+        assert "database is locked" in str(caught.value)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    with db.unit_of_work(sessions) as s:  # its turn came back with the holder gone
+        s.execute(text("INSERT INTO marks VALUES ('here', 1)"))
     engine.dispose()
