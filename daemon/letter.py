@@ -168,7 +168,9 @@ def _address(addr: str) -> str:
     and NUL); one longer than SMTP allows would be cut short on the way out."""
     addr = addr.strip().lower()
     too_long = len(addr.encode()) > MAX_ADDRESS  # octets: an address may be UTF-8
-    return "" if too_long or _UNUSABLE.search(addr) else addr
+    # Not printable: Unicode's controls and separators (U+0085, U+2028, NBSP), which
+    # the outgoing header's cleaning would turn into spaces.
+    return "" if too_long or _UNUSABLE.search(addr) or not addr.isprintable() else addr
 
 
 def _addresses(values: Sequence[str | Header]) -> list[str]:

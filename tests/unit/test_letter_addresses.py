@@ -42,6 +42,9 @@ def test_a_legacy_charset_in_a_display_name_keeps_the_ascii_address() -> None:
 @pytest.mark.parametrize("value", [
     "From: <\ufffd\ufffd@client.example>",  # lost before it reached us
     "From: <" + "я" * 120 + "@почта.рф>",  # 254 characters but 375 octets: too long
+    "From: <a\u0085b@evil.example>",  # a Unicode line break: a space on the way out
+    "From: <a\u2028b@почта.рф>",
+    "From: <a\u00a0b@почта.рф>",
 ])
 def test_an_address_that_cannot_be_written_back_is_none(value: str) -> None:
     assert parse(letter(value)).from_addr == ""
