@@ -74,6 +74,13 @@ class LevelView(NamedTuple):
     clause: str
     reaction_words: str
 
+    # It was a dict: a customised template may still read it as one.
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default) if key in self._fields else default
+
+    def items(self) -> Any:
+        return self._asdict().items()
+
 
 class Notifier:
     """Built anew with the config (`App.reconfigure`), so it keeps what it derives from

@@ -50,3 +50,18 @@ def test_one_line_as_the_control_pattern(text: str, limit: int) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
 def test_one_line_of_ascii(text: str) -> None:
     assert one_line(text) == _CONTROL.sub(" ", text).strip()[:900]
+
+
+def test_a_level_still_reads_as_the_dict_it_was_in_customised_templates() -> None:
+    import jinja2
+
+    from daemon.notifier import LevelView
+
+    level = LevelView("licensee-standard", "Стандарт", "§3.2", "8 рабочих часов")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    text = env.from_string('{{ level.title }}|{{ level["clause"] }}|{{ level.get("code") }}|'
+                           '{{ level.get("nope", "-") }}|{{ level|dictsort|length }}|'
+                           '{% for k, v in level.items() %}{{ k }}={{ v }};{% endfor %}')
+    assert text.render(level=level) == (
+        "Стандарт|§3.2|licensee-standard|-|4|code=licensee-standard;title=Стандарт;"
+        "clause=§3.2;reaction_words=8 рабочих часов;")
