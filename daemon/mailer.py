@@ -19,7 +19,7 @@ import structlog
 
 from daemon import outbox, sweep
 from daemon.app import App
-from daemon.config import parse_duration
+from daemon.config import Config, parse_duration
 
 log = structlog.get_logger("supportd.mailer")
 
@@ -42,34 +42,55 @@ class Mailer:
         """Letters were queued. Safe from any thread."""
         self.woken.set()
 
-    def stop(self, timeout: float) -> None:
-        """Let the flush in hand finish (a relay's answer), then end the thread."""
+    def request_stop(self) -> None:
+        """End after the letter in hand (a relay's answer)."""
         self.stopping = True
         self.woken.set()
+
+    def stop(self, timeout: float) -> None:
+        """`request_stop`, and wait up to `timeout` seconds for the thread to end."""
+        self.request_stop()
         if self.thread.is_alive():
             self.thread.join(timeout)
 
     def run(self) -> None:
-        config = self.app.config
-        transport = outbox.make_transport(config.outbound)
+        config: Config | None = None
+        transport: outbox.Transport | None = None
         next_sweep = time.monotonic()
         while not self.stopping:
             self.woken.clear()  # a wake from here on means another look
-            if self.app.config is not config:  # reloaded: a new relay connection
+            if self.app.config is not config:  # started or reloaded: a new transport
                 config = self.app.config
-                transport = outbox.make_transport(config.outbound)
+                transport = self._transport(config)
             if time.monotonic() >= next_sweep:
                 interval = parse_duration(config.scheduler.sweep_interval).total_seconds()
                 next_sweep = time.monotonic() + interval
                 self._sweep()
-            try:
-                report = outbox.flush(self.app, transport, batch=BATCH)
-            except Exception as exc:
-                log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
+            if transport is None:  # its set-up failed: try it again at the next look
+                config = None
             else:
-                if report.sent + report.deferred + report.failed >= BATCH:
-                    continue
+                try:
+                    report = outbox.flush(self.app, transport, batch=BATCH,
+                                          stop=lambda: self.stopping)
+                except Exception as exc:
+                    log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
+                else:
+                    if report.sent + report.deferred + report.failed >= BATCH:
+                        continue
+            if self.stopping:
+                break
             self.woken.wait(max(0.0, min(TIMER, next_sweep - time.monotonic())))
+
+    @staticmethod
+    def _transport(config: Config) -> outbox.Transport | None:
+        """The relay or Maildir; None (logged, the letters wait) when it cannot be set
+        up, e.g. a password file that is missing or empty, a Maildir not writable."""
+        try:
+            return outbox.make_transport(config.outbound)
+        except Exception as exc:
+            log.error("outbox.transport_failed", error=f"{type(exc).__name__}: {exc}"[:300],
+                      hint="nothing is sent until it is fixed; the letters stay queued")
+            return None
 
     def _sweep(self) -> None:
         """Deadline warnings; not while the database is away."""

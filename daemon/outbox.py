@@ -34,7 +34,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
@@ -85,7 +85,10 @@ class SmtpTransport:
         self.cfg = cfg
         self.password = ""
         if cfg.password_file:
-            self.password = Path(cfg.password_file).read_text(encoding="utf-8").splitlines()[0]
+            lines = Path(cfg.password_file).read_text(encoding="utf-8").splitlines()
+            if not lines or not lines[0]:
+                raise ValueError(f"outbound.password_file {cfg.password_file} is empty")
+            self.password = lines[0]
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
         cfg = self.cfg
@@ -100,13 +103,18 @@ class SmtpTransport:
                 # takes SMTPUTF8; one that does not never will (a permanent refusal).
                 utf8 = not raw.split(b"\r\n\r\n", 1)[0].isascii() or not all(
                     a.isascii() for a in (sender, *recipients))
+                dropped: list[str] = []
                 if utf8:
                     smtp.ehlo_or_helo_if_needed()
                     if not smtp.has_extn("smtputf8"):
-                        raise PermanentError("the relay does not take SMTPUTF8, which an "
-                                             "address that is not ASCII needs")
+                        raw, dropped = _without_utf8_copies(sender, raw)
+                        recipients = [r for r in recipients if r not in dropped]
+                        utf8 = False
                 refused = smtp.sendmail(sender, recipients, raw,
                                         mail_options=["SMTPUTF8"] if utf8 else [])
+                if dropped:
+                    log.warning("outbox.partly_refused", dropped=dropped,
+                                reason="the relay does not take SMTPUTF8")
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [c for c, _ in exc.recipients.values()]
             if all(500 <= c < 600 for c in codes):
@@ -118,6 +126,34 @@ class SmtpTransport:
             raise
         if refused:
             log.warning("outbox.partly_refused", refused=str(refused))
+
+
+def _without_utf8_copies(sender: str, raw: bytes) -> tuple[bytes, list[str]]:
+    """For a relay without SMTPUTF8: the letter without its copies (Cc) to addresses
+    that are not ASCII, and those addresses. Its sender, its To or any other header
+    not ASCII: no letter can be made of it for this relay (a permanent refusal)."""
+    refusal = PermanentError("the relay does not take SMTPUTF8, which an address that "
+                             "is not ASCII needs")
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines: list[bytes] = []  # one per header, folds kept
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and lines:
+            lines[-1] += b"\r\n" + line
+        else:
+            lines.append(line)
+    kept, dropped = [], []
+    for line in lines:
+        if line.isascii():
+            kept.append(line)
+            continue
+        if not line.lower().startswith(b"cc:") or not sender.isascii():
+            raise refusal
+        pairs = getaddresses([line[3:].decode("utf-8", "replace").replace("\r\n", "")])
+        dropped += [a for _, a in pairs if not a.isascii()]
+        ascii_only = [a for _, a in pairs if a.isascii() and "@" in a]
+        if ascii_only:
+            kept.append(("Cc: " + ",\r\n ".join(ascii_only)).encode("ascii"))
+    return b"\r\n".join(kept) + sep + body, dropped
 
 
 def make_transport(cfg: OutboundConfig) -> Transport:
@@ -211,8 +247,10 @@ def reconcile(app: App, journal: SentJournal) -> int:
     return changed
 
 
-def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50) -> FlushReport:
-    """Send what is due (everything queued with force=True).
+def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50,
+          stop: Callable[[], bool] = lambda: False) -> FlushReport:
+    """Send what is due (everything queued with force=True); `stop` is asked before
+    each letter (a daemon that is stopping ends after the one in hand).
 
     Journalled letters (the relay took them, the commit did not happen) are marked
     sent first, so no daemon sharing the spool sends them again."""
@@ -221,11 +259,12 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
     if app.engine.dialect.name == "sqlite":
         with _one_sender(app):
             reconcile(app, journal)
-            _send_serialised(app, transport, journal, report, force=force, batch=batch)
+            _send_serialised(app, transport, journal, report, force=force, batch=batch,
+                             stop=stop)
         return report
     reconcile(app, journal)
     tried: set[int] = set()
-    while _send_one(app, transport, journal, report, tried, force=force):
+    while not stop() and _send_one(app, transport, journal, report, tried, force=force):
         if len(tried) >= batch and not force:
             break
     return report
@@ -279,6 +318,8 @@ def _one_sender(app: App) -> Iterator[None]:
     # Read-only and readable by all: made by root (a manual `outbox flush`), it must
     # still open for the daemon's own user; flock needs no write access.
     fd = os.open(app.spool.root / "outbox.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    with contextlib.suppress(OSError):  # whatever root's umask was; only its owner may
+        os.fchmod(fd, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -287,21 +328,24 @@ def _one_sender(app: App) -> Iterator[None]:
 
 
 def _send_serialised(app: App, transport: Transport, journal: SentJournal,
-                     report: FlushReport, *, force: bool, batch: int) -> None:
+                     report: FlushReport, *, force: bool, batch: int,
+                     stop: Callable[[], bool]) -> None:
     """SQLite, the only sender (`_one_sender`): read due letters, hand them over with
     the database untouched, then record what became of them in one short
     transaction. The journal covers the time in between, as it covers a commit that
     fails: a letter the relay took is never sent again."""
     tried: set[int] = set()
-    while force or len(tried) < batch:
+    while (force or len(tried) < batch) and not stop():
         now = app.now()
         with app.sessions() as session:
             rows = session.scalars(_due(force, now, tried).limit(16)).all()
             if not rows:
                 return
             tids = _tids(session, rows)
-        outcomes = []
+        outcomes: list[tuple[Outgoing, HandOver, bool]] = []
         for row in rows:
+            if outcomes and stop():
+                break  # those handed over are marked below; the rest stay queued
             tried.add(row.id)
             recovered = journal.has(row.id)
             outcomes.append((row, SENT if recovered else
@@ -313,9 +357,12 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
                 if outcome.kind == "sent" and not recovered]
         try:
             with db.unit_of_work(app.sessions) as session:
-                if sent:
-                    session.execute(_MARK_SENT, [{"oid": row.id, "now": now} for row in sent])
+                marked = set(session.scalars(
+                    _MARK_SENT.where(_OUT.id.in_([row.id for row in sent])),
+                    {"now": now})) if sent else set()
                 for row in sent:
+                    if row.id not in marked:
+                        continue  # bounced meanwhile (below)
                     report.sent += 1
                     log.info("outbox.sent", outgoing_id=row.id, kind=row.kind,
                              to=row.recipient, message_id=row.message_id,
@@ -336,12 +383,14 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
 
 
 # Not queued any more: a bounce came back (and was recorded) between the hand-over
-# and this mark; the bounce is the newer news.
+# and this mark; the bounce is the newer news, and the letter is neither counted nor
+# logged as sent (RETURNING says which rows were marked; SQLite has it since 3.35).
+_OUT = Outgoing.__table__.c
 _MARK_SENT = (update(Outgoing.__table__)  # type: ignore[arg-type]
-              .where(Outgoing.__table__.c.id == bindparam("oid"),
-                     Outgoing.__table__.c.status == "queued")
-              .values(status="sent", attempts=Outgoing.__table__.c.attempts + 1,
-                      sent_at=bindparam("now"), last_error=""))
+              .where(_OUT.status == "queued")
+              .values(status="sent", attempts=_OUT.attempts + 1,
+                      sent_at=bindparam("now"), last_error="")
+              .returning(_OUT.id))
 
 
 def _tids(session: Session, rows: Sequence[Outgoing]) -> dict[int | None, str]:

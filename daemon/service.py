@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from dataclasses import replace
 
 import structlog
@@ -116,8 +117,13 @@ class Service:
         if server is not None:
             server.close()
             await server.wait_closed()
+        # One deadline for both (systemd's TimeoutStopSec is 60 s): the outbox is told
+        # at once and ends after the letter it is handing over, while the workers finish
+        # theirs; what they queue now is sent after the next start.
+        deadline = time.monotonic() + STOP_TIMEOUT
+        self.mailer.request_stop()
         await self.workers.stop()  # each finishes the letter in hand
-        await asyncio.to_thread(self.mailer.stop, STOP_TIMEOUT)
+        await asyncio.to_thread(self.mailer.stop, max(1.0, deadline - time.monotonic()))
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

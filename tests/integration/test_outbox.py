@@ -12,7 +12,7 @@ import email.policy
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
 from daemon import outbox
+from daemon.config import OutboundConfig
 from daemon.models import Outgoing, Ticket
 from tests.conftest import Desk, fixture_bytes, free_port, make_desk, simple_letter
 
@@ -190,9 +191,13 @@ def test_on_sqlite_a_bounce_recorded_while_the_letter_was_out_is_not_overwritten
                       .values(status="bounced", last_error="5.1.1 user unknown"))
 
     monkeypatch.setattr(transport, "send", send_and_bounce)
-    outbox.flush(desk.app, transport, force=True)
+    with capture_logs() as logs:
+        report = outbox.flush(desk.app, transport, force=True)
     ack = next(r for r in rows(desk) if r.recipient == "ivan@client.example")
     assert (ack.status, ack.last_error) == ("bounced", "5.1.1 user unknown")
+    assert report.sent == 1  # the staff notification; the bounced letter is not "sent"
+    assert [e["to"] for e in logs if e["event"] == "outbox.sent"] == [
+        r.recipient for r in rows(desk) if r.status == "sent"]
     assert not list(desk.app.spool.sent.iterdir())  # the journal let go of it
 
 
@@ -229,3 +234,91 @@ def test_an_internationalised_address_is_answered_over_smtputf8_or_flagged(
         with desk.app.sessions() as s:
             ticket = s.get(Ticket, ack.ticket_id)
             assert ticket is not None and ticket.needs_attention
+
+
+def test_an_outbox_that_cannot_be_set_up_keeps_trying_and_sends_after_a_reload(
+        tmp_path: Path) -> None:
+    """`supportd run`'s outbox thread (daemon/mailer.py): a transport that cannot be
+    made (here a Maildir under a file; a missing or empty password file alike) is
+    logged and tried again; the thread lives on, and the letters go once it is fixed."""
+    from dataclasses import replace
+
+    from daemon.mailer import Mailer
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    desk = make_desk(tmp_path, outbound=f'transport = "maildir"\nmaildir = "{blocker}/outbox"')
+    desk.ingest(simple_letter("Письмо, пока почта не настроена"))
+    mailer = Mailer(desk.app, lambda: True)
+    with capture_logs() as logs:
+        mailer.start()
+        try:
+            wait_for(lambda: any(e["event"] == "outbox.transport_failed" for e in logs))
+            assert mailer.thread.is_alive()
+            good = tmp_path / "outbox"
+            cfg = desk.app.config
+            desk.app.reconfigure(replace(cfg, outbound=replace(cfg.outbound, maildir=str(good))))
+            mailer.wake()
+            wait_for(lambda: len(list((good / "new").glob("*"))) == 2 if good.exists() else False)
+        finally:
+            mailer.stop(10)
+    assert not mailer.thread.is_alive()
+    assert [r.status for r in rows(desk)] == ["sent", "sent"]
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_stopping_daemon_ends_its_flush_after_the_letter_in_hand(tmp_path: Path) -> None:
+    desk = make_desk(tmp_path)
+    desk.ingest(simple_letter("Первое письмо"))
+    desk.ingest(simple_letter("Второе письмо", message_id="<second@client.example>"))
+    transport = outbox.make_transport(desk.app.config.outbound)
+    handed: list[bytes] = []
+    real_send = transport.send
+
+    def send(sender: str, recipients: list[str], raw: bytes) -> None:
+        real_send(sender, recipients, raw)
+        handed.append(raw)
+
+    transport.send = send  # type: ignore[method-assign]
+    report = outbox.flush(desk.app, transport, force=True, stop=lambda: len(handed) >= 1)
+    assert report.sent == 1 and len(handed) == 1
+    assert sorted(r.status for r in rows(desk)) == ["queued", "queued", "queued", "sent"]
+    assert outbox.flush(desk.app, transport, force=True).sent == 3  # the rest, next time
+
+
+def test_a_relay_without_smtputf8_still_gets_the_letter_for_its_ascii_recipients(
+        relay_port: int) -> None:
+    """A staff answer copied to the ticket's participants, one of them at a Cyrillic
+    address: a relay without SMTPUTF8 cannot take that copy, but the client and the
+    other participants still get theirs, the header naming only them."""
+    from daemon.mailbuild import Outbound, build
+
+    handler = Relay()
+    ctl = Controller(handler, hostname="127.0.0.1", port=relay_port, enable_SMTPUTF8=False)
+    ctl.start()
+    try:
+        cfg = OutboundConfig(transport="smtp", host="127.0.0.1", port=relay_port, timeout=5)
+        raw = build(Outbound(
+            sender="techsupport@example.ru", sender_name="Служба техподдержки",
+            to="ivan@client.example", cc=("пётр@почта.рф", "boss@client.example"),
+            subject="[SD-000013] Ответ", text="Здравствуйте!", html=None,
+            message_id="<r1@example.ru>", date=datetime(2026, 11, 25, 10, 0, tzinfo=UTC)))
+        recipients = outbox.recipients_of(raw, "ivan@client.example")
+        assert "пётр@почта.рф" in recipients
+        with capture_logs() as logs:
+            outbox.SmtpTransport(cfg).send("techsupport@example.ru", recipients, raw)
+    finally:
+        ctl.stop()
+    [(_, rcpts, got)] = handler.received
+    assert sorted(rcpts) == ["boss@client.example", "ivan@client.example"]
+    msg = email.message_from_bytes(got, policy=email.policy.default)
+    assert [a.addr_spec for a in msg["Cc"].addresses] == ["boss@client.example"]
+    assert got.split(b"\r\n\r\n", 1)[1].rstrip() == raw.split(b"\r\n\r\n", 1)[1].rstrip()
+    [warned] = [e for e in logs if e["event"] == "outbox.partly_refused"]
+    assert warned["dropped"] == ["пётр@почта.рф"]
