@@ -35,6 +35,23 @@ def python(code: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def holding_the_turn(database: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process that takes the writers' turn, says "holding", keeps it for
+    `seconds`, prints the time it lets go, and exits; started once it holds it."""
+    holder = python(f"""
+        import fcntl, os, time
+        fd = os.open({str(database) + "-writers"!r}, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("holding", flush=True)
+        time.sleep({seconds})
+        print(time.time(), flush=True)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        """)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
 def test_a_writer_holds_the_file_lock_for_its_transaction(tmp_path: Path) -> None:
     database = tmp_path / "desk.db"
     engine = engine_on(database)
@@ -63,17 +80,7 @@ def test_a_writer_waits_for_another_process_turn(tmp_path: Path) -> None:
     database = tmp_path / "desk.db"
     engine = engine_on(database)
     sessions = db.make_sessionmaker(engine)
-    holder = python(f"""
-        import fcntl, os, time
-        fd = os.open({str(database) + "-writers"!r}, os.O_RDONLY | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        print("holding", flush=True)
-        time.sleep(0.5)
-        print(time.time(), flush=True)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        """)
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "holding"
+    holder = holding_the_turn(database, 0.5)
     with db.unit_of_work(sessions) as s:
         began = time.time()
         s.execute(text("INSERT INTO marks VALUES ('here', :t)"), {"t": began})
@@ -123,15 +130,7 @@ def test_a_turn_not_had_in_time_is_a_temporary_failure(
     database = tmp_path / "desk.db"
     engine = engine_on(database)
     sessions = db.make_sessionmaker(engine)
-    holder = python(f"""
-        import fcntl, os, time
-        fd = os.open({str(database) + "-writers"!r}, os.O_RDONLY | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        print("holding", flush=True)
-        time.sleep(120)
-        """)
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "holding"
+    holder = holding_the_turn(database, 120)
     monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.3)
     try:
         with pytest.raises(OperationalError) as caught, db.unit_of_work(sessions) as s:
