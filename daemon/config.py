@@ -18,6 +18,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -196,7 +197,8 @@ class Config:
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)
     source: str = doc("where this config came from", "<defaults>")
 
-    @property
+    # Derived once per Config (a reload makes a new one); asked for on every letter.
+    @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.service.timezone)
 
@@ -210,12 +212,22 @@ class Config:
             return Path(self.service.templates)
         return PROJECT_ROOT / "templates" / "emails"
 
+    @cached_property
+    def _staff_index(self) -> dict[str, StaffMember]:
+        index: dict[str, StaffMember] = {}
+        for member in self.staff:
+            index.setdefault(member.email.lower(), member)  # the first listed wins
+        return index
+
     def staff_by_email(self, address: str) -> StaffMember | None:
-        address = address.lower()
-        return next((s for s in self.staff if s.email.lower() == address), None)
+        return self._staff_index.get(address.lower())
+
+    @cached_property
+    def _our_addresses(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses))
 
     def our_addresses(self) -> frozenset[str]:
-        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses))
+        return self._our_addresses
 
 
 # ---------------------------------------------------------------- loading

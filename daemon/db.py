@@ -101,42 +101,37 @@ class _Writers:
     """Turns at writing one SQLite database: a thread lock, then the file lock. A turn
     not had within SQLite's own busy timeout is the same temporary failure SQLite
     would have raised ("database is locked": 451, exit 75, the worker reports it), not
-    a silent wait behind a writer that is stuck (a suspended CLI, a hung disk)."""
+    a silent wait behind a writer that is stuck (a suspended CLI, a hung disk). Not
+    re-entrant: a writer inside a writer of the same database cannot begin on SQLite."""
 
     def __init__(self, database: str | None) -> None:
         self.pid = os.getpid()
-        self.lock = threading.RLock()
-        self.depth = 0  # of the thread holding `lock`
+        self.lock = threading.Lock()
         self.fd: int | None = None
         if database and database != ":memory:" and not database.startswith("file:"):
             with suppress(OSError):  # no file lock where none can be made: sleeps
-                # Read-only is enough for flock, and readable by all (whatever the
-                # umask of the CLI's root that made it): it never locks out the
-                # service's own user.
-                self.fd = os.open(f"{database}-writers", os.O_RDONLY | os.O_CREAT, 0o644)
+                self.fd = open_lock_file(f"{database}-writers")
                 weakref.finalize(self, os.close, self.fd)
-                with suppress(OSError):  # only its owner may, and need
-                    os.fchmod(self.fd, 0o644)
 
     def __enter__(self) -> None:
         deadline = time.monotonic() + BUSY_TIMEOUT
         if not self.lock.acquire(timeout=BUSY_TIMEOUT):
             raise _locked("another thread of this process")
-        self.depth += 1
-        if self.depth == 1 and self.fd is not None:
-            try:
-                self._flock(deadline)
-            except BaseException:
-                self.depth -= 1
-                self.lock.release()
-                raise
+        if self.fd is None:
+            return
+        try:
+            self._flock(self.fd, deadline)
+        except BaseException:
+            self.lock.release()
+            raise
 
-    def _flock(self, deadline: float) -> None:
+    @staticmethod
+    def _flock(fd: int, deadline: float) -> None:
         """The file lock, waiting in short naps (flock itself cannot time out)."""
         nap = 0.0005
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[arg-type]
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -145,10 +140,19 @@ class _Writers:
                 nap = min(nap * 2, 0.01)
 
     def __exit__(self, *exc: object) -> None:
-        self.depth -= 1
-        if self.depth == 0 and self.fd is not None:
+        if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
         self.lock.release()
+
+
+def open_lock_file(path: str | os.PathLike[str]) -> int:
+    """A descriptor to flock `path` by, the file made if need be. Read-only is enough
+    for flock, and the file is readable by all whatever the umask of the root that
+    made it (a CLI run by hand): it never locks out the service's own user."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    with suppress(OSError):  # only its owner may, and need
+        os.fchmod(fd, 0o644)
+    return fd
 
 
 def _locked(holder: str) -> OperationalError:

@@ -17,11 +17,6 @@ import re
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from email.charset import QP, Charset
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
@@ -41,22 +36,6 @@ def new_message_id(kind: str, ticket_id: int | None, domain: str) -> str:
     return f"<supportd.{kind}.{tag}.{os.urandom(8).hex()}@{domain}>"
 
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _date(dt: datetime) -> str:
-    """`email.utils.format_datetime(dt)`, without its strftime and time tuple."""
-    offset = dt.utcoffset()
-    if offset is None or offset.microseconds or offset.seconds % 60:
-        return format_datetime(dt)
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hours, minutes = divmod(abs(minutes), 60)
-    return (f"{_DAYS[dt.weekday()]}, {dt.day:02d} {_MONTHS[dt.month - 1]} {dt.year:04d} "
-            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} {sign}{hours:02d}{minutes:02d}")
-
-
 @dataclass(frozen=True)
 class Outbound:
     sender_name: str
@@ -72,19 +51,6 @@ class Outbound:
     auto_submitted: str | None = "auto-replied"  # None for a person's letter (a staff reply)
     cc: tuple[str, ...] = ()
     ticket_tid: str | None = None
-
-
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable in any mail client's "view source"
-
-
-def _text(text: str, subtype: str, top: bool) -> Message:
-    part = Message()
-    part.set_payload(text, _UTF8_QP)  # encodes, and sets Content-Type and the CTE
-    part.set_type(f"text/{subtype}")
-    if not top:
-        del part["MIME-Version"]
-    return part
 
 
 _FOLD_AT = 78  # RFC 5322 §2.1.1: lines SHOULD be at most 78 characters
@@ -237,7 +203,7 @@ def build(o: Outbound) -> bytes:
     head = [_sender(o), _fold("To", one_line(o.to, limit=100_000))]
     if o.cc:
         head.append(_fold("Cc", one_line(", ".join(o.cc), limit=100_000)))
-    head += [_encoded("Subject", one_line(o.subject)), f"Date: {_date(o.date)}",
+    head += [_encoded("Subject", one_line(o.subject)), f"Date: {format_datetime(o.date)}",
              f"Message-ID: {one_line(o.message_id)}"]
     in_reply_to = one_line(o.in_reply_to) if o.in_reply_to else ""
     refs = [one_line(r) for r in o.references if r][-20:]
@@ -263,41 +229,3 @@ def build(o: Outbound) -> bytes:
     else:
         lines += _text_part(o.text, "plain")
     return b"\r\n".join(lines)
-
-
-def _build_generic(o: Outbound) -> bytes:
-    """The letter as bytes (CRLF). Built with the compat32 classes on purpose: the
-    new policy's folder drops the space between two words when it folds the line
-    at an encoded-word boundary ("срок реакции" arrives as "срокреакции"), while
-    `Header` puts every space inside the encoded words (RFC 2047 §6.2)."""
-    m: Message
-    if o.html:
-        m = MIMEMultipart("alternative")
-        m.attach(_text(o.text, "plain", top=False))
-        m.attach(_text(o.html, "html", top=False))
-    else:
-        m = _text(o.text, "plain", top=True)
-    m["From"] = formataddr((one_line(o.sender_name, 200), o.sender), charset="utf-8")
-    m["To"] = one_line(o.to, limit=100_000)  # a cut address is someone else's
-    if o.cc:
-        m["Cc"] = one_line(", ".join(o.cc), limit=100_000)
-    subject = one_line(o.subject)
-    m["Subject"] = Header(subject, "utf-8" if not subject.isascii() else "us-ascii",  # type: ignore[assignment]
-                          header_name="Subject")
-    m["Date"] = format_datetime(o.date)
-    m["Message-ID"] = o.message_id
-    if o.in_reply_to:
-        m["In-Reply-To"] = one_line(o.in_reply_to)
-    refs = [one_line(r) for r in o.references if r][-20:]
-    in_reply_to = one_line(o.in_reply_to) if o.in_reply_to else ""
-    if in_reply_to and in_reply_to not in refs:
-        refs.append(in_reply_to)
-    if refs:
-        m["References"] = " ".join(refs)
-    if o.auto_submitted:
-        m["Auto-Submitted"] = o.auto_submitted
-        # Exchange and Outlook: don't send us out-of-office answers to this.
-        m["X-Auto-Response-Suppress"] = "All"
-    if o.ticket_tid:
-        m["X-Supportd-Ticket"] = o.ticket_tid
-    return m.as_bytes(policy=compat32.clone(linesep="\r\n"))

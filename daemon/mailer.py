@@ -59,27 +59,28 @@ class Mailer:
         next_sweep = time.monotonic()
         while not self.stopping:
             self.woken.clear()  # a wake from here on means another look
-            if self.app.config is not config:  # started or reloaded: a new transport
+            # Started, reloaded, or its set-up failed last time: a new transport.
+            if self.app.config is not config or transport is None:
                 config = self.app.config
                 transport = self._transport(config)
             if time.monotonic() >= next_sweep:
                 interval = parse_duration(config.scheduler.sweep_interval).total_seconds()
                 next_sweep = time.monotonic() + interval
                 self._sweep()
-            if transport is None:  # its set-up failed: try it again at the next look
-                config = None
-            else:
-                try:
-                    report = outbox.flush(self.app, transport, batch=BATCH,
-                                          stop=lambda: self.stopping)
-                except Exception as exc:
-                    log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
-                else:
-                    if report.sent + report.deferred + report.failed >= BATCH:
-                        continue
+            if transport is not None and self._flush(transport) >= BATCH:
+                continue  # a full batch: more may be waiting
             if self.stopping:
                 break
             self.woken.wait(max(0.0, min(TIMER, next_sweep - time.monotonic())))
+
+    def _flush(self, transport: outbox.Transport) -> int:
+        """Letters handled (sent, deferred or failed) in one flush."""
+        try:
+            report = outbox.flush(self.app, transport, batch=BATCH, stop=lambda: self.stopping)
+        except Exception as exc:
+            log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
+            return 0
+        return report.sent + report.deferred + report.failed
 
     @staticmethod
     def _transport(config: Config) -> outbox.Transport | None:

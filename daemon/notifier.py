@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
-from sqlalchemy import Select, bindparam, func, inspect, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from daemon import db
@@ -42,12 +42,6 @@ def _automatic_since() -> Select[Any]:
     return select(func.count()).select_from(Outgoing.__table__).where(
         o.recipient == bindparam("recipient"), o.automatic.is_(True),
         o.created_at >= bindparam("since"))
-
-
-@cache
-def _org_of() -> Select[Any]:
-    o = Org.__table__.c
-    return select(o.name, o.category).where(o.id == bindparam("id"))
 
 
 # A ticket's letters share their subjects (every acknowledgement of a ticket, every
@@ -84,20 +78,14 @@ class LevelView(NamedTuple):
 
 class Notifier:
     """Built anew with the config (`App.reconfigure`), so it keeps what it derives from
-    the config and the SLA levels: templates, the desk's zone, our addresses."""
+    the config and the SLA levels: the templates, the levels' views."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self.config = app.config
         self.env = make_environment(app.config)
-        self.tz = self.config.tz
-        self.our_addresses = self.config.our_addresses()
         self._templates: dict[str, Template] = {}
         self._levels: dict[str, LevelView] = {}
-        self._staff: dict[str, StaffMember] = {}  # `Config.staff_by_email`, looked up once
-        for member in reversed(self.config.staff):
-            self._staff[member.email.lower()] = member
-        self._on_duty = [s for s in self.config.staff if s.role in ("agent", "head")]
 
     # ------------------------------------------------------------ helpers
 
@@ -128,7 +116,7 @@ class Notifier:
     def may_send_automatic(self, session: Session, recipient: str) -> bool:
         if not recipient or "@" not in recipient:
             return False
-        if recipient.lower() in self.our_addresses:
+        if recipient.lower() in self.config.our_addresses():
             return False
         local = recipient.split("@", 1)[0].lower()
         if local in ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply"):
@@ -140,11 +128,9 @@ class Notifier:
               subject: str, text: str, html: str | None, *, automatic: bool = True,
               auto_submitted: str | None = "auto-replied", in_reply_to: str | None = None,
               references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
-              sender_name: str | None = None, later: list[dict[str, Any]] | None = None
-              ) -> None:
+              sender_name: str | None = None) -> None:
         """Queue a letter: its `Outgoing` row, and its `Message` row on the ticket, each
-        written at once with one INSERT; the ticket's row must be written already.
-        With `later`, the `Message` row goes there instead, for `write_messages`."""
+        written at once with one INSERT; the ticket's row must be written already."""
         now = self.app.now()
         service = self.config.service
         ticket_id = ticket.id if ticket is not None else None
@@ -161,20 +147,10 @@ class Notifier:
             recipient=recipient, subject=line, message_id=mid, raw=raw,
             created_at=now, next_attempt_at=now))
         if ticket is not None:
-            row = dict(ticket_id=ticket_id, direction="out", kind=kind,
-                       from_addr=service.address, to_addrs=[recipient, *cc],
-                       subject=line, message_id=mid, at=now, body_text=text,
-                       outgoing_id=out_id)
-            if later is not None:
-                later.append(row)
-            else:
-                self.write_messages(session, ticket, [row])
-
-    def write_messages(self, session: Session, ticket: Ticket, rows: list[dict[str, Any]]
-                       ) -> None:
-        """The `Message` rows of letters queued with `later`, in one INSERT."""
-        if rows:
-            db.insert_row(session, Message.__table__, rows)  # type: ignore[arg-type]
+            db.insert_row(session, Message.__table__, dict(  # type: ignore[arg-type]
+                ticket_id=ticket_id, direction="out", kind=kind, from_addr=service.address,
+                to_addrs=[recipient, *cc], subject=line, message_id=mid, at=now,
+                body_text=text, outgoing_id=out_id))
             db.expire_loaded(session, ticket, "messages")
 
     def _thread_refs(self, letter: Letter) -> tuple[str | None, tuple[str, ...]]:
@@ -186,15 +162,15 @@ class Notifier:
     # ------------------------------------------------------------ letters
 
     def acknowledge(self, session: Session, ticket: Ticket, letter: Letter, *,
-                    resend: bool = False, later: list[dict[str, Any]] | None = None) -> bool:
+                    resend: bool = False) -> bool:
         """The acknowledgement of §5.4/§5.5. False when it may not be sent."""
         recipient = ticket.requester if resend else (letter.requester or ticket.requester)
         if not self.may_send_automatic(session, recipient):
             return False
-        tz = self.tz
+        tz = self.config.tz
         level = self.level_view(ticket.sla_level)
-        org = self._org(session, ticket.org_id) if ticket.org_id is not None else None
-        assignee = self._staff.get(ticket.assignee.lower()) if ticket.assignee else None
+        org = session.get(Org, ticket.org_id) if ticket.org_id is not None else None
+        assignee = self.config.staff_by_email(ticket.assignee) if ticket.assignee else None
         verdicts = [] if resend else letter.verdicts
         outside = (not resend and ticket.clock_started_at is not None
                    and ticket.clock_started_at > letter.spooled.received_at)
@@ -210,10 +186,10 @@ class Notifier:
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
             unidentified=letter.new_ticket and not resend and ticket.org_id is None,
-            org=org[0] if org is not None else "",
+            org=org.name if org is not None else "",
             not_entitled=(letter.new_ticket and not resend and org is not None
                           and ticket.identified_by not in ("email", "domain")
-                          and org[1] in ("partner", "licensee")),
+                          and org.category in ("partner", "licensee")),
             emergency=ticket.emergency and letter.new_ticket and not resend,
             coupon=(session.get(Coupon, ticket.coupon_id)
                     if ticket.coupon_id is not None and letter.new_ticket and not resend
@@ -226,30 +202,20 @@ class Notifier:
         kind = "ack-resend" if resend else ("ack" if letter.new_ticket else "ack-followup")
         self.queue(session, ticket, kind, recipient,
                    _tagged_subject(ticket.tid or "", ticket.subject), text, html,
-                   in_reply_to=in_reply_to, references=refs, later=later)
+                   in_reply_to=in_reply_to, references=refs)
         return True
-
-    def _org(self, session: Session, org_id: int) -> tuple[str, str] | None:
-        """(name, category) of an org, as `session.get` would give them: the object the
-        session holds (identification loaded it for a new ticket), else its row."""
-        org = session.identity_map.get(inspect(Org).identity_key_from_primary_key((org_id,)))
-        if org is not None:
-            return org.name, org.category
-        found = db.rows(session, _org_of(), id=org_id)
-        return (found[0][0], found[0][1]) if found else None
 
     def missing_lines(self, ticket: Ticket) -> list[str]:
         return [MISSING_LABELS_RU[c] for c in ticket.missing_info if c in MISSING_LABELS_RU]
 
     def recipients_for(self, ticket: Ticket) -> list[StaffMember]:
         if ticket.assignee:
-            member = self._staff.get(ticket.assignee.lower())
+            member = self.config.staff_by_email(ticket.assignee)
             if member is not None:
                 return [member]
-        return list(self._on_duty)
+        return [s for s in self.config.staff if s.role in ("agent", "head")]
 
-    def notify_staff(self, session: Session, ticket: Ticket, letter: Letter, *,
-                     later: list[dict[str, Any]] | None = None) -> None:
+    def notify_staff(self, session: Session, ticket: Ticket, letter: Letter) -> None:
         recipients = self.recipients_for(ticket)
         if not recipients:
             return
@@ -261,7 +227,7 @@ class Notifier:
             new_ticket=letter.new_ticket, reopened="reopened" in letter.notes,
             sender=f"{letter.requester_name} <{letter.sender}>".strip(),
             level=self.level_view(ticket.sla_level),
-            due=msk(ticket.reaction_due, self.tz) if ticket.reaction_due else "",
+            due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",
             emergency_requested=letter.emergency_requested,
             missing=self.missing_lines(ticket) if letter.new_ticket else [],
             verdicts=letter.verdicts, body=body[:100_000])
@@ -269,7 +235,7 @@ class Notifier:
         subject = _tagged_subject(ticket.tid or "", f"{prefix}: {ticket.subject or '(без темы)'}")
         for member in recipients:
             self.queue(session, ticket, "notification", member.email, subject, text,
-                       None, automatic=False, auto_submitted="auto-generated", later=later)
+                       None, automatic=False, auto_submitted="auto-generated")
 
     def _deadline_letter(self, session: Session, ticket: Ticket, recipients: list[StaffMember],
                          missed: bool) -> None:

@@ -315,11 +315,7 @@ def _one_sender(app: App) -> Iterator[None]:
     by a lock file, instead of holding the database's single write lock while the
     relay is spoken to: the pipeline would wait for every letter sent (issue 5)."""
     app.spool.root.mkdir(parents=True, exist_ok=True)
-    # Read-only and readable by all: made by root (a manual `outbox flush`), it must
-    # still open for the daemon's own user; flock needs no write access.
-    fd = os.open(app.spool.root / "outbox.lock", os.O_RDONLY | os.O_CREAT, 0o644)
-    with contextlib.suppress(OSError):  # whatever root's umask was; only its owner may
-        os.fchmod(fd, 0o644)
+    fd = db.open_lock_file(app.spool.root / "outbox.lock")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -353,23 +349,20 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
         handed_over = [row.id for row, outcome, _ in outcomes if outcome.kind == "sent"]
         # The common case, sent: one UPDATE for all of them (loading each row back,
         # its letter included, cost the outbox half its time). The rest as before.
-        sent = [row for row, outcome, recovered in outcomes
-                if outcome.kind == "sent" and not recovered]
+        sent: list[tuple[Outgoing, HandOver, bool]] = []
+        others: list[tuple[Outgoing, HandOver, bool]] = []
+        for row, outcome, recovered in outcomes:
+            (sent if outcome.kind == "sent" and not recovered else others).append(
+                (row, outcome, recovered))
         try:
             with db.unit_of_work(app.sessions) as session:
                 marked = set(session.scalars(
-                    _MARK_SENT.where(_OUT.id.in_([row.id for row in sent])),
+                    _MARK_SENT.where(_OUT.id.in_([row.id for row, _, _ in sent])),
                     {"now": now})) if sent else set()
-                for row in sent:
-                    if row.id not in marked:
-                        continue  # bounced meanwhile (below)
-                    report.sent += 1
-                    log.info("outbox.sent", outgoing_id=row.id, kind=row.kind,
-                             to=row.recipient, message_id=row.message_id,
-                             tid=tids.get(row.ticket_id))
-                for old, outcome, recovered in outcomes:
-                    if outcome.kind == "sent" and not recovered:
-                        continue
+                for row, _, _ in sent:
+                    if row.id in marked:  # else bounced meanwhile (below)
+                        _log_sent(row, tids.get(row.ticket_id), report)
+                for old, outcome, recovered in others:
                     current = session.get(Outgoing, old.id)
                     if current is not None and current.status == "queued":
                         _account(app, session, current, outcome, now, report,
@@ -400,6 +393,12 @@ def _tids(session: Session, rows: Sequence[Outgoing]) -> dict[int | None, str]:
         return {}
     return dict(session.execute(select(Ticket.id, Ticket.tid)  # type: ignore[arg-type]
                                 .where(Ticket.id.in_(ids))).all())
+
+
+def _log_sent(row: Outgoing, tid: str | None, report: FlushReport) -> None:
+    report.sent += 1
+    log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
+             message_id=row.message_id, tid=tid)
 
 
 def _not_recorded(outgoing_id: int, exc: Exception) -> None:
@@ -449,10 +448,8 @@ def _account(app: App, session: Session, row: Outgoing, outcome: HandOver, now: 
             log.warning("outbox.sent_recovered", outgoing_id=row.id, kind=row.kind,
                         message_id=row.message_id)
             return
-        report.sent += 1
         ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
-        log.info("outbox.sent", outgoing_id=row.id, kind=row.kind, to=row.recipient,
-                 message_id=row.message_id, tid=ticket.tid if ticket else None)
+        _log_sent(row, ticket.tid if ticket else None, report)
         return
     if outcome.kind == "permanent":
         _fail(session, row, outcome.error, now)

@@ -39,8 +39,4 @@ def msk(dt: datetime, tz: ZoneInfo) -> str:
     """'25.11.2026 15:30 (МСК)' for Moscow; the zone's abbreviation elsewhere."""
     local = dt.astimezone(tz)
     label = "МСК" if tz.key == "Europe/Moscow" else (local.tzname() or tz.key)
-    if local.year < 1000:  # strftime's %Y does not pad those; never met in a letter
-        return f"{local:%d.%m.%Y %H:%M} ({label})"
-    # What strftime("%d.%m.%Y %H:%M") writes, without strftime (3 of these a letter).
-    return (f"{local.day:02d}.{local.month:02d}.{local.year} {local.hour:02d}:"
-            f"{local.minute:02d} ({label})")
+    return f"{local:%d.%m.%Y %H:%M} ({label})"

@@ -8,8 +8,6 @@ request is answered with the correspondence; automatic letters get nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from daemon.app import App
@@ -21,12 +19,9 @@ def run(letter: Letter, session: Session, app: App) -> None:
     ticket, msg = letter.ticket, letter.message
     assert ticket is not None and msg is not None
     if msg.kind == "client":
-        # The letters' Message rows are written together, in one INSERT.
-        rows: list[dict[str, Any]] = []
-        if not app.notifier.acknowledge(session, ticket, letter, later=rows):
+        if not app.notifier.acknowledge(session, ticket, letter):
             letter.notes.append("ack not sent: hourly cap or no address")
-        app.notifier.notify_staff(session, ticket, letter, later=rows)
-        app.notifier.write_messages(session, ticket, rows)
+        app.notifier.notify_staff(session, ticket, letter)
     elif msg.kind == "staff":
         handle_staff_letter(letter, session, app)
     elif msg.kind == "rating":

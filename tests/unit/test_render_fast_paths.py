@@ -3,40 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
-from email.utils import format_datetime
-from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.mailbuild import _date, one_line
-from daemon.russian import msk
-
-ZONES = st.sampled_from([ZoneInfo(k) for k in (
-    "Europe/Moscow", "UTC", "Asia/Kolkata", "America/St_Johns", "Asia/Kathmandu",
-    "Europe/Kaliningrad", "Pacific/Chatham", "America/Caracas")])
-OFFSETS = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
-    lambda m: timezone(timedelta(minutes=m)))
-ODD_OFFSETS = st.integers(min_value=-86_399, max_value=86_399).map(
-    lambda s: timezone(timedelta(seconds=s)))
-MOMENTS = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
-
-
-@settings(max_examples=500)
-@given(MOMENTS, st.one_of(st.none(), st.just(UTC), OFFSETS, ODD_OFFSETS, ZONES))
-def test_date_header_as_format_datetime(moment: datetime, tz: timezone | None) -> None:
-    dt = moment.replace(tzinfo=tz)
-    assert _date(dt) == format_datetime(dt)
-
-
-@settings(max_examples=500)
-@given(MOMENTS, ZONES)
-def test_msk_as_strftime(moment: datetime, tz: ZoneInfo) -> None:
-    local = moment.replace(tzinfo=UTC).astimezone(tz)
-    label = "МСК" if tz.key == "Europe/Moscow" else (local.tzname() or tz.key)
-    assert msk(moment.replace(tzinfo=UTC), tz) == f"{local:%d.%m.%Y %H:%M} ({label})"
-
+from daemon.mailbuild import one_line
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
