@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from daemon.threading_tid import format_tid
+from daemon.threading_tid import format_tid  # noqa: E402
 
 CHUNK = 20_000
 OPEN_TAIL = 200
@@ -220,8 +220,8 @@ def _time(fn: Callable[[int], Any], keys: list[int]) -> dict[str, float]:
 
 
 def lookups(app: Any, n: int, count: int, seed: int) -> dict[str, Any]:
-    from daemon.models import Inbound, Message, Ticket
-    from daemon.steps.store import pick_assignee
+    from daemon.pipeline.steps.store import pick_assignee
+    from daemon.storage.models import Inbound, Message, Ticket
     from daemon.threading_tid import find_tid
 
     rnd = random.Random(seed)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon.business_hours import MOSCOW, WorkingCalendar  # noqa: E402
-from daemon.sla import DEFAULT_LEVELS, reaction_due  # noqa: E402
+from daemon.sla.business_hours import MOSCOW, WorkingCalendar
+from daemon.sla.levels import DEFAULT_LEVELS, reaction_due
 
 # (level, developers involved): `special` with developers runs 1 hour on the working clock.
 CASES = (("special", True), ("licensee-standard", False), ("consultation", False),

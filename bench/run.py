@@ -87,9 +87,9 @@ def letters_for(n: int, seed: int) -> list[corpus.CorpusLetter]:
 def warm_desk(app: Any) -> None:
     from sqlalchemy import func, select
 
-    from daemon.ingest import ingest_now
-    from daemon.models import Ticket
-    from daemon.spool import Envelope
+    from daemon.intake.ingest import ingest_now
+    from daemon.storage.models import Ticket
+    from daemon.storage.spool import Envelope
 
     for x in warm_letters():
         ingest_now(app, x.raw, Envelope(source="ingest", mail_from=x.sender))
@@ -168,10 +168,10 @@ format = "json"
 
 def make_desk(root: Path, url: str | None = None, smtp_port: int | None = None) -> Any:
     """Config, migrated database, the demo registry of organisations, an App."""
-    from daemon import config as config_mod
-    from daemon import db
     from daemon.app import App
-    from daemon.registry import import_orgs, load_file
+    from daemon.config import loader as config_mod
+    from daemon.storage import db
+    from daemon.tickets.registry import import_orgs, load_file
 
     if root.exists():
         shutil.rmtree(root)
@@ -336,7 +336,7 @@ def child_ceiling(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _configure_logs(app: Any) -> None:
-    from daemon import logs
+    from daemon.service import logs
 
     logs.configure(app.config.logging)  # JSON lines to stderr (the child's log file)
 
@@ -373,8 +373,8 @@ def _url_factory(a: dict[str, Any]) -> tuple[Any, PgDatabases | None]:
 
 def child_ingest(a: dict[str, Any]) -> dict[str, Any]:
     """In-process `ingest_now` per letter, as `supportd ingest` does after start-up."""
-    from daemon.ingest import ingest_now
-    from daemon.spool import Envelope
+    from daemon.intake.ingest import ingest_now
+    from daemon.storage.spool import Envelope
 
     if a.get("nofsync"):
         _no_fsync()
@@ -450,9 +450,9 @@ def child_fsync(a: dict[str, Any]) -> dict[str, Any]:
 
 def child_queue(a: dict[str, Any]) -> dict[str, Any]:
     """The daemon's queue: accept into incoming/ (fsync'd), then one drain."""
-    from daemon import runner
-    from daemon.ingest import accept
-    from daemon.spool import Envelope
+    from daemon.intake.ingest import accept
+    from daemon.pipeline import runner
+    from daemon.storage.spool import Envelope
 
     letters = letters_for(a["n"], a["seed"])
     if a.get("procs"):
@@ -501,16 +501,16 @@ def _drain_in_processes(app: Any, procs: int) -> list[Any]:
     connected first; the clock (the caller's) runs from the moment they are told to go."""
     import multiprocessing as mp
 
-    from daemon import runner
+    from daemon.pipeline import runner
 
     ctx = mp.get_context("fork")
     ready, go, out = ctx.Barrier(procs + 1), ctx.Event(), ctx.Queue()
     source = app.config.source
 
     def work() -> None:
-        from daemon import config as config_mod
-        from daemon import db
         from daemon.app import App
+        from daemon.config import loader as config_mod
+        from daemon.storage import db
 
         mine = App(config_mod.load(source))
         mine.spool.ensure()  # its own claim folder
@@ -540,9 +540,10 @@ def child_rss_probe(a: dict[str, Any]) -> dict[str, Any]:
     its end."""
     import tracemalloc
 
-    from daemon import pipeline, runner
-    from daemon.ingest import ingest_now
-    from daemon.spool import Envelope, Spool
+    from daemon.intake.ingest import ingest_now
+    from daemon.pipeline import context as pipeline
+    from daemon.pipeline import runner
+    from daemon.storage.spool import Envelope, Spool
 
     raw = Path(a["file"]).read_bytes()
     app = make_desk(WORK / "rss-probe")
@@ -573,7 +574,7 @@ def child_rss_probe(a: dict[str, Any]) -> dict[str, Any]:
 
     runner.steps = steps  # type: ignore[assignment]
     Spool.read = staticmethod(watch("spool read", Spool.read))  # type: ignore[method-assign]
-    from daemon import letter as letter_mod
+    from daemon.mail import letter as letter_mod
 
     # Inside the parse step: mail-parser, then our own passes over its result.
     letter_mod.mailparser.parse_from_bytes = watch(  # type: ignore[attr-defined]
@@ -598,8 +599,8 @@ def child_rss_probe(a: dict[str, Any]) -> dict[str, Any]:
 def child_scale(a: dict[str, Any]) -> dict[str, Any]:
     from bulkload import bulk_load, lookups, plans
 
-    from daemon.ingest import ingest_now
-    from daemon.spool import Envelope
+    from daemon.intake.ingest import ingest_now
+    from daemon.storage.spool import Envelope
 
     url_for, pg = _url_factory(a)
     root = WORK / f"scale-{a['label']}"
@@ -727,7 +728,7 @@ class Daemon:
     def processed(self) -> int:
         from sqlalchemy import func, select
 
-        from daemon.models import Inbound
+        from daemon.storage.models import Inbound
 
         with self.app.sessions() as s:
             total = int(s.scalar(select(func.count()).select_from(Inbound)) or 0)

@@ -1,26 +1,29 @@
 """The composition root: one `App` holds what the parts need, built once from config.
 
 Nothing in supportd is a module-level singleton; the CLI and the service build
-an App and pass it down.
+an App and pass it down. Only the edges take an App (the pipeline's steps and
+runner, intake, service, CLI); the parts below them take the values they use:
+the notifier its config, SLA policy and clock, the outbox its sessions, spool
+and config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from daemon import db, sla_config
-from daemon.business_hours import WorkingCalendar
-from daemon.config import Config
-from daemon.notifier import Notifier
-from daemon.sla import SlaLevel, clock_start, reaction_due
-from daemon.spool import Spool, SpooledLetter
+from daemon.config import sla_config
+from daemon.config.schema import Config
+from daemon.outbound.notifier import Notifier
+from daemon.outbound.outbox import Outbox
+from daemon.sla.policy import SlaPolicy
+from daemon.storage import db
+from daemon.storage.spool import Spool, SpooledLetter
 
 
 class App:
@@ -28,14 +31,13 @@ class App:
         self.config = config
         self._clock = clock or (lambda: datetime.now(UTC))
         self.spool = Spool(config.spool_dir)
-        self.calendar: WorkingCalendar = sla_config.build_calendar(config)
-        self.levels: dict[str, SlaLevel] = sla_config.build_levels(config)
+        self.sla: SlaPolicy = sla_config.build_policy(config)
 
     def reconfigure(self, config: Config) -> None:
         """Switch to a new, already validated config (SIGHUP)."""
-        calendar, levels = sla_config.build_calendar(config), sla_config.build_levels(config)
-        self.config, self.calendar, self.levels = config, calendar, levels
-        self.__dict__.pop("notifier", None)  # templates and staff are read anew
+        self.config, self.sla = config, sla_config.build_policy(config)
+        for derived in ("notifier", "outbox"):  # templates, staff and relay are read anew
+            self.__dict__.pop(derived, None)
 
     def now(self) -> datetime:
         return self._clock()
@@ -50,35 +52,11 @@ class App:
 
     @cached_property
     def notifier(self) -> Notifier:
-        return Notifier(self)
+        return Notifier(self.config, self.sla, self.now)
 
-    def level(self, code: str) -> SlaLevel:
-        try:
-            return self.levels[code]
-        except KeyError:
-            raise KeyError(f"unknown SLA level {code!r}") from None
-
-    def deadline(self, code: str, received: datetime, *,
-                 developers_involved: bool = False) -> tuple[datetime, datetime]:
-        """(clock start, reaction due) for a letter received at `received`, in UTC."""
-        level = self.level(code)
-        start = clock_start(level, received, self.calendar,
-                            developers_involved=developers_involved)
-        due = reaction_due(level, received, self.calendar, developers_involved)
-        return start.astimezone(UTC), due.astimezone(UTC)
-
-    def warn_time(self, code: str, received: datetime, *,
-                  developers_involved: bool = False) -> datetime:
-        """When the assignee is warned: `scheduler.warn_at` of the reaction time left,
-        counted on the level's own clock (working hours stay working hours)."""
-        level = self.level(code)
-        share = 1.0 - self.config.scheduler.warn_at
-        if isinstance(level.reaction, int):
-            early = replace(level, reaction=max(1, int(level.reaction * share)))
-        else:
-            early = replace(level, reaction=max(timedelta(minutes=1), level.reaction * share))
-        return reaction_due(early, received, self.calendar,
-                            developers_involved).astimezone(UTC)
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.config, self.sessions, self.spool, self.now)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

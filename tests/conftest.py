@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon import config as config_mod
-from daemon import db, outbox
 from daemon.app import App
+from daemon.config import loader as config_mod
+from daemon.outbound import outbox
+from daemon.storage import db
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eml"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -109,8 +110,8 @@ class Desk:
         return self.root / "outbox"
 
     def ingest(self, raw: bytes, sender: str | None = None) -> object:
-        from daemon.ingest import ingest_now
-        from daemon.spool import Envelope
+        from daemon.intake.ingest import ingest_now
+        from daemon.storage.spool import Envelope
 
         self.app.spool.ensure()
         return ingest_now(self.app, raw, Envelope(source="ingest", mail_from=sender))
@@ -122,7 +123,8 @@ class Desk:
         return self.ingest(raw)
 
     def flush(self) -> outbox.FlushReport:
-        return outbox.flush(self.app, outbox.make_transport(self.app.config.outbound), force=True)
+        return outbox.flush(self.app.outbox, outbox.make_transport(self.app.config.outbound),
+                            force=True)
 
     def sent(self) -> list[EmailMessage]:
         """Every letter in the outbox Maildir, oldest first (flushes first)."""
@@ -132,15 +134,15 @@ class Desk:
                 for f in files]  # type: ignore[misc]
 
     def tickets(self) -> list[dict]:
-        from daemon.models import Ticket
-        from daemon.views import ticket_detail
+        from daemon.cli.views import ticket_detail
+        from daemon.storage.models import Ticket
 
         with self.app.sessions() as s:
             return [ticket_detail(s, t, self.app.now())
                     for t in s.query(Ticket).order_by(Ticket.id)]
 
     def inbound(self) -> list[tuple[str, str, int | None]]:
-        from daemon.models import Inbound
+        from daemon.storage.models import Inbound
 
         with self.app.sessions() as s:
             return [(r.outcome, r.reason, r.ticket_id)

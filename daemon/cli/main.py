@@ -20,8 +20,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon import config as config_mod
-from daemon import logs
+from daemon.config import loader as config_mod
+from daemon.service import logs
 
 EX_USAGE, EX_DATAERR, EX_NOTFOUND, EX_TEMPFAIL, EX_CONFIG = 64, 65, 69, 75, 78
 
@@ -43,7 +43,7 @@ def _app(args: argparse.Namespace) -> Any:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from daemon import sla_config
+    from daemon.config import sla_config
 
     # The working calendar is tabulated on first use (a letter's deadline): do it here
     # for this year, so a broken `holidays` install shows now and not on a letter.
@@ -57,14 +57,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon import service
+    from daemon.service import run as service
 
     return service.run(_app(args), args.config)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One pipeline process of `supportd run` (daemon/pipeline_worker.py)."""
-    from daemon import pipeline_worker
+    from daemon.service import worker as pipeline_worker
 
     return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent)
 
@@ -91,7 +91,7 @@ def _lasting_objects() -> Iterator[None]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     with _lasting_objects():
-        from daemon.ingest import envelope_from_environment, exit_code_for
+        from daemon.intake.ingest import envelope_from_environment, exit_code_for
 
     if args.file in (None, "-"):
         raw = sys.stdin.buffer.read()
@@ -114,7 +114,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from daemon import db
+    from daemon.storage import db
 
     try:
         db.upgrade(args.cfg.storage.url)
@@ -128,8 +128,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_tickets_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from daemon.models import Ticket
-    from daemon.views import ticket_summary
+    from daemon.cli.views import ticket_summary
+    from daemon.storage.models import Ticket
 
     app = _app(args)
     with app.sessions() as session:
@@ -150,9 +150,9 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_show(args: argparse.Namespace) -> int:
-    from daemon.models import Ticket
-    from daemon.threading_tid import parse_tid
-    from daemon.views import ticket_detail
+    from daemon.cli.views import ticket_detail
+    from daemon.mail.threading_tid import parse_tid
+    from daemon.storage.models import Ticket
 
     app = _app(args)
     number = parse_tid(args.tid.strip("[]"), app.config.service.tid_prefix)
@@ -178,11 +178,12 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_flush(args: argparse.Namespace) -> int:
-    from daemon import db, outbox
+    from daemon.outbound import outbox
+    from daemon.storage import db
 
     app = _app(args)
     try:
-        report = outbox.flush(app, outbox.make_transport(app.config.outbound), force=True)
+        report = outbox.flush(app.outbox, outbox.make_transport(app.config.outbound), force=True)
     except Exception as exc:
         if db.is_temporary(exc):
             print(f"database unavailable: {exc}", file=sys.stderr)
@@ -193,8 +194,8 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
 
 
 def cmd_orgs_import(args: argparse.Namespace) -> int:
-    from daemon import db
-    from daemon.registry import RegistryError, import_orgs, load_file
+    from daemon.storage import db
+    from daemon.tickets.registry import RegistryError, import_orgs, load_file
 
     try:
         entries = load_file(Path(args.file))
@@ -211,7 +212,7 @@ def cmd_orgs_import(args: argparse.Namespace) -> int:
 def cmd_orgs_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from daemon.models import Org
+    from daemon.storage.models import Org
 
     app = _app(args)
     with app.sessions() as session:
@@ -231,8 +232,8 @@ def cmd_orgs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_coupons_issue(args: argparse.Namespace) -> int:
-    from daemon import db
-    from daemon.coupons import CouponError, issue
+    from daemon.storage import db
+    from daemon.tickets.coupons import CouponError, issue
 
     app = _app(args)
     try:
@@ -250,7 +251,7 @@ def cmd_coupons_issue(args: argparse.Namespace) -> int:
 
 
 def _coupon_view(session: Any, c: Any) -> dict[str, Any]:
-    from daemon.models import Org
+    from daemon.storage.models import Org
 
     org = session.get(Org, c.org_id)
     return {"code": c.code, "org": org.name if org else None, "inn": org.inn if org else None,
@@ -262,7 +263,7 @@ def _coupon_view(session: Any, c: Any) -> dict[str, Any]:
 def cmd_coupons_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from daemon.models import Coupon
+    from daemon.storage.models import Coupon
 
     app = _app(args)
     with app.sessions() as session:
@@ -291,8 +292,8 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
     from daemon.app import App
 
     app: App = _app(args)
-    if args.level not in app.levels:
-        print(f"--level: unknown SLA level {args.level!r}; known: {', '.join(app.levels)}",
+    if args.level not in app.sla.levels:
+        print(f"--level: unknown SLA level {args.level!r}; known: {', '.join(app.sla.levels)}",
               file=sys.stderr)
         return EX_USAGE
     try:
@@ -300,7 +301,7 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return EX_USAGE
-    start, due = app.deadline(args.level, when, developers_involved=args.developers)
+    start, due = app.sla.deadline(args.level, when, developers_involved=args.developers)
     due_local = due.astimezone(app.config.tz)
     if args.json:
         _print_json({"level": args.level, "received": when.isoformat(),
@@ -320,9 +321,9 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"date: {args.date!r} is not a date like 2026-12-31", file=sys.stderr)
         return EX_USAGE
-    hours = app.calendar.hours_of(day)
+    hours = app.sla.calendar.hours_of(day)
     data = {"date": day.isoformat(), "working": hours is not None,
-            "kind": app.calendar.day_kind(day),
+            "kind": app.sla.calendar.day_kind(day),
             "start": hours[0].strftime("%H:%M") if hours else None,
             "end": hours[1].strftime("%H:%M") if hours else None,
             "timezone": app.config.service.timezone}
@@ -437,5 +438,3 @@ def main(argv: list[str] | None = None) -> int:
         return EX_TEMPFAIL
 
 
-if __name__ == "__main__":
-    sys.exit(main())

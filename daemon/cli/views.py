@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.models import Org, Reaction, Ticket
+from daemon.storage.models import Org, Reaction, Ticket
 
 
 def iso(dt: datetime | None) -> str | None:

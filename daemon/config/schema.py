@@ -1,7 +1,7 @@
 """The configuration: every key declared once, with its type, default and meaning.
 
 Config is TOML (SPEC "Interface"). Each section is a frozen dataclass whose fields
-are the keys; the field's metadata carries the one-line comment. Loading walks the
+are the keys; the field's metadata carries the one-line comment. `loader` walks the
 TOML against these declarations and raises `ConfigError` naming the key (as
 ``section.key``) for an unknown key, a wrong type or a bad value, so
 `supportd check-config` can tell an administrator exactly which line to fix.
@@ -10,21 +10,16 @@ TOML against these declarations and raises `ConfigError` naming the key (as
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_PATHS = (Path("config/supportd.toml"), Path("/etc/supportd/supportd.toml"))
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ConfigError(ValueError):
@@ -230,80 +225,6 @@ class Config:
         return self._our_addresses
 
 
-# ---------------------------------------------------------------- loading
-
-
-def _coerce(key: str, hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"must be a table, not {type(value).__name__}")
-        return _build(hint, value, key)
-    if origin is tuple:
-        (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        if not isinstance(value, list):
-            raise ConfigError(key, "must be a list")
-        return tuple(_coerce(f"{key}[{i}]", item, v) for i, v in enumerate(value))
-    if origin in (Mapping, dict) or origin is typing.get_origin(Mapping[str, str]):
-        _, vtype = typing.get_args(hint)
-        if not isinstance(value, dict):
-            raise ConfigError(key, "must be a table")
-        return types.MappingProxyType(
-            {str(k): _coerce(f"{key}.{k}", vtype, v) for k, v in value.items()})
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(key, f"must be true or false, not {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"must be a whole number, not {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(key, f"must be a number, not {value!r}")
-        return float(value)
-    if hint is str:
-        if isinstance(value, date | time):  # TOML dates in an override table
-            return value.isoformat()
-        if not isinstance(value, str):
-            raise ConfigError(key, f"must be a string, not {value!r}")
-        return value
-    raise ConfigError(key, f"unsupported type {hint!r}")  # a bug in the declarations
-
-
-def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for k, v in table.items():
-        key = f"{prefix}.{k}" if prefix else k
-        if k not in names or k == "source":
-            raise ConfigError(key, "unknown key")
-        kwargs[k] = _coerce(key, hints[k], v)
-    return cls(**kwargs)
-
-
-def load(path: str | os.PathLike[str] | None = None) -> Config:
-    """Load and validate; `path` None means $SUPPORTD_CONFIG, then the default places."""
-    if path is None:
-        path = os.environ.get("SUPPORTD_CONFIG") or next(
-            (p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
-    if path is None:
-        cfg = Config()
-    else:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("(file)", f"{p} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("(file)", f"{p} is not valid TOML: {exc}") from None
-        cfg = dataclasses.replace(_build(Config, data, ""), source=str(p))
-    validate(cfg)
-    return cfg
-
-
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -312,61 +233,3 @@ def parse_hhmm(key: str, text: str) -> time:
     if not m:
         raise ConfigError(key, f"{text!r} is not a time like '10:00'")
     return time(int(m.group(1)), int(m.group(2)))
-
-
-def validate(cfg: Config) -> None:
-    """Checks that need more than a type: addresses, enums, durations, ranges."""
-    if not _ADDRESS.match(cfg.service.address):
-        raise ConfigError("service.address", f"{cfg.service.address!r} is not an e-mail address")
-    try:
-        ZoneInfo(cfg.service.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("service.timezone", f"unknown time zone {cfg.service.timezone!r}") \
-            from None
-    if not re.fullmatch(r"[A-Z]{1,8}", cfg.service.tid_prefix):
-        raise ConfigError("service.tid_prefix", "must be 1-8 capital Latin letters")
-    if not cfg.storage.url or "://" not in cfg.storage.url:
-        raise ConfigError("storage.url", f"{cfg.storage.url!r} is not a database URL")
-    for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
-                          ("outbound", cfg.outbound.port)):
-        if not 0 < port < 65536:
-            raise ConfigError(f"{section}.port", f"{port} is not a TCP port")
-    if cfg.smtp.max_message_size < 1024:
-        raise ConfigError("smtp.max_message_size", "must be at least 1024 bytes")
-    if cfg.outbound.transport not in ("maildir", "smtp"):
-        raise ConfigError("outbound.transport", f"{cfg.outbound.transport!r}: use maildir or smtp")
-    if cfg.outbound.max_attempts < 1:
-        raise ConfigError("outbound.max_attempts", "must be at least 1")
-    if cfg.imap.enabled and not cfg.imap.username:
-        raise ConfigError("imap.username", "is required when imap.enabled is true")
-    for key, text in (("imap.poll_interval", cfg.imap.poll_interval),
-                      ("outbound.retry_base", cfg.outbound.retry_base),
-                      ("outbound.retry_max", cfg.outbound.retry_max),
-                      ("screen.duplicate_window", cfg.screen.duplicate_window),
-                      ("scheduler.sweep_interval", cfg.scheduler.sweep_interval)):
-        try:
-            parse_duration(text)
-        except ValueError as exc:
-            raise ConfigError(key, str(exc)) from None
-    for i, s in enumerate(cfg.staff):
-        if not _ADDRESS.match(s.email):
-            raise ConfigError(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
-        if s.role not in ("agent", "head", "developer"):
-            raise ConfigError(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
-    if not 0 < cfg.scheduler.warn_at < 1:
-        raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
-    if not 1 <= cfg.pipeline.workers <= 64:
-        raise ConfigError("pipeline.workers", f"{cfg.pipeline.workers}: use 1 to 64")
-    if cfg.pipeline.workers > 1 and cfg.storage.url.startswith("sqlite"):
-        # One writer at a time: a second worker only waits for the first one's
-        # commit (measured: no faster, and the listener slower; docs/admin.md).
-        raise ConfigError("pipeline.workers",
-                          f"{cfg.pipeline.workers}: SQLite takes 1 worker; more need PostgreSQL")
-    if cfg.logging.level not in ("debug", "info", "warning", "error"):
-        raise ConfigError("logging.level",
-                          f"{cfg.logging.level!r}: use debug, info, warning or error")
-    if cfg.logging.format not in ("auto", "json", "console"):
-        raise ConfigError("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
-    from daemon import sla_config  # late: it needs the calendar and level modules
-
-    sla_config.validate(cfg)

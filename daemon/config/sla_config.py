@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import date, time
+from types import MappingProxyType
 
-from daemon.business_hours import DayOverride, WorkingCalendar
-from daemon.config import Config, ConfigError, parse_hhmm
-from daemon.sla import DEFAULT_LEVELS, Clock, SlaLevel, parse_reaction, validate_levels
+from daemon.config.schema import Config, ConfigError, parse_hhmm
+from daemon.sla.business_hours import DayOverride, WorkingCalendar
+from daemon.sla.levels import DEFAULT_LEVELS, Clock, SlaLevel, parse_reaction, validate_levels
+from daemon.sla.policy import SlaPolicy
 
 _RANGE = re.compile(r"^\s*(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s*$")
 
@@ -101,3 +103,9 @@ def validate(config: Config) -> None:
     levels = build_levels(config)
     if config.sla.default_level not in levels:
         raise ConfigError("sla.default_level", f"unknown level {config.sla.default_level!r}")
+
+
+def build_policy(config: Config) -> SlaPolicy:
+    """The desk's levels on its calendar, with the warning share: what deadlines need."""
+    return SlaPolicy(levels=MappingProxyType(build_levels(config)),
+                     calendar=build_calendar(config), warn_at=config.scheduler.warn_at)

@@ -36,13 +36,13 @@ from imapclient import IMAPClient
 from imapclient.util import to_bytes
 from sqlalchemy import select
 
-from daemon import db
 from daemon.app import App
-from daemon.config import ImapConfig, parse_duration
-from daemon.ingest import Refused, ingest_now
-from daemon.models import Inbound, MailboxState
-from daemon.runner import TemporaryFailure
-from daemon.spool import Envelope
+from daemon.config.schema import ImapConfig, parse_duration
+from daemon.intake.ingest import Refused, ingest_now
+from daemon.pipeline.runner import TemporaryFailure
+from daemon.storage import db
+from daemon.storage.models import Inbound, MailboxState
+from daemon.storage.spool import Envelope
 
 log = structlog.get_logger("supportd.imap")
 

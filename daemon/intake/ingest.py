@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import structlog
 
 from daemon.app import App
-from daemon.runner import Result, TemporaryFailure, process
-from daemon.spool import Envelope, Receiving, SpooledLetter
+from daemon.pipeline.runner import Result, TemporaryFailure, process
+from daemon.storage.spool import Envelope, Receiving, SpooledLetter
 
 log = structlog.get_logger("supportd.ingest")
 

@@ -19,8 +19,8 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from daemon.app import App
-from daemon.ingest import Refused, accept, accept_received
-from daemon.spool import Envelope, Receiving
+from daemon.intake.ingest import Refused, accept, accept_received
+from daemon.storage.spool import Envelope, Receiving
 
 log = structlog.get_logger("supportd.smtp")
 

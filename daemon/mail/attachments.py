@@ -57,9 +57,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Protocol
 
-from daemon.archives import MAX_RATIO as MAX_RATIO  # re-exported: callers may read them here
-from daemon.archives import SNIFF_BYTES as SNIFF_BYTES
-from daemon.archives import ArchiveError, Listing, list_rar, list_zip, zip_declared_count
+from daemon.mail.archives import (
+    ArchiveError,
+    Listing,
+    list_rar,
+    list_zip,
+    zip_declared_count,
+)
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"

@@ -21,7 +21,7 @@ from email.parser import HeaderParser
 from email.utils import getaddresses
 from typing import TypeAlias
 
-from daemon.header_decode import decode_subject
+from daemon.mail.header_decode import decode_subject
 
 __all__ = [
     "BounceInfo",

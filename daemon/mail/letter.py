@@ -50,11 +50,11 @@ from mailparser.utils import (
     receiveds_parsing,
 )
 
-from daemon import guard, skeleton
-from daemon.bounces import plain_address
-from daemon.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec, address_text
-from daemon.header_decode import _decode_bytes as decode_bytes
-from daemon.threading_tid import decode_subject as _decode_subject
+from daemon.mail import guard, skeleton
+from daemon.mail.bounces import plain_address
+from daemon.mail.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec, address_text
+from daemon.mail.header_decode import _decode_bytes as decode_bytes
+from daemon.mail.threading_tid import decode_subject as _decode_subject
 
 
 class Unparseable(Exception):

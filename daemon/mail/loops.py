@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from daemon.bounces import (
+from daemon.mail.bounces import (
     _DAEMON_LOCALPARTS,
     BounceInfo,
     BounceRecipient,

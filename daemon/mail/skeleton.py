@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
-from daemon.guard import Body
+from daemon.mail.guard import Body
 
 STEP = 256 * 1024  # bytes of base64 text decoded at a time
 KEEP_BELOW = 1 << 20  # a body decoding to fewer bytes is held decoded; bigger, read back

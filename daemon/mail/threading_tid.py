@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from daemon.header_decode import _squeeze, decode_subject
+from daemon.mail.header_decode import _squeeze, decode_subject
 
 __all__ = [
     "DEFAULT_PREFIX",

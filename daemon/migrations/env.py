@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from daemon.models import Base
+from daemon.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -13,26 +13,26 @@ mail loop.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from daemon import db
-from daemon.completeness import MISSING_LABELS_RU
-from daemon.config import Config, StaffMember
-from daemon.mailbuild import Outbound, build, new_message_id, one_line
-from daemon.models import Coupon, Message, Org, Outgoing, Ticket
-from daemon.reply_text import REPLY_MARKER
-from daemon.russian import duration_words, msk
-from daemon.threading_tid import tagged_subject
-
-if TYPE_CHECKING:
-    from daemon.app import App
-    from daemon.pipeline import Letter
+from daemon.config.schema import Config, StaffMember
+from daemon.mail.attachments import Verdict
+from daemon.mail.reply_text import REPLY_MARKER
+from daemon.mail.threading_tid import tagged_subject
+from daemon.outbound.mailbuild import Outbound, build, new_message_id, one_line
+from daemon.outbound.russian import duration_words, msk
+from daemon.sla.policy import SlaPolicy
+from daemon.storage import db
+from daemon.storage.models import Coupon, Message, Org, Outgoing, Ticket
+from daemon.tickets.completeness import MISSING_LABELS_RU
 
 
 @cache
@@ -76,14 +76,36 @@ class LevelView(NamedTuple):
         return self._asdict().items()
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """What the daemon's letters say of the letter that caused them: the pipeline
+    builds it from its context (`Letter.incoming`), the notifier reads nothing else."""
+
+    sender: str
+    requester: str = ""
+    requester_name: str = ""
+    received_at: datetime | None = None
+    new_ticket: bool = False
+    reopened: bool = False
+    unreadable: bool = False  # the letter could not be parsed
+    internal_error: bool = False  # a bug stopped the pipeline; this is its fallback
+    verdicts: Sequence[Verdict] = ()
+    coupon_note: str = ""  # why a coupon named in the letter could not be used
+    emergency_requested: bool = False
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+    body: str | None = None  # its text; None when it could not be read
+
+
 class Notifier:
     """Built anew with the config (`App.reconfigure`), so it keeps what it derives from
     the config and the SLA levels: the templates, the levels' views."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.config = app.config
-        self.env = make_environment(app.config)
+    def __init__(self, config: Config, sla: SlaPolicy, clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.sla = sla
+        self.now = clock
+        self.env = make_environment(config)
         self._templates: dict[str, Template] = {}
         self._levels: dict[str, LevelView] = {}
 
@@ -101,7 +123,7 @@ class Notifier:
     def level_view(self, code: str) -> LevelView:
         view = self._levels.get(code)
         if view is None:
-            level = self.app.level(code)
+            level = self.sla.level(code)
             view = self._levels[code] = LevelView(
                 code, level.title_ru, level.clause,
                 duration_words(level.reaction, level.clock.value))
@@ -110,7 +132,7 @@ class Notifier:
     def automatic_sent_last_hour(self, session: Session, recipient: str) -> int:
         """Automatic letters to `recipient` in the last hour, this transaction's included
         (`queue` writes its rows at once)."""
-        since = self.app.now() - timedelta(hours=1)
+        since = self.now() - timedelta(hours=1)
         return int(db.rows(session, _automatic_since(), recipient=recipient, since=since)[0][0])
 
     def may_send_automatic(self, session: Session, recipient: str) -> bool:
@@ -131,7 +153,7 @@ class Notifier:
               sender_name: str | None = None) -> None:
         """Queue a letter: its `Outgoing` row, and its `Message` row on the ticket, each
         written at once with one INSERT; the ticket's row must be written already."""
-        now = self.app.now()
+        now = self.now()
         service = self.config.service
         ticket_id = ticket.id if ticket is not None else None
         mid = new_message_id(kind, ticket_id, service.domain)
@@ -153,15 +175,9 @@ class Notifier:
                 body_text=text, outgoing_id=out_id))
             db.expire_loaded(session, ticket, "messages")
 
-    def _thread_refs(self, letter: Letter) -> tuple[str | None, tuple[str, ...]]:
-        p = letter.parsed
-        if p is None:
-            return None, ()
-        return p.message_id, tuple(p.references)
-
     # ------------------------------------------------------------ letters
 
-    def acknowledge(self, session: Session, ticket: Ticket, letter: Letter, *,
+    def acknowledge(self, session: Session, ticket: Ticket, letter: Incoming, *,
                     resend: bool = False) -> bool:
         """The acknowledgement of §5.4/§5.5. False when it may not be sent."""
         recipient = ticket.requester if resend else (letter.requester or ticket.requester)
@@ -173,16 +189,17 @@ class Notifier:
         assignee = self.config.staff_by_email(ticket.assignee) if ticket.assignee else None
         verdicts = [] if resend else letter.verdicts
         outside = (not resend and ticket.clock_started_at is not None
-                   and ticket.clock_started_at > letter.spooled.received_at)
+                   and letter.received_at is not None
+                   and ticket.clock_started_at > letter.received_at)
         context = dict(
             name=ticket.requester_name, ticket=ticket, level=level, resend=resend,
-            followup=not letter.new_ticket and not resend, reopened="reopened" in letter.notes,
+            followup=not letter.new_ticket and not resend, reopened=letter.reopened,
             due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
             assignee=assignee, show_phone=ticket.sla_level == "special",
             outside_hours=outside,
             clock_start=msk(ticket.clock_started_at, tz) if ticket.clock_started_at else "",
-            unreadable=bool(letter.parse_error) and not resend,
-            internal_error=bool(letter.internal_error) and not resend,
+            unreadable=letter.unreadable and not resend,
+            internal_error=letter.internal_error and not resend,
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
             unidentified=letter.new_ticket and not resend and ticket.org_id is None,
@@ -198,11 +215,10 @@ class Notifier:
         )
         text = self.render("client/ack.txt.j2", **context)
         html = self.render("client/ack.html.j2", **context)
-        in_reply_to, refs = self._thread_refs(letter)
         kind = "ack-resend" if resend else ("ack" if letter.new_ticket else "ack-followup")
         self.queue(session, ticket, kind, recipient,
                    _tagged_subject(ticket.tid or "", ticket.subject), text, html,
-                   in_reply_to=in_reply_to, references=refs)
+                   in_reply_to=letter.message_id, references=letter.references)
         return True
 
     def missing_lines(self, ticket: Ticket) -> list[str]:
@@ -215,16 +231,15 @@ class Notifier:
                 return [member]
         return [s for s in self.config.staff if s.role in ("agent", "head")]
 
-    def notify_staff(self, session: Session, ticket: Ticket, letter: Letter) -> None:
+    def notify_staff(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
         recipients = self.recipients_for(ticket)
         if not recipients:
             return
-        p = letter.parsed
-        body = p.text if p is not None else "(текст письма не удалось разобрать)"
+        body = letter.body if letter.body is not None else "(текст письма не удалось разобрать)"
         # One text for every recipient: nothing in it depends on who reads it.
         text = self.render(
             "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket,
-            new_ticket=letter.new_ticket, reopened="reopened" in letter.notes,
+            new_ticket=letter.new_ticket, reopened=letter.reopened,
             sender=f"{letter.requester_name} <{letter.sender}>".strip(),
             level=self.level_view(ticket.sla_level),
             due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",
@@ -243,13 +258,12 @@ class Notifier:
         due = msk(ticket.reaction_due, tz) if ticket.reaction_due else ""
         left = ""
         if not missed and ticket.reaction_due is not None:
-            level = self.app.level(ticket.sla_level)
-            rest = (ticket.reaction_due - self.app.now() if level.clock.value == "calendar"
-                    else self.app.calendar.working_between(self.app.now(), ticket.reaction_due))
+            calendar_clock = self.sla.level(ticket.sla_level).clock.value == "calendar"
+            rest = self.sla.time_left(ticket.sla_level, self.now(), ticket.reaction_due)
             minutes = max(1, int(rest.total_seconds() // 60))
             left = duration_words(timedelta(minutes=minutes) if minutes % 60
                                   else timedelta(hours=minutes // 60),
-                                  "calendar" if level.clock.value == "calendar" else "working")
+                                  "calendar" if calendar_clock else "working")
         text = self.render("staff/deadline.txt.j2", ticket=ticket, missed=missed, due=due,
                            left=left, level=self.level_view(ticket.sla_level))
         what = "Срок реакции истёк" if missed else "Приближается срок реакции"
@@ -268,14 +282,13 @@ class Notifier:
         people = {m.email.lower(): m for m in [*heads, *self.recipients_for(ticket)]}
         self._deadline_letter(session, ticket, list(people.values()), missed=True)
 
-    def command_problems(self, session: Session, ticket: Ticket, letter: Letter,
+    def command_problems(self, session: Session, ticket: Ticket, letter: Incoming,
                          problems: list[str]) -> None:
         text = self.render("staff/command_problems.txt.j2", ticket=ticket, problems=problems)
-        in_reply_to, refs = self._thread_refs(letter)
         self.queue(session, ticket, "command-error", letter.sender,
                    tagged_subject(ticket.tid or "", f"Команды не выполнены: {ticket.subject}"),
                    text, None, automatic=False, auto_submitted="auto-replied",
-                   in_reply_to=in_reply_to, references=refs)
+                   in_reply_to=letter.message_id, references=letter.references)
 
     def closed(self, session: Session, ticket: Ticket) -> None:
         """§6: the client is asked to rate; §5.3: reminded to change shared credentials."""
@@ -284,17 +297,16 @@ class Notifier:
                    tagged_subject(ticket.tid or "", f"Обращение закрыто: {ticket.subject}"),
                    text, None, automatic=False, auto_submitted="auto-generated")
 
-    def rating_thanks(self, session: Session, ticket: Ticket, letter: Letter,
+    def rating_thanks(self, session: Session, ticket: Ticket, letter: Incoming,
                       rating: int) -> None:
         if not self.may_send_automatic(session, ticket.requester):
             return
         text = self.render("client/rating_thanks.txt.j2", ticket=ticket, rating=rating)
-        in_reply_to, refs = self._thread_refs(letter)
         self.queue(session, ticket, "rating-thanks", ticket.requester,
                    tagged_subject(ticket.tid or "", ticket.subject), text, None,
-                   in_reply_to=in_reply_to, references=refs)
+                   in_reply_to=letter.message_id, references=letter.references)
 
-    def transcript(self, session: Session, ticket: Ticket, letter: Letter) -> None:
+    def transcript(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
         """§5.5: the whole correspondence, to the ticket's requester only."""
         tz = self.config.tz
         shown = [m for m in ticket.messages if m.kind in ("client", "reply")]
@@ -302,14 +314,12 @@ class Notifier:
                      "subject": m.subject, "body": m.body_text.strip(),
                      "attachments": [a.filename for a in m.attachments]} for m in shown]
         text = self.render("client/transcript.txt.j2", ticket=ticket, messages=messages)
-        in_reply_to, refs = self._thread_refs(letter)
         self.queue(session, ticket, "transcript", ticket.requester,
                    tagged_subject(ticket.tid or "", f"Переписка по обращению: {ticket.subject}"),
-                   text, None, in_reply_to=in_reply_to, references=refs)
+                   text, None, in_reply_to=letter.message_id, references=letter.references)
 
-    def relay_staff_reply(self, session: Session, ticket: Ticket, letter: Letter,
+    def relay_staff_reply(self, session: Session, ticket: Ticket, member: StaffMember | None,
                           text: str) -> None:
-        member = letter.staff
         body = self.render("client/reply.txt.j2", ticket=ticket, text=text)
         refs = tuple(r for r in session.scalars(select(Message.message_id).where(
             Message.ticket_id == ticket.id, Message.direction == "in",

@@ -43,19 +43,33 @@ from typing import Any, NamedTuple, Protocol
 
 import structlog
 from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from daemon import db
-from daemon.app import App
-from daemon.config import OutboundConfig, parse_duration
-from daemon.models import Outgoing, Ticket
-from daemon.spool import fsync_dir
+from daemon.config.schema import Config, OutboundConfig, parse_duration
+from daemon.storage import db
+from daemon.storage.models import Outgoing, Ticket
+from daemon.storage.spool import Spool, fsync_dir
 
 log = structlog.get_logger("supportd.outbox")
 
 
 class PermanentError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """What sending needs: the config, the database, the spool (its journal of letters
+    handed over, its lock file), a clock. Built by `App` (`App.outbox`)."""
+
+    config: Config
+    sessions: sessionmaker[Session]
+    spool: Spool
+    now: Callable[[], datetime]
+
+    @property
+    def dialect(self) -> str:
+        return str(self.sessions.kw["bind"].dialect.name)
 
 
 class Transport(Protocol):
@@ -214,18 +228,18 @@ class SentJournal:
             return []
 
 
-def journal_of(app: App) -> SentJournal:
-    return SentJournal(app.spool.sent)
+def journal_of(box: Outbox) -> SentJournal:
+    return SentJournal(box.spool.sent)
 
 
-def reconcile(app: App, journal: SentJournal) -> int:
+def reconcile(box: Outbox, journal: SentJournal) -> int:
     """Mark sent what the journal says the relay took; returns how many rows changed.
     A row another worker holds locked is its business (it commits or journals)."""
     ids = journal.pending()
     if not ids:
         return 0
     changed, settled = 0, []
-    with db.unit_of_work(app.sessions) as session:
+    with db.unit_of_work(box.sessions) as session:
         rows = session.scalars(select(Outgoing).where(Outgoing.id.in_(ids))
                                .with_for_update(skip_locked=True)).all()
         locked_elsewhere = set(ids) - {r.id for r in rows}
@@ -233,7 +247,7 @@ def reconcile(app: App, journal: SentJournal) -> int:
             existing = set(session.scalars(select(Outgoing.id).where(
                 Outgoing.id.in_(locked_elsewhere))).all())
             settled += sorted(locked_elsewhere - existing)  # rows that are gone
-        now = app.now()
+        now = box.now()
         for row in rows:
             settled.append(row.id)
             if row.status == "queued":
@@ -247,7 +261,7 @@ def reconcile(app: App, journal: SentJournal) -> int:
     return changed
 
 
-def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 50,
+def flush(box: Outbox, transport: Transport, *, force: bool = False, batch: int = 50,
           stop: Callable[[], bool] = lambda: False) -> FlushReport:
     """Send what is due (everything queued with force=True); `stop` is asked before
     each letter (a daemon that is stopping ends after the one in hand).
@@ -255,16 +269,16 @@ def flush(app: App, transport: Transport, *, force: bool = False, batch: int = 5
     Journalled letters (the relay took them, the commit did not happen) are marked
     sent first, so no daemon sharing the spool sends them again."""
     report = FlushReport()
-    journal = journal_of(app)
-    if app.engine.dialect.name == "sqlite":
-        with _one_sender(app):
-            reconcile(app, journal)
-            _send_serialised(app, transport, journal, report, force=force, batch=batch,
+    journal = journal_of(box)
+    if box.dialect == "sqlite":
+        with _one_sender(box):
+            reconcile(box, journal)
+            _send_serialised(box, transport, journal, report, force=force, batch=batch,
                              stop=stop)
         return report
-    reconcile(app, journal)
+    reconcile(box, journal)
     tried: set[int] = set()
-    while not stop() and _send_one(app, transport, journal, report, tried, force=force):
+    while not stop() and _send_one(box, transport, journal, report, tried, force=force):
         if len(tried) >= batch and not force:
             break
     return report
@@ -279,15 +293,15 @@ def _due(force: bool, now: datetime, tried: set[int]) -> Select[Any]:
     return q.order_by(Outgoing.id)
 
 
-def _send_one(app: App, transport: Transport, journal: SentJournal, report: FlushReport,
+def _send_one(box: Outbox, transport: Transport, journal: SentJournal, report: FlushReport,
               tried: set[int], *, force: bool) -> bool:
     """PostgreSQL: claim, send and account one due letter in one transaction, the row
     locked (SKIP LOCKED: daemons sharing the database never take one letter twice);
     False when none is due."""
-    now = app.now()
+    now = box.now()
     handed_over: int | None = None
     try:
-        with db.unit_of_work(app.sessions) as session:
+        with db.unit_of_work(box.sessions) as session:
             row = session.scalar(_due(force, now, tried).limit(1)
                                  .with_for_update(skip_locked=True))
             if row is None:
@@ -296,10 +310,10 @@ def _send_one(app: App, transport: Transport, journal: SentJournal, report: Flus
             # Journalled: another worker's relay took it and its commit failed after
             # our reconcile ran (its connection lost, not the server): don't resend.
             recovered = journal.has(row.id)
-            outcome = SENT if recovered else _hand_over(app, transport, journal, row)
+            outcome = SENT if recovered else _hand_over(box, transport, journal, row)
             if outcome.kind == "sent":
                 handed_over = row.id  # before anything that touches the database again
-            _account(app, session, row, outcome, now, report, recovered=recovered)
+            _account(box, session, row, outcome, now, report, recovered=recovered)
     except Exception as exc:
         if handed_over is not None:
             _not_recorded(handed_over, exc)
@@ -310,12 +324,12 @@ def _send_one(app: App, transport: Transport, journal: SentJournal, report: Flus
 
 
 @contextlib.contextmanager
-def _one_sender(app: App) -> Iterator[None]:
+def _one_sender(box: Outbox) -> Iterator[None]:
     """SQLite: one sender at a time per spool (the daemon's outbox, `outbox flush`),
     by a lock file, instead of holding the database's single write lock while the
     relay is spoken to: the pipeline would wait for every letter sent (issue 5)."""
-    app.spool.root.mkdir(parents=True, exist_ok=True)
-    fd = db.open_lock_file(app.spool.root / "outbox.lock")
+    box.spool.root.mkdir(parents=True, exist_ok=True)
+    fd = db.open_lock_file(box.spool.root / "outbox.lock")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -323,7 +337,7 @@ def _one_sender(app: App) -> Iterator[None]:
         os.close(fd)  # and the lock with it
 
 
-def _send_serialised(app: App, transport: Transport, journal: SentJournal,
+def _send_serialised(box: Outbox, transport: Transport, journal: SentJournal,
                      report: FlushReport, *, force: bool, batch: int,
                      stop: Callable[[], bool]) -> None:
     """SQLite, the only sender (`_one_sender`): read due letters, hand them over with
@@ -332,8 +346,8 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
     fails: a letter the relay took is never sent again."""
     tried: set[int] = set()
     while (force or len(tried) < batch) and not stop():
-        now = app.now()
-        with app.sessions() as session:
+        now = box.now()
+        with box.sessions() as session:
             rows = session.scalars(_due(force, now, tried).limit(16)).all()
             if not rows:
                 return
@@ -345,7 +359,7 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
             tried.add(row.id)
             recovered = journal.has(row.id)
             outcomes.append((row, SENT if recovered else
-                             _hand_over(app, transport, journal, row), recovered))
+                             _hand_over(box, transport, journal, row), recovered))
         handed_over = [row.id for row, outcome, _ in outcomes if outcome.kind == "sent"]
         # The common case, sent: one UPDATE for all of them (loading each row back,
         # its letter included, cost the outbox half its time). The rest as before.
@@ -355,7 +369,7 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
             (sent if outcome.kind == "sent" and not recovered else others).append(
                 (row, outcome, recovered))
         try:
-            with db.unit_of_work(app.sessions) as session:
+            with db.unit_of_work(box.sessions) as session:
                 marked = set(session.scalars(
                     _MARK_SENT.where(_OUT.id.in_([row.id for row, _, _ in sent])),
                     {"now": now})) if sent else set()
@@ -365,7 +379,7 @@ def _send_serialised(app: App, transport: Transport, journal: SentJournal,
                 for old, outcome, recovered in others:
                     current = session.get(Outgoing, old.id)
                     if current is not None and current.status == "queued":
-                        _account(app, session, current, outcome, now, report,
+                        _account(box, session, current, outcome, now, report,
                                  recovered=recovered)
         except Exception as exc:
             for outgoing_id in handed_over:
@@ -421,11 +435,11 @@ class HandOver(NamedTuple):
 SENT = HandOver("sent")
 
 
-def _hand_over(app: App, transport: Transport, journal: SentJournal, row: Outgoing
+def _hand_over(box: Outbox, transport: Transport, journal: SentJournal, row: Outgoing
                ) -> HandOver:
     """Give one letter to the transport, the database untouched."""
     try:
-        transport.send(app.config.service.address,
+        transport.send(box.config.service.address,
                        recipients_of(row.raw, row.recipient), row.raw)
     except PermanentError as exc:
         return HandOver("permanent", str(exc))
@@ -439,7 +453,7 @@ def _hand_over(app: App, transport: Transport, journal: SentJournal, row: Outgoi
     return SENT
 
 
-def _account(app: App, session: Session, row: Outgoing, outcome: HandOver, now: datetime,
+def _account(box: Outbox, session: Session, row: Outgoing, outcome: HandOver, now: datetime,
              report: FlushReport, *, recovered: bool) -> None:
     """Write down on the row what became of its hand-over."""
     if outcome.kind == "sent":
@@ -455,7 +469,7 @@ def _account(app: App, session: Session, row: Outgoing, outcome: HandOver, now: 
         _fail(session, row, outcome.error, now)
         report.failed += 1
         return
-    cfg = app.config.outbound
+    cfg = box.config.outbound
     row.attempts += 1
     row.last_error = outcome.error[:2000]
     if row.attempts >= cfg.max_attempts:

@@ -1,12 +1,13 @@
-"""One letter, one context, one pipeline.
+"""One letter, one context: what the steps of the pipeline share.
 
-`Letter` carries a spooled letter through the ordered `STEPS`; each step is a
-small function in `daemon/steps/` with one job. A step ends the journey early by
-raising `Stop` with an outcome and a reason (a suppressed auto-reply, a
-duplicate, a bounce recorded on its ticket); the runner records that outcome in
-the letter's `Inbound` row. Steps never commit: the runner owns the transaction.
+`Letter` carries a spooled letter through the steps that `daemon.pipeline.order`
+names; each step is a small function in `daemon/pipeline/steps/` with one job. A
+step ends the journey early by raising `Stop` with an outcome and a reason (a
+suppressed auto-reply, a duplicate, a bounce recorded on its ticket); the runner
+records that outcome in the letter's `Inbound` row. Steps never commit: the
+runner owns the transaction.
 
-To add a rule: write a step module, add its name to `STEPS`.
+A leaf: the steps and the runner import it, it imports neither.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from daemon.letter import ParsedLetter
-from daemon.models import Message, Ticket
-from daemon.spool import SpooledLetter
+from daemon.mail.letter import ParsedLetter
+from daemon.outbound.notifier import Incoming
+from daemon.storage.models import Message, Ticket
+from daemon.storage.spool import SpooledLetter
 
 if TYPE_CHECKING:
     from daemon.app import App
-    from daemon.attachments import Verdict
-    from daemon.config import StaffMember
-    from daemon.registry import Identification
+    from daemon.config.schema import StaffMember
+    from daemon.mail.attachments import Verdict
+    from daemon.tickets.registry import Identification
 
 
 class Stop(Exception):  # noqa: N818 - it is an outcome, not an error
@@ -73,32 +75,20 @@ class Letter:
     def subject(self) -> str:
         return self.parsed.subject if self.parsed else ""
 
+    def incoming(self) -> Incoming:
+        """What the letters this letter causes may say of it (`Notifier`)."""
+        p = self.parsed
+        return Incoming(
+            sender=self.sender, requester=self.requester, requester_name=self.requester_name,
+            received_at=self.spooled.received_at, new_ticket=self.new_ticket,
+            reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
+            internal_error=bool(self.internal_error), verdicts=self.verdicts,
+            coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
+            message_id=p.message_id if p else None,
+            references=tuple(p.references) if p else (), body=p.text if p else None)
+
 
 @dataclass
 class Step:
     name: str
     run: Callable[[Letter, Session, App], None]
-
-
-def steps() -> tuple[Step, ...]:
-    from daemon.steps import (
-        answer,
-        attachments,
-        classify,
-        identify,
-        parse,
-        screen,
-        store,
-        thread,
-    )
-
-    return (
-        Step("parse", parse.run),
-        Step("screen", screen.run),
-        Step("thread", thread.run),
-        Step("identify", identify.run),
-        Step("classify", classify.run),
-        Step("attachments", attachments.run),
-        Step("store", store.run),
-        Step("answer", answer.run),
-    )

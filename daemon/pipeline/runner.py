@@ -29,15 +29,18 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import db
 from daemon.app import App
-from daemon.models import Inbound
-from daemon.pipeline import Letter, Stop, steps
-from daemon.spool import Spool, SpooledLetter, is_disk_full
-from daemon.steps import parse as parse_step
-from daemon.steps.screen import LOCK_SOURCE_KEY, lock_keys, serialize_all, serialize_on
+from daemon.mail.loops import auto_reply_reason
+from daemon.pipeline.context import Letter, Stop
+from daemon.pipeline.order import FALLBACK, STEPS, by_name
+from daemon.pipeline.steps.screen import LOCK_SOURCE_KEY, lock_keys, serialize_all, serialize_on
+from daemon.storage import db
+from daemon.storage.models import Inbound
+from daemon.storage.spool import Spool, SpooledLetter, is_disk_full
 
 log = structlog.get_logger("supportd.runner")
+
+PARSE = by_name("parse")  # pure and the costliest: run before a batch's transaction
 
 
 class TemporaryFailure(Exception):
@@ -71,7 +74,7 @@ def _account(letter: Letter, session: Session, app: App, outcome: str, reason: s
 def run_pipeline(letter: Letter, session: Session, app: App, skip: tuple[str, ...] = ()
                  ) -> tuple[str, str]:
     outcome, reason = "", ""
-    for step in steps():
+    for step in STEPS:
         if step.name in skip:
             continue
         try:
@@ -156,7 +159,7 @@ def process_batch(app: App, claimed: list[Path],
             continue
         letter = Letter(spooled=read, now=app.now())
         # Parsing is pure and the costliest step: done before the transaction opens.
-        parse_step.run(letter, None, app)  # type: ignore[arg-type]
+        PARSE.run(letter, None, app)  # type: ignore[arg-type]
         items.append(_Item(path, letter))
     if items:
         try:
@@ -254,8 +257,6 @@ def _robot(letter: Letter, app: App) -> bool:
     if letter.parsed is None:
         return False
     try:
-        from daemon.loops import auto_reply_reason
-
         return auto_reply_reason(letter.parsed.message, letter.spooled.envelope.mail_from,
                                  app.config.our_addresses()) is not None
     except Exception:
@@ -269,14 +270,11 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trac
         with db.unit_of_work(app.sessions) as session:
             letter = Letter(spooled=spooled, now=app.now())
             letter.internal_error = f"{type(exc).__name__}: {exc}"[:300]
-            from daemon.steps import answer, classify, identify, parse, store
-
-            parse.run(letter, session, app)  # to know the sender from From, if it reads
+            PARSE.run(letter, session, app)  # to know the sender from From, if it reads
             robot = _robot(letter, app)
-            steps_to_run = (identify.run, classify.run, store.run) if robot else \
-                (identify.run, classify.run, store.run, answer.run)
-            for run in steps_to_run:
-                run(letter, session, app)
+            for name in FALLBACK:
+                if not (robot and name == "answer"):
+                    by_name(name).run(letter, session, app)
             _account(letter, session, app, "ticket", f"flagged after error: {exc!r}")
             tid = letter.ticket.tid if letter.ticket else None
     except Exception as second:

@@ -11,7 +11,7 @@ import sys
 
 import structlog
 
-from daemon.config import LoggingConfig
+from daemon.config.schema import LoggingConfig
 
 
 def configure(cfg: LoggingConfig) -> None:

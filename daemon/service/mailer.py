@@ -17,9 +17,10 @@ from collections.abc import Callable
 
 import structlog
 
-from daemon import outbox, sweep
 from daemon.app import App
-from daemon.config import Config, parse_duration
+from daemon.config.schema import Config, parse_duration
+from daemon.outbound import outbox
+from daemon.service import sweep
 
 log = structlog.get_logger("supportd.mailer")
 
@@ -76,7 +77,8 @@ class Mailer:
     def _flush(self, transport: outbox.Transport) -> int:
         """Letters handled (sent, deferred or failed) in one flush."""
         try:
-            report = outbox.flush(self.app, transport, batch=BATCH, stop=lambda: self.stopping)
+            report = outbox.flush(self.app.outbox, transport, batch=BATCH,
+                                  stop=lambda: self.stopping)
         except Exception as exc:
             log.warning("outbox.loop_error", error=str(exc).splitlines()[0])
             return 0

@@ -22,12 +22,13 @@ from dataclasses import replace
 
 import structlog
 
-from daemon import config as config_mod
-from daemon import logs, sdnotify, smtp_listener
 from daemon.app import App
-from daemon.mailer import Mailer
-from daemon.pipeline_worker import db_answers
-from daemon.supervisor import STOP_TIMEOUT, Supervisor
+from daemon.config import loader as config_mod
+from daemon.intake import smtp_listener
+from daemon.service import logs, sdnotify
+from daemon.service.mailer import Mailer
+from daemon.service.supervisor import STOP_TIMEOUT, Supervisor
+from daemon.service.worker import db_answers
 
 log = structlog.get_logger("supportd.service")
 
@@ -101,7 +102,7 @@ class Service:
                 source="lmtp" if self.app.config.smtp.lmtp else "smtp")
             server = await smtp_listener.start(self.app, handler)
         if self.app.config.imap.enabled:
-            from daemon.imap_poller import ImapPoller
+            from daemon.intake.imap_poller import ImapPoller
 
             poller = ImapPoller(self.app, self.stop_requested, self.mailer.wake)
             tasks.append(asyncio.create_task(asyncio.to_thread(poller.run), name="imap"))

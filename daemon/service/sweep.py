@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
-from daemon import db
 from daemon.app import App
-from daemon.models import Ticket
+from daemon.storage import db
+from daemon.storage.models import Ticket
 
 log = structlog.get_logger("supportd.sweep")
 

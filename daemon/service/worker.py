@@ -40,9 +40,10 @@ from dataclasses import replace
 import structlog
 from sqlalchemy import Engine
 
-from daemon import config as config_mod
-from daemon import logs, runner
 from daemon.app import App
+from daemon.config import loader as config_mod
+from daemon.pipeline import runner
+from daemon.service import logs
 
 log = structlog.get_logger("supportd.worker")
 

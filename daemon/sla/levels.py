@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from daemon.business_hours import MOSCOW, WorkingCalendar
+from daemon.sla.business_hours import MOSCOW, WorkingCalendar
 
 MAX_WORKING_REACTION = timedelta(hours=40)  # regulation §2.3
 # Whole working days that fit in the cap: 5 days of 8 hours (regulation: "up to five days").

@@ -12,58 +12,87 @@ not acted on either: it is kept on the ticket and the ticket is flagged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from daemon.app import App
-from daemon.authcheck import authenticated
-from daemon.commands import Command, read_staff_letter
-from daemon.models import Message, Reaction, Ticket
-from daemon.pipeline import Letter
-from daemon.reply_text import new_text_of_reply
-from daemon.threading_tid import parse_tid
+from daemon.config.schema import Config, StaffMember
+from daemon.mail.reply_text import new_text_of_reply
+from daemon.mail.threading_tid import parse_tid
+from daemon.outbound.notifier import Incoming, Notifier
+from daemon.sla.policy import SlaPolicy
+from daemon.staff.authentication import authenticated
+from daemon.staff.commands import Command, read_staff_letter
+from daemon.storage.models import Message, Reaction, Ticket
 
 STANDARD_OF = {"partner-operational": "partner-standard",
                "licensee-operational": "licensee-standard"}
 OPERATIONAL_OF = {v: k for k, v in STANDARD_OF.items()}
 
 
-def handle_staff_letter(letter: Letter, session: Session, app: App) -> None:
-    ticket, msg, p = letter.ticket, letter.message, letter.parsed
-    assert ticket is not None and msg is not None and p is not None
-    trusted = app.config.security.trusted_authserv_ids
-    if trusted and not authenticated(p.message.get_all("Authentication-Results") or [],
-                                     trusted, letter.sender):
+@dataclass(frozen=True)
+class FromStaff:
+    """A letter from a staff address on a ticket, as stored (`message`)."""
+
+    ticket: Ticket
+    message: Message
+    member: StaffMember | None
+    about: Incoming  # its sender, text, arrival and Message-ID
+    auth_results: Sequence[object] = ()  # its Authentication-Results headers
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What acting on a staff letter needs of the daemon."""
+
+    config: Config
+    sla: SlaPolicy
+    notifier: Notifier
+
+
+def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list[str]:
+    """Act on a staff letter; returns what the letter's accounting should say."""
+    ticket, msg, sender = letter.ticket, letter.message, letter.about.sender
+    trusted = desk.config.security.trusted_authserv_ids
+    if trusted and not authenticated(letter.auth_results, trusted, sender):
         msg.kind = "staff-unverified"
         ticket.needs_attention = True
-        ticket.attention_reason = f"письмо от {letter.sender} не прошло проверку подлинности"
-        letter.notes.append("staff letter failed authentication; not relayed")
-        return
-    staff = read_staff_letter(new_text_of_reply(p.text))
-    problems = list(staff.problems) or check(staff.commands, ticket, session, app)
+        ticket.attention_reason = f"письмо от {sender} не прошло проверку подлинности"
+        return ["staff letter failed authentication; not relayed"]
+    staff = read_staff_letter(new_text_of_reply(letter.about.body or ""))
+    problems = list(staff.problems) or check(staff.commands, ticket, session, desk)
     if problems:
         msg.kind = "staff-rejected"
-        app.notifier.command_problems(session, ticket, letter, problems)
-        letter.notes.append("staff letter refused: " + "; ".join(problems))
-        return
+        desk.notifier.command_problems(session, ticket, letter.about, problems)
+        return ["staff letter refused: " + "; ".join(problems)]
     names = [c.name for c in staff.commands]
     msg.body_text = staff.text
+    received = _received(letter)
+    notes = []
     if "note" in names:
         msg.kind = "note"  # internal: kept on the ticket, never sent
     elif staff.text:
-        app.notifier.relay_staff_reply(session, ticket, letter, staff.text)
-        _record_reaction(ticket, session, letter)
+        desk.notifier.relay_staff_reply(session, ticket, letter.member, staff.text)
+        _record_reaction(ticket, session, received)
     elif not staff.commands:
-        letter.notes.append("staff letter with nothing above the quote; not relayed")
+        notes.append("staff letter with nothing above the quote; not relayed")
     for command in staff.commands:
-        apply(command, ticket, letter, session, app)
+        apply(command, ticket, received, session, desk)
     if staff.commands:
-        letter.notes.append("commands: " + " ".join(f"#{c.name} {c.arg}".strip()
-                                                     for c in staff.commands))
+        notes.append("commands: " + " ".join(f"#{c.name} {c.arg}".strip()
+                                             for c in staff.commands))
+    return notes
 
 
-def _record_reaction(ticket: Ticket, session: Session, letter: Letter) -> None:
-    now = letter.spooled.received_at
+def _received(letter: FromStaff) -> datetime:
+    assert letter.about.received_at is not None
+    return letter.about.received_at
+
+
+def _record_reaction(ticket: Ticket, session: Session, now: datetime) -> None:
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     session.execute(update(Reaction).where(Reaction.ticket_id == ticket.id,
@@ -74,16 +103,17 @@ def _record_reaction(ticket: Ticket, session: Session, letter: Letter) -> None:
 
 
 def check(commands: tuple[Command, ...], ticket: Ticket, session: Session,
-          app: App) -> list[str]:
+          desk: Desk) -> list[str]:
     """What is wrong with commands that parsed: unknown level, stranger, bad TID."""
     problems = []
+    levels = desk.sla.levels
     for c in commands:
-        if c.name == "sla" and c.arg not in app.levels:
-            problems.append(f"#sla {c.arg}: такого уровня нет; есть: {', '.join(app.levels)}")
-        elif c.name == "assign" and app.config.staff_by_email(c.arg) is None:
+        if c.name == "sla" and c.arg not in levels:
+            problems.append(f"#sla {c.arg}: такого уровня нет; есть: {', '.join(levels)}")
+        elif c.name == "assign" and desk.config.staff_by_email(c.arg) is None:
             problems.append(f"#assign {c.arg}: это не адрес сотрудника поддержки")
         elif c.name == "merge":
-            number = parse_tid(c.arg.strip("[]"), app.config.service.tid_prefix)
+            number = parse_tid(c.arg.strip("[]"), desk.config.service.tid_prefix)
             target = session.get(Ticket, number) if number is not None else None
             if target is None:
                 problems.append(f"#merge {c.arg}: обращения с таким номером нет")
@@ -95,52 +125,51 @@ def check(commands: tuple[Command, ...], ticket: Ticket, session: Session,
     return problems
 
 
-def apply(c: Command, ticket: Ticket, letter: Letter, session: Session, app: App) -> None:
-    now = letter.spooled.received_at
+def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Desk) -> None:
     if c.name == "close":
         ticket.status, ticket.closed_at, ticket.awaiting_reaction = "closed", now, False
-        app.notifier.closed(session, ticket)
+        desk.notifier.closed(session, ticket)
     elif c.name == "pending":
         ticket.status = "pending"  # §5.10: waiting for the client; no chasing
     elif c.name == "assign":
         ticket.assignee = c.arg.lower()
     elif c.name == "sla":
-        retime(ticket, c.arg, session, app)
+        retime(ticket, c.arg, session, desk.sla)
     elif c.name == "dev":
         ticket.developers_involved = True
         # A special request stays special, its clock now on working hours (§3.6: in
         # working time developers may join it); anything else goes to development.
         retime(ticket, "special" if ticket.sla_level == "special" else "development",
-               session, app)
+               session, desk.sla)
     elif c.name == "urgent":
         ticket.emergency = True
-        retime(ticket, OPERATIONAL_OF.get(ticket.sla_level, ticket.sla_level), session, app)
+        retime(ticket, OPERATIONAL_OF.get(ticket.sla_level, ticket.sla_level), session, desk.sla)
     elif c.name == "standard":
         ticket.emergency = False
-        retime(ticket, STANDARD_OF.get(ticket.sla_level, ticket.sla_level), session, app)
+        retime(ticket, STANDARD_OF.get(ticket.sla_level, ticket.sla_level), session, desk.sla)
     elif c.name == "merge":
-        merge(ticket, c.arg, session, app)
+        merge(ticket, c.arg, session, desk.config.service.tid_prefix)
 
 
-def retime(ticket: Ticket, level: str, session: Session, app: App) -> None:
+def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:
     """A new level: the running reaction clock keeps its start and gets a new deadline."""
     ticket.sla_level = level
     running = session.scalar(select(Reaction).where(
         Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)).order_by(Reaction.id.desc()))
     if running is None:
         return
-    _, due = app.deadline(level, running.started_at,
+    _, due = sla.deadline(level, running.started_at,
                           developers_involved=ticket.developers_involved)
     running.sla_level, running.due_at = level, due
     ticket.reaction_due = due
-    ticket.warn_due = app.warn_time(level, running.started_at,
+    ticket.warn_due = sla.warn_time(level, running.started_at,
                                     developers_involved=ticket.developers_involved)
     ticket.warned_at = ticket.breach_notified_at = None
 
 
-def merge(ticket: Ticket, tid: str, session: Session, app: App) -> None:
+def merge(ticket: Ticket, tid: str, session: Session, prefix: str) -> None:
     """Move this ticket's letters into `tid` and close this one as merged."""
-    number = parse_tid(tid.strip("[]"), app.config.service.tid_prefix)
+    number = parse_tid(tid.strip("[]"), prefix)
     target = session.get(Ticket, number)
     assert target is not None  # checked before
     session.flush()

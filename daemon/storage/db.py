@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached, sessionm
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn, then: temporary failure
 
 

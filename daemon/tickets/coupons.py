@@ -19,8 +19,8 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from daemon.models import Coupon, Org
-from daemon.registry import VIP_PRODUCTS
+from daemon.storage.models import Coupon, Org
+from daemon.tickets.registry import VIP_PRODUCTS
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 REQUESTS = 12

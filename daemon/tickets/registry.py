@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from daemon.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
-from daemon.models import Licence, Org, OrgAddress
+from daemon.storage.models import Licence, Org, OrgAddress
+from daemon.tickets.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
 
 CATEGORIES = ("partner", "licensee", "user", "demo")
 PLANS = ("standard", "vip")

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, text
 
-from daemon import db
-from daemon.models import Ticket
-from daemon.steps.store import pick_assignee
+from daemon.pipeline.steps.store import pick_assignee
+from daemon.storage import db
+from daemon.storage.models import Ticket
 from tests.conftest import Desk
 
 AGENT1, AGENT2 = "agent1@example.ru", "agent2@example.ru"  # config order: agent1 first

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from daemon import runner
-from daemon.ingest import accept
-from daemon.spool import Envelope
+from daemon.intake.ingest import accept
+from daemon.pipeline import runner
+from daemon.storage.spool import Envelope
 from tests.conftest import Desk, make_desk, simple_letter
 
 
@@ -61,7 +61,7 @@ def test_a_batch_of_letters_is_one_commit_and_every_letter_is_a_ticket(
 
 def test_a_bug_in_one_letter_of_a_batch_touches_no_other_letter(
         desk: Desk, commits: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.steps import store
+    from daemon.pipeline.steps import store
 
     real = store.run
     tripped: list[str] = []
@@ -90,7 +90,7 @@ def test_a_bug_in_one_letter_of_a_batch_touches_no_other_letter(
 
 def test_the_database_going_away_mid_batch_leaves_every_letter_waiting(
         desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.steps import classify
+    from daemon.pipeline.steps import classify
 
     real = classify.run
     calls = []
@@ -128,8 +128,8 @@ def test_on_sqlite_a_released_savepoint_is_not_a_commit(tmp_path: Path) -> None:
     would itself be the transaction and its RELEASE a commit: daemon.db begins it."""
     from sqlalchemy import select, text
 
-    from daemon import db
-    from daemon.models import Org
+    from daemon.storage import db
+    from daemon.storage.models import Org
 
     desk = make_desk(tmp_path)
     with db.unit_of_work(desk.app.sessions) as session:
@@ -177,8 +177,8 @@ def test_on_sqlite_a_writer_holds_the_write_lock_from_its_start_and_a_reader_nev
 
     from sqlalchemy import select
 
-    from daemon import db
-    from daemon.models import Org
+    from daemon.storage import db
+    from daemon.storage.models import Org
 
     desk = make_desk(tmp_path)
     other = sqlite3.connect(tmp_path / "supportd.db", timeout=0.1, isolation_level=None)

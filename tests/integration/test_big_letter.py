@@ -19,14 +19,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from daemon import config as config_mod
-from daemon import db, letter, skeleton
 from daemon.app import App
-from daemon.attachments import judge
-from daemon.models import Attachment
+from daemon.config import loader as config_mod
+from daemon.mail import letter, skeleton
+from daemon.mail.attachments import judge
+from daemon.storage import db
+from daemon.storage.models import Attachment
 from tests.conftest import Desk, write_config
-from tests.unit.test_attachments import _chunk, bmp, png
-from tests.unit.test_skeleton import big_letter, zip_with_bmp
+from tests.unit.mail.test_attachments import _chunk, bmp, png
+from tests.unit.mail.test_skeleton import big_letter, zip_with_bmp
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ def test_too_many_recipients_are_refused_with_452(tmp_path: Path) -> None:
 
     from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-    from daemon.smtp_listener import Handler
+    from daemon.intake.smtp_listener import Handler
 
     desk = make_desk(tmp_path)
     handler = Handler(desk.app, lambda: None, lambda: True)

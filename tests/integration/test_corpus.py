@@ -36,13 +36,13 @@ import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
-from daemon import config as config_mod
-from daemon import db
 from daemon.app import App
-from daemon.ingest import Refused
-from daemon.models import Inbound, Outgoing, Ticket
-from daemon.runner import Result, TemporaryFailure
-from daemon.spool import Spool
+from daemon.config import loader as config_mod
+from daemon.intake.ingest import Refused
+from daemon.pipeline.runner import Result, TemporaryFailure
+from daemon.storage import db
+from daemon.storage.models import Inbound, Outgoing, Ticket
+from daemon.storage.spool import Spool
 from tests.conftest import PROJECT, Desk, write_config
 from tests.support.corpus import ENV, CorpusLetter, corpus_letters, corpus_root, manifest_names
 

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import db
-from daemon.coupons import check_char, find_codes, issue, new_code
-from daemon.models import Coupon
-from daemon.registry import import_orgs, load_file
+from daemon.storage import db
+from daemon.storage.models import Coupon
+from daemon.tickets.coupons import check_char, find_codes, issue, new_code
+from daemon.tickets.registry import import_orgs, load_file
 from tests.conftest import PROJECT, Desk, make_desk, simple_letter
 
 SATURDAY_NIGHT = datetime(2026, 11, 28, 23, 0, tzinfo=ZoneInfo("Europe/Moscow"))
@@ -82,7 +82,7 @@ def test_renewal_revokes_the_old_coupon(desk: Desk) -> None:
 
 
 def test_only_licensees_of_the_edo_programs_get_coupons(desk: Desk) -> None:
-    from daemon.coupons import CouponError
+    from daemon.tickets.coupons import CouponError
 
     with pytest.raises(CouponError, match="7813045579"), \
             db.unit_of_work(desk.app.sessions) as s:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from daemon.sweep import sweep
+from daemon.service.sweep import sweep
 from tests.conftest import make_desk, simple_letter
 
 MSK = ZoneInfo("Europe/Moscow")

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.runner import Result
-from daemon.spool import Spool
+from daemon.pipeline.runner import Result
+from daemon.storage.spool import Spool
 from tests.conftest import FIXTURES, Desk, fixture_bytes, make_desk
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -161,7 +161,7 @@ class PinnedDesk:
 
     def stored_texts(self, tid: str) -> list[str]:
         """The text of every incoming letter of a ticket, as stored for staff."""
-        from daemon.models import Message, Ticket
+        from daemon.storage.models import Message, Ticket
 
         with self.desk.app.sessions() as s:
             rows = (s.query(Message).join(Ticket, Message.ticket_id == Ticket.id)
@@ -427,7 +427,7 @@ def test_a_consultation_is_due_in_40_working_hours(desk: PinnedDesk, file: str,
 def test_the_readme_deadline_of_each_letter_follows_the_working_calendar(
         desk: PinnedDesk, file: str, level: str, due: datetime) -> None:
     """The deadlines the README promises, for the levels the registry will grant."""
-    _, reaction_due = desk.desk.app.deadline(level, received(file))
+    _, reaction_due = desk.desk.app.sla.deadline(level, received(file))
     assert reaction_due == due
 
 

@@ -29,13 +29,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from daemon import config as config_mod
-from daemon import guard
-from daemon.ingest import Refused
-from daemon.models import Inbound, Message, Outgoing
-from daemon.outbox import recipients_of
-from daemon.runner import Result
-from daemon.spool import Spool
+from daemon.config import loader as config_mod
+from daemon.intake.ingest import Refused
+from daemon.mail import guard
+from daemon.outbound.outbox import recipients_of
+from daemon.pipeline.runner import Result
+from daemon.storage.models import Inbound, Message, Outgoing
+from daemon.storage.spool import Spool
 from tests.conftest import Desk, make_desk, simple_letter
 
 OUTCOMES = {"ticket", "threaded", "duplicate", "suppressed", "bounce"}
@@ -74,7 +74,7 @@ def last_outgoing_id(desk: Desk) -> int:
 
 def texts_of(desk: Desk, tid: str) -> list[str]:
     with desk.app.sessions() as s:
-        from daemon.models import Ticket
+        from daemon.storage.models import Ticket
 
         ticket = s.scalar(select(Ticket).where(Ticket.tid == tid))
         assert ticket is not None

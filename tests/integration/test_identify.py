@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from daemon import db
-from daemon.identity import find_inns, find_logins, find_ogrns
-from daemon.models import Org, OrgAddress
-from daemon.registry import Identification, OrgEntry, identify, import_orgs
+from daemon.storage import db
+from daemon.storage.models import Org, OrgAddress
+from daemon.tickets.identity import find_inns, find_logins, find_ogrns
+from daemon.tickets.registry import Identification, OrgEntry, identify, import_orgs
 from tests.conftest import make_desk
-from tests.unit.test_identity import (
+from tests.unit.tickets.test_identity import (
     SBERBANK_INN,
     SBERBANK_OGRN,
     YANDEX_INN,

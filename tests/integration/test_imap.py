@@ -26,12 +26,13 @@ import pytest
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
-from daemon import config as config_mod
-from daemon import db, outbox
 from daemon.app import App
-from daemon.imap_poller import MARKER, ImapPoller
-from daemon.models import Inbound, MailboxState, Ticket
-from daemon.runner import TemporaryFailure
+from daemon.config import loader as config_mod
+from daemon.intake.imap_poller import MARKER, ImapPoller
+from daemon.outbound import outbox
+from daemon.pipeline.runner import TemporaryFailure
+from daemon.storage import db
+from daemon.storage.models import Inbound, MailboxState, Ticket
 from tests.support.dovecot import Dovecot, running_dovecot
 
 pytestmark = pytest.mark.integration
@@ -158,7 +159,7 @@ def imap_inbound(app: App) -> list[Inbound]:
 
 
 def sent_letters(app: App) -> list[EmailMessage]:
-    outbox.flush(app, outbox.make_transport(app.config.outbound), force=True)
+    outbox.flush(app.outbox, outbox.make_transport(app.config.outbound), force=True)
     new = Path(app.config.outbound.maildir) / "new"
     return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
             for f in sorted(new.glob("*"))]
@@ -441,7 +442,7 @@ def test_database_away_leaves_the_message_untouched(
         raise TemporaryFailure("database is locked")
 
     with monkeypatch.context() as mp:
-        mp.setattr("daemon.imap_poller.ingest_now", away)
+        mp.setattr("daemon.intake.imap_poller.ingest_now", away)
         with pytest.raises(TemporaryFailure):
             poller.poll_once()
     assert dovecot.flags("INBOX")[uid] & {"\\Seen", MARKER} == set()

@@ -19,9 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
-from daemon import outbox
-from daemon.config import OutboundConfig
-from daemon.models import Outgoing, Ticket
+from daemon.config.schema import OutboundConfig
+from daemon.outbound import outbox
+from daemon.storage.models import Outgoing, Ticket
 from tests.conftest import Desk, fixture_bytes, free_port, make_desk, simple_letter
 
 
@@ -92,14 +92,15 @@ def test_a_relay_that_is_down_means_retry_later_with_the_same_letter(
         tmp_path: Path, relay_port: int) -> None:
     desk = smtp_desk(tmp_path, relay_port)  # nothing listens on relay_port yet
     desk.ingest(simple_letter("Письмо при упавшем релее"))
-    report = outbox.flush(desk.app, outbox.make_transport(desk.app.config.outbound))
+    report = outbox.flush(desk.app.outbox, outbox.make_transport(desk.app.config.outbound))
     assert report.sent == 0 and report.deferred == 2
     first = rows(desk)
     assert all(r.status == "queued" and r.attempts == 1 for r in first)
     assert all(r.next_attempt_at > desk.app.now() for r in first)
     assert "ConnectionRefused" in first[0].last_error
     # not due yet: an ordinary pass sends nothing
-    assert outbox.flush(desk.app, outbox.make_transport(desk.app.config.outbound)).deferred == 0
+    transport = outbox.make_transport(desk.app.config.outbound)
+    assert outbox.flush(desk.app.outbox, transport).deferred == 0
 
     handler = Relay()
     ctl = Controller(handler, hostname="127.0.0.1", port=relay_port)
@@ -107,7 +108,7 @@ def test_a_relay_that_is_down_means_retry_later_with_the_same_letter(
     try:
         later = desk.app.now() + timedelta(minutes=5)
         desk.app._clock = lambda: later  # the retry time has come
-        report = outbox.flush(desk.app, outbox.make_transport(desk.app.config.outbound))
+        report = outbox.flush(desk.app.outbox, outbox.make_transport(desk.app.config.outbound))
     finally:
         ctl.stop()
     assert report.sent == 2
@@ -177,7 +178,7 @@ def test_on_sqlite_a_bounce_recorded_while_the_letter_was_out_is_not_overwritten
     before the outbox marked the letter: it stays bounced."""
     from sqlalchemy import update
 
-    from daemon import db
+    from daemon.storage import db
 
     desk = make_desk(tmp_path)
     desk.ingest(simple_letter("Не приходит отчёт"))
@@ -192,7 +193,7 @@ def test_on_sqlite_a_bounce_recorded_while_the_letter_was_out_is_not_overwritten
 
     monkeypatch.setattr(transport, "send", send_and_bounce)
     with capture_logs() as logs:
-        report = outbox.flush(desk.app, transport, force=True)
+        report = outbox.flush(desk.app.outbox, transport, force=True)
     ack = next(r for r in rows(desk) if r.recipient == "ivan@client.example")
     assert (ack.status, ack.last_error) == ("bounced", "5.1.1 user unknown")
     assert report.sent == 1  # the staff notification; the bounced letter is not "sent"
@@ -243,7 +244,7 @@ def test_an_outbox_that_cannot_be_set_up_keeps_trying_and_sends_after_a_reload(
     logged and tried again; the thread lives on, and the letters go once it is fixed."""
     from dataclasses import replace
 
-    from daemon.mailer import Mailer
+    from daemon.service.mailer import Mailer
 
     blocker = tmp_path / "blocker"
     blocker.write_text("")
@@ -286,10 +287,10 @@ def test_a_stopping_daemon_ends_its_flush_after_the_letter_in_hand(tmp_path: Pat
         handed.append(raw)
 
     transport.send = send  # type: ignore[method-assign]
-    report = outbox.flush(desk.app, transport, force=True, stop=lambda: len(handed) >= 1)
+    report = outbox.flush(desk.app.outbox, transport, force=True, stop=lambda: len(handed) >= 1)
     assert report.sent == 1 and len(handed) == 1
     assert sorted(r.status for r in rows(desk)) == ["queued", "queued", "queued", "sent"]
-    assert outbox.flush(desk.app, transport, force=True).sent == 3  # the rest, next time
+    assert outbox.flush(desk.app.outbox, transport, force=True).sent == 3  # the rest, next time
 
 
 def test_a_relay_without_smtputf8_still_gets_the_letter_for_its_ascii_recipients(
@@ -297,7 +298,7 @@ def test_a_relay_without_smtputf8_still_gets_the_letter_for_its_ascii_recipients
     """A staff answer copied to the ticket's participants, one of them at a Cyrillic
     address: a relay without SMTPUTF8 cannot take that copy, but the client and the
     other participants still get theirs, the header naming only them."""
-    from daemon.mailbuild import Outbound, build
+    from daemon.outbound.mailbuild import Outbound, build
 
     handler = Relay()
     ctl = Controller(handler, hostname="127.0.0.1", port=relay_port, enable_SMTPUTF8=False)

@@ -186,7 +186,7 @@ def test_a_letter_that_cannot_be_read_is_kept_and_still_acknowledged(desk: Desk,
     [t] = desk.tickets()
     [m] = [m for m in t["messages"] if m["direction"] == "in"]
     stored = Path(m["raw_path"])
-    from daemon.spool import Spool
+    from daemon.storage.spool import Spool
 
     assert Spool.raw_of(stored) == raw  # byte for byte
     acks = to(desk.sent(), "broken@client.example")
@@ -233,7 +233,7 @@ def test_a_forged_staff_letter_is_not_relayed_when_authentication_is_required(
 
 
 def test_a_crash_after_commit_before_the_file_moved_processes_nothing_twice(desk: Desk) -> None:
-    from daemon import runner
+    from daemon.pipeline import runner
 
     desk.ingest(simple_letter("Один раз"))
     [stored] = list((desk.root / "spool" / "store").rglob("*"))[-1:]
@@ -267,7 +267,7 @@ def test_the_whole_story_on_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 def test_a_bug_in_a_step_still_opens_a_flagged_ticket_and_answers_the_client(
         desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.steps import attachments
+    from daemon.pipeline.steps import attachments
 
     def broken(*_: object) -> None:
         raise RuntimeError("a bug in the attachment rules")
@@ -283,7 +283,7 @@ def test_a_bug_in_a_step_still_opens_a_flagged_ticket_and_answers_the_client(
 
 
 def test_a_bug_never_makes_us_answer_a_robot(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.steps import thread
+    from daemon.pipeline.steps import thread
 
     monkeypatch.setattr(thread, "run", lambda *_: 1 / 0)
     desk.ingest(simple_letter("Автоответ", "Я в отпуске", Auto_Submitted="auto-replied"))

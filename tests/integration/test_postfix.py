@@ -178,7 +178,7 @@ def _python_for(user: str) -> list[str]:
     """
     venv_site = next(p for p in site.getsitepackages() if p.startswith(sys.prefix))
     code = (f"import site, sys; site.addsitedir({venv_site!r}); "
-            "from daemon.cli import main; sys.exit(main())")
+            "from daemon.cli.main import main; sys.exit(main())")
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for python in (sys.executable, f"/usr/bin/{version}"):
         try:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import db
-from daemon.registry import RegistryError, import_orgs, level_for, load_file
+from daemon.storage import db
+from daemon.tickets.registry import RegistryError, import_orgs, level_for, load_file
 from tests.conftest import PROJECT, Desk, make_desk, simple_letter
 
 TUESDAY_11 = datetime(2026, 11, 24, 11, 0, tzinfo=ZoneInfo("Europe/Moscow"))

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from daemon import db
-from daemon.models import Message, Outgoing, Ticket
+from daemon.storage import db
+from daemon.storage.models import Message, Outgoing, Ticket
 from tests.conftest import Desk
 
 MSK = timezone(timedelta(hours=3))

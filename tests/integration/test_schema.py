@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
-from daemon import db
-from daemon.models import Base
+from daemon.storage import db
+from daemon.storage.models import Base
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

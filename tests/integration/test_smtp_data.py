@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon import smtp_listener
-from daemon.smtp_listener import LINE_LIMIT, SPILL, Body
-from daemon.spool import Envelope, Receiving, Spool
+from daemon.intake import smtp_listener
+from daemon.intake.smtp_listener import LINE_LIMIT, SPILL, Body
+from daemon.storage.spool import Envelope, Receiving, Spool
 from tests.support.daemons import (
     SUPPORT_ADDRESS,
     Daemon,

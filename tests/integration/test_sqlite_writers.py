@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from daemon import db
+from daemon.storage import db
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from daemon import runner
-from daemon.spool import Envelope
-from daemon.steps.screen import LOCK_MESSAGE_ID
+from daemon.pipeline import runner
+from daemon.pipeline.steps.screen import LOCK_MESSAGE_ID
+from daemon.storage.spool import Envelope
 from tests.conftest import make_desk, simple_letter
 from tests.support.daemons import (
     Daemon,

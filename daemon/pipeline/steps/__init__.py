@@ -1,1 +1,1 @@
-"""The pipeline's steps, one module each, in the order `daemon.pipeline.steps()` runs them."""
+"""The pipeline's steps, one module each, in the order `daemon.pipeline.order.STEPS` names them."""

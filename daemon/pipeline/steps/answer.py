@@ -11,23 +11,28 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from daemon.app import App
-from daemon.pipeline import Letter
-from daemon.staff_reply import handle_staff_letter
+from daemon.pipeline.context import Letter
+from daemon.staff.reply import Desk, FromStaff, handle_staff_letter
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
     ticket, msg = letter.ticket, letter.message
     assert ticket is not None and msg is not None
+    about = letter.incoming()
     if msg.kind == "client":
-        if not app.notifier.acknowledge(session, ticket, letter):
+        if not app.notifier.acknowledge(session, ticket, about):
             letter.notes.append("ack not sent: hourly cap or no address")
-        app.notifier.notify_staff(session, ticket, letter)
+        app.notifier.notify_staff(session, ticket, about)
     elif msg.kind == "staff":
-        handle_staff_letter(letter, session, app)
+        p = letter.parsed
+        auth = (p.message.get_all("Authentication-Results") or []) if p is not None else []
+        letter.notes += handle_staff_letter(
+            FromStaff(ticket, msg, letter.staff, about, auth), session,
+            Desk(app.config, app.sla, app.notifier))
     elif msg.kind == "rating":
-        app.notifier.rating_thanks(session, ticket, letter, ticket.rating or 0)
+        app.notifier.rating_thanks(session, ticket, about, ticket.rating or 0)
     elif msg.kind == "transcript-request":
         if letter.sender == ticket.requester:
-            app.notifier.transcript(session, ticket, letter)
+            app.notifier.transcript(session, ticket, about)
         else:  # §5.5: to its requester only
             letter.notes.append(f"transcript not sent: {letter.sender} is not the requester")

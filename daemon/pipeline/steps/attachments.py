@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from daemon.app import App
-from daemon.attachments import judge
-from daemon.pipeline import Letter
+from daemon.mail.attachments import judge
+from daemon.pipeline.context import Letter
 
 
 def run(letter: Letter, session: Session, app: App) -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from daemon.app import App
-from daemon.completeness import urgency_requested
-from daemon.coupons import find_codes, spend
-from daemon.pipeline import Letter
-from daemon.registry import has_vip, level_for
+from daemon.pipeline.context import Letter
+from daemon.tickets.completeness import urgency_requested
+from daemon.tickets.coupons import find_codes, spend
+from daemon.tickets.registry import has_vip, level_for
 
 
 def run(letter: Letter, session: Session, app: App) -> None:

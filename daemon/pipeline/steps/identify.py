@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from daemon.app import App
-from daemon.completeness import missing_information
-from daemon.pipeline import Letter
-from daemon.registry import identify
+from daemon.pipeline.context import Letter
+from daemon.tickets.completeness import missing_information
+from daemon.tickets.registry import identify
 
 
 def run(letter: Letter, session: Session, app: App) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from daemon.app import App
-from daemon.letter import Unparseable, parse
-from daemon.pipeline import Letter
+from daemon.mail.letter import Unparseable, parse
+from daemon.pipeline.context import Letter
 
 
 def run(letter: Letter, session: Session, app: App) -> None:

@@ -30,13 +30,13 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
-from daemon import db
 from daemon.app import App
-from daemon.config import parse_duration
-from daemon.loops import auto_reply_reason, bounce_of
-from daemon.models import Message, Outgoing, Ticket
-from daemon.pipeline import Letter, Stop
-from daemon.threading_tid import normalize_subject
+from daemon.config.schema import parse_duration
+from daemon.mail.loops import auto_reply_reason, bounce_of
+from daemon.mail.threading_tid import normalize_subject
+from daemon.pipeline.context import Letter, Stop
+from daemon.storage import db
+from daemon.storage.models import Message, Outgoing, Ticket
 
 _SPACE = re.compile(r"\s+")
 
@@ -146,7 +146,7 @@ def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | Non
     if ticket is None:
         return
     letter.ticket = ticket
-    sent = app.notifier.acknowledge(session, ticket, letter, resend=True)
+    sent = app.notifier.acknowledge(session, ticket, letter.incoming(), resend=True)
     if not sent:
         letter.notes.append("ack not resent: hourly cap")
 

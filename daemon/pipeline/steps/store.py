@@ -14,13 +14,13 @@ from functools import cache
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from daemon import db
 from daemon.app import App
-from daemon.commands import asks_for_transcript, mentions_credentials, rating_of
-from daemon.models import Attachment, Message, Reaction, Ticket
-from daemon.pipeline import Letter
-from daemon.reply_text import new_text_of_reply
-from daemon.threading_tid import format_tid, normalize_subject
+from daemon.mail.client_requests import asks_for_transcript, mentions_credentials, rating_of
+from daemon.mail.reply_text import new_text_of_reply
+from daemon.mail.threading_tid import format_tid, normalize_subject
+from daemon.pipeline.context import Letter
+from daemon.storage import db
+from daemon.storage.models import Attachment, Message, Reaction, Ticket
 
 UNREADABLE = "письмо не удалось разобрать; исходный текст сохранён"
 
@@ -112,10 +112,10 @@ def message_kind(letter: Letter, ticket: Ticket) -> str:
 
 def start_reaction_clock(ticket: Ticket, letter: Letter, app: App) -> dict[str, object]:
     """Set the ticket's clock; the returned `Reaction` row is the caller's to write."""
-    start, due = app.deadline(ticket.sla_level, letter.spooled.received_at,
+    start, due = app.sla.deadline(ticket.sla_level, letter.spooled.received_at,
                               developers_involved=ticket.developers_involved)
     ticket.clock_started_at, ticket.reaction_due = start, due
-    ticket.warn_due = app.warn_time(ticket.sla_level, letter.spooled.received_at,
+    ticket.warn_due = app.sla.warn_time(ticket.sla_level, letter.spooled.received_at,
                                     developers_involved=ticket.developers_involved)
     ticket.awaiting_reaction, ticket.warned_at, ticket.breach_notified_at = True, None, None
     return dict(ticket_id=ticket.id, sla_level=ticket.sla_level, started_at=start, due_at=due)

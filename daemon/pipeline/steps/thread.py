@@ -15,9 +15,9 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
-from daemon.models import Message, Ticket
-from daemon.pipeline import Letter, Stop
-from daemon.threading_tid import find_tid
+from daemon.mail.threading_tid import find_tid
+from daemon.pipeline.context import Letter, Stop
+from daemon.storage.models import Message, Ticket
 
 
 def may_write(ticket: Ticket, sender: str, app: App) -> bool:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, load, parse_duration
-from daemon.russian import duration_words, plural
+from daemon.config.loader import load
+from daemon.config.schema import ConfigError, parse_duration
+from daemon.outbound.russian import duration_words, plural
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -26,7 +27,7 @@ def test_defaults_need_no_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 def test_the_demo_config_is_valid() -> None:
-    cfg = load(Path(__file__).resolve().parents[2] / "config" / "supportd.toml")
+    cfg = load(Path(__file__).resolve().parents[3] / "config" / "supportd.toml")
     assert [s.role for s in cfg.staff].count("head") == 1
 
 
@@ -71,12 +72,12 @@ def test_levels_and_overrides_from_config(tmp_path: Path) -> None:
                                '[calendar.overrides]\n"2026-12-30" = "10:00-15:00"\n'
                                '"2026-11-25" = "off"\n'))
     app = App(cfg)
-    assert app.level("licensee-standard").reaction.total_seconds() == 8 * 3600
-    assert app.level("development").reaction == 20
+    assert app.sla.level("licensee-standard").reaction.total_seconds() == 8 * 3600
+    assert app.sla.level("development").reaction == 20
     from datetime import date, time
 
-    assert app.calendar.hours_of(date(2026, 12, 30)) == (time(10), time(15))
-    assert app.calendar.hours_of(date(2026, 11, 25)) is None
+    assert app.sla.calendar.hours_of(date(2026, 12, 30)) == (time(10), time(15))
+    assert app.sla.calendar.hours_of(date(2026, 11, 25)) is None
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("45s", 45), ("90m", 5400), ("6h", 21600),

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.attachments import (
+from daemon.mail.attachments import (
     ACCEPTED,
     REJECTED,
     ArchiveEntry,

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon import skeleton
-from daemon.attachments import ACCEPTED, REJECTED, judge
-from tests.unit.test_attachments import (
+from daemon.mail import skeleton
+from daemon.mail.attachments import ACCEPTED, REJECTED, judge
+from tests.unit.mail.test_attachments import (
     LOG_UTF8,
     OLE,
     PDF,

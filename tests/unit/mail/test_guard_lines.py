@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon import guard
-from daemon.guard import _lines, _Scan
+from daemon.mail import guard
+from daemon.mail.guard import _lines, _Scan
 
 
 def three_passes(raw: bytes, pos: int, end: int) -> int:

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.letter import _HeaderChecks
+from daemon.mail.letter import _HeaderChecks
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "eml"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "eml"
 
 
 class _Reset(mailparser.MailParser):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.header_decode import (
+from daemon.mail.header_decode import (
     _CYRILLIC_LABELS,
     _FALLBACKS,
     _LATIN_LABELS,

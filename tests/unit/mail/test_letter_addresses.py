@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.letter import parse
+from daemon.mail.letter import parse
 
 
 def letter(*headers: str) -> bytes:

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import guard
-from daemon.header_decode import _decode_bytes
-from daemon.letter import _TextReader, html_to_text, parse
+from daemon.mail import guard
+from daemon.mail.header_decode import _decode_bytes
+from daemon.mail.letter import _TextReader, html_to_text, parse
 
 HEAD = (b"From: Ivan <ivan@client.example>\r\nTo: techsupport@example.ru\r\n"
         b"Message-ID: <limits@client.example>\r\nSubject: limits\r\n")

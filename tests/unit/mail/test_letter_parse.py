@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.letter import parse
+from daemon.mail.letter import parse
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 GOLDEN = json.loads((FIXTURES / "parsed-fixtures.json").read_text(encoding="utf-8"))
 _RANDOM_NAME = re.compile(r"^[a-z]{10}\.(txt|rtf)$")
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.loops import REASONS, BounceInfo, auto_reply_reason, bounce_of, over_hourly_cap
+from daemon.mail.loops import REASONS, BounceInfo, auto_reply_reason, bounce_of, over_hourly_cap
 
 OURS = frozenset({"techsupport@example.ru", "support-alias@example.ru"})
 

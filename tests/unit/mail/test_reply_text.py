@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from daemon.reply_text import REPLY_MARKER, new_text_of_reply
+from daemon.mail.reply_text import REPLY_MARKER, new_text_of_reply
 
 ANSWER = "Добрый день!\n\nПроблема решена, обновите страницу."
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon import guard, letter, skeleton
-from daemon.attachments import judge
-from tests.unit.test_attachments import bmp
+from daemon.mail import guard, letter, skeleton
+from daemon.mail.attachments import judge
+from tests.unit.mail.test_attachments import bmp
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "eml"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "eml"
 
 
 def zip_with_bmp(size: int, seed: int = 1) -> bytes:

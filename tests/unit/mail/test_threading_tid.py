@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from daemon.threading_tid import (
+from daemon.mail.threading_tid import (
     NO_SUBJECT,
     damm_check_digit,
     decode_subject,

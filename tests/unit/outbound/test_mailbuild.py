@@ -15,7 +15,7 @@ from email.utils import format_datetime, formataddr
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from daemon.mailbuild import Outbound, build, one_line
+from daemon.outbound.mailbuild import Outbound, build, one_line
 
 # The same letter made by the email package (compat32 classes, as the daemon made it
 # before it wrote letters directly): the oracle `build` is held to.
@@ -168,7 +168,7 @@ HEADER_TEXT = st.one_of(
 def test_encoded_words_are_the_email_package_words_byte_for_byte(text: str, name: str) -> None:
     from email.header import Header
 
-    from daemon.mailbuild import _encoded
+    from daemon.outbound.mailbuild import _encoded
 
     value = one_line(text)
     assume(not value.isascii())
@@ -181,7 +181,7 @@ def test_encoded_words_are_the_email_package_words_byte_for_byte(text: str, name
 def test_the_sender_is_the_email_package_display_name_byte_for_byte(name: str) -> None:
     from email.utils import formataddr
 
-    from daemon.mailbuild import _fold, _sender
+    from daemon.outbound.mailbuild import _fold, _sender
 
     o = Outbound(name, "techsupport@example.ru", "ivan@client.example", "", "", None,
                  "<m@example.ru>", datetime(2026, 11, 24, 12, 0, tzinfo=UTC))

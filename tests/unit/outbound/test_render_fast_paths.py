@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.mailbuild import one_line
+from daemon.outbound.mailbuild import one_line
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -26,7 +26,7 @@ def test_one_line_of_ascii(text: str) -> None:
 def test_a_level_still_reads_as_the_dict_it_was_in_customised_templates() -> None:
     import jinja2
 
-    from daemon.notifier import LevelView
+    from daemon.outbound.notifier import LevelView
 
     level = LevelView("licensee-standard", "Стандарт", "§3.2", "8 рабочих часов")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)

@@ -35,10 +35,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from daemon import coupons
-from daemon.models import Outgoing
-from daemon.registry import import_orgs, load_file
-from daemon.sweep import sweep
+from daemon.service.sweep import sweep
+from daemon.storage.models import Outgoing
+from daemon.tickets import coupons
+from daemon.tickets.registry import import_orgs, load_file
 from tests.conftest import FIXTURES, PROJECT, Desk, fixture_bytes, make_desk, simple_letter
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "outgoing.sha256"

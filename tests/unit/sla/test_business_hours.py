@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from daemon.business_hours import DECREE_TRANSFERS, MOSCOW, DayKind, DayOverride, WorkingCalendar
+from daemon.sla.business_hours import (
+    DECREE_TRANSFERS,
+    MOSCOW,
+    DayKind,
+    DayOverride,
+    WorkingCalendar,
+)
 
 CAL = WorkingCalendar()
 H = timedelta(hours=1)

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.business_hours import MOSCOW, WorkingCalendar
-from daemon.sla import DEFAULT_LEVELS, MAX_WORKING_REACTION, Clock, SlaLevel, reaction_due
+from daemon.sla.business_hours import MOSCOW, WorkingCalendar
+from daemon.sla.levels import DEFAULT_LEVELS, MAX_WORKING_REACTION, Clock, SlaLevel, reaction_due
 
 CAL = WorkingCalendar(years=range(2019, 2030))
 NARROW = WorkingCalendar(years=range(2025, 2026))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon.business_hours import MOSCOW, WorkingCalendar
-from daemon.sla import (
+from daemon.sla.business_hours import MOSCOW, WorkingCalendar
+from daemon.sla.levels import (
     DEFAULT_LEVELS,
     MAX_WORKING_REACTION,
     Clock,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.authcheck import authenticated
+from daemon.staff.authentication import authenticated
 
 TRUSTED = ["mx.example.ru"]
 

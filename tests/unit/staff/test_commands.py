@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.commands import (
-    Command,
-    asks_for_transcript,
-    mentions_credentials,
-    rating_of,
-    read_staff_letter,
-)
+from daemon.mail.client_requests import asks_for_transcript, mentions_credentials, rating_of
+from daemon.staff.commands import Command, read_staff_letter
 
 
 def test_commands_stop_at_the_first_line_of_text() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.spool import Envelope, Spool
+from daemon.storage.spool import Envelope, Spool
 
 
 def test_a_letter_reads_back_as_it_was_accepted_with_its_envelope(tmp_path: Path) -> None:

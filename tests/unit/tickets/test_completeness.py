@@ -10,7 +10,7 @@ from email import message_from_string
 
 import pytest
 
-from daemon.completeness import MISSING_LABELS_RU, missing_information, urgency_requested
+from daemon.tickets.completeness import MISSING_LABELS_RU, missing_information, urgency_requested
 
 COMPLETE = """Добрый день!
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from daemon.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
+from daemon.tickets.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
 
 SBERBANK_INN, SBERBANK_OGRN = "7707083893", "1027700132195"
 YANDEX_INN, YANDEX_OGRN = "7736207543", "1027700229193"

@@ -1,0 +1,1 @@
+"""The `supportd` command line."""

@@ -1,0 +1,1 @@
+"""The receiving edges: the SMTP/LMTP listener, the IMAP poller, `supportd ingest`."""

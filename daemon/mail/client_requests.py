@@ -1,0 +1,45 @@
+"""Reading what clients ask for in words: ratings (§6), transcripts (§5.5), credentials (§5.3).
+
+Pure functions over a letter's new text. Clients rate a closed ticket with a
+digit on the first line (§6) and ask for the correspondence in words (§5.5); a
+letter that seems to hand over access is remembered, so that closing the ticket
+reminds the client to change it (§5.3).
+"""
+
+from __future__ import annotations
+
+import re
+
+_RATING = re.compile(r"^\s*([1-5])(?:\s*(?:[.)!,/]|из\s*5|/\s*5|баллов|балла|балл)?)?\s*(?:$|\s)",
+                     re.I)
+
+
+def rating_of(text: str) -> int | None:
+    """§6: a reply whose first non-empty line begins with a digit 1–5 is a rating."""
+    for line in text.splitlines():
+        if line.strip():
+            m = _RATING.match(line)
+            return int(m.group(1)) if m else None
+    return None
+
+
+_TRANSCRIPT = re.compile(
+    r"(пришлите|вышлите|пришли|вышли|предостав\w*|направ\w*|отправ\w*|перешл\w*|дайте|нужн\w*"
+    r"|прошу|можно\s+получить)\W+(?:\w+\W+){0,4}?(всю\s+|полн\w+\s+)?(переписк\w*|историю\s+"
+    r"(?:переписки|обращения))", re.I)
+
+
+def asks_for_transcript(text: str) -> bool:
+    """§5.5: "Пришлите, пожалуйста, всю переписку по обращению"."""
+    head = "\n".join(text.splitlines()[:15])
+    return bool(_TRANSCRIPT.search(head))
+
+
+_CREDENTIALS = re.compile(
+    r"\b(парол\w*|password|passwd|логин\s+и\s+парол\w*|доступ\w*\s+по\s+(ssh|ftp|rdp)"
+    r"|ssh|ftp|rdp|teamviewer|anydesk|учетн\w+\s+запис\w*|учётн\w+\s+запис\w*)\b", re.I)
+
+
+def mentions_credentials(text: str) -> bool:
+    """§5.3: a letter that seems to hand over access (passwords, SSH/FTP, remote desktop)."""
+    return bool(_CREDENTIALS.search(text))

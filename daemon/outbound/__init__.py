@@ -1,0 +1,3 @@
+"""Letters the daemon writes: the notifier (what to say), letter building (MIME), the
+outbox (sending), Russian words.
+"""

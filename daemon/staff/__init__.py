@@ -1,0 +1,1 @@
+"""Letters from staff: authentication, commands, the reply relayed to the client."""
