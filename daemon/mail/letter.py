@@ -23,37 +23,37 @@ from __future__ import annotations
 import base64
 import contextlib
 import email
-import functools
 import hashlib
-import html
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
-import mailparser
 import tnefparse
-from mailparser.const import ADDRESSES_HEADERS
-from mailparser.dates import parse_mail_date
 from mailparser.utils import (
     as_string_safe,
     decode_header_part,
     find_between,
-    get_addresses,
     mime_header_view,
     ported_string,
     random_string,
     raw_payload,
-    receiveds_parsing,
 )
 
 from daemon.mail import guard, skeleton
-from daemon.mail.bounces import plain_address
-from daemon.mail.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec, address_text
+from daemon.mail.addresses import (
+    clean_message_id,
+    message_ids,
+    safe_parseaddr,
+    usable_address,
+    usable_addresses,
+)
+from daemon.mail.header_checks import HeaderChecks
+from daemon.mail.header_decode import _CYRILLIC_LABELS, _LATIN_LABELS, _codec
 from daemon.mail.header_decode import _decode_bytes as decode_bytes
+from daemon.mail.html_text import html_to_text
 from daemon.mail.threading_tid import decode_subject as _decode_subject
 
 
@@ -108,116 +108,6 @@ class ParsedLetter:
         return "" if value is None else str(value)
 
 
-# A Message-ID is printable ASCII (RFC 5322 msg-id). Anything else in one (a NUL, a
-# line break, raw 8-bit bytes) must not reach our In-Reply-To and References, where
-# the header cleaning would split it, or a database (PostgreSQL refuses NUL, nothing
-# encodes the surrogate escapes raw bytes arrive as); such an id is not taken.
-_MSGID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
-_BARE_ID = re.compile(r"[\x21-\x7e]+")
-
-
-def message_ids(value: object) -> list[str]:
-    """Message-IDs in a header (In-Reply-To, References), angle brackets kept."""
-    return _MSGID.findall(str(value)) if value else []
-
-
-def clean_message_id(value: object) -> str | None:
-    """The first <id> in a Message-ID header; without brackets, its first word when
-    that is printable ASCII; else None."""
-    ids = message_ids(value)
-    if ids:
-        return ids[0][:998]
-    words = str(value or "").split()
-    return words[0][:998] if words and _BARE_ID.fullmatch(words[0]) else None
-
-
-_BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
-
-
-def _safe_getaddresses(values: Sequence[str | Header]) -> list[tuple[str, str]]:
-    """getaddresses; for a pathological header (the stdlib recurses once per word,
-    so thousands of encoded words raise RecursionError) the bare addresses in it.
-    Plain values (most) are read without the parser, as it reads them; raw 8-bit
-    ones (an internationalised address) are decoded first."""
-    strings = [address_text(v) for v in values]
-    plain = [pair for s in strings if (pair := plain_address(s)) is not None]
-    if len(plain) == len(strings):
-        return plain
-    try:
-        return getaddresses(strings)
-    except RecursionError:
-        return [("", a) for a in _BARE_ADDR.findall(" ".join(strings))]
-
-
-def _safe_parseaddr(value: str | Header) -> tuple[str, str]:
-    pairs = _safe_getaddresses([value])
-    return pairs[0] if pairs else ("", "")
-
-
-# Controls and spaces (folds included); U+FFFD: a byte already lost on the way in.
-_UNUSABLE = re.compile("[\x00-\x20\x7f\ufffd]")
-
-
-MAX_ADDRESS = 254  # RFC 5321: a path is at most 256 octets, angle brackets included
-
-
-def _address(addr: str) -> str:
-    """An address we could write back to, lower-cased, or "". One with a control
-    character or a space in it (a NUL, a folded quoted local part) would reach the
-    outbox changed by the header cleaning, or be refused by the database (PostgreSQL
-    and NUL); one longer than SMTP allows would be cut short on the way out."""
-    addr = addr.strip().lower()
-    too_long = len(addr.encode()) > MAX_ADDRESS  # octets: an address may be UTF-8
-    # Not printable: Unicode's controls and separators (U+0085, U+2028, NBSP), which
-    # the outgoing header's cleaning would turn into spaces.
-    return "" if too_long or _UNUSABLE.search(addr) or not addr.isprintable() else addr
-
-
-def _addresses(values: Sequence[str | Header]) -> list[str]:
-    found = [a for a in (_address(a) for _, a in _safe_getaddresses(values)) if "@" in a]
-    return found[:guard.MAX_ADDRESSES]
-
-
-# Linear on any input: a tag stops at the next "<" (an unclosed "<" or "<br" would
-# otherwise scan to the end from each one), and script/style blocks are found by
-# `_drop_blocks` rather than by a lazy ".*?" that rescans the rest for every opening.
-_TAGS = re.compile(r"<[^<>]*>")
-_BREAKS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h\d)\b[^<>]*>", re.I)
-_BLOCK_OPEN = re.compile(r"<(script|style)\b", re.I)
-
-
-def _drop_blocks(markup: str) -> str:
-    """Markup without its <script> and <style> blocks. An unclosed opening tag is left
-    for `_TAGS`, and once one is unclosed no later one of its kind is looked for."""
-    lower = markup.lower()
-    out: list[str] = []
-    pos = 0
-    unclosed: set[str] = set()
-    while (m := _BLOCK_OPEN.search(markup, pos)) is not None:
-        name = m.group(1).lower()
-        close = -1 if name in unclosed else lower.find(f"</{name}", m.end())
-        if close == -1:
-            unclosed.add(name)
-            out.append(markup[pos:m.end()])
-            pos = m.end()
-            continue
-        out.append(markup[pos:m.start()])
-        end = markup.find(">", close)
-        pos = len(markup) if end == -1 else end + 1
-    out.append(markup[pos:])
-    return "".join(out)
-
-
-def html_to_text(markup: str) -> str:
-    """Good-enough text from an HTML-only letter, for staff and for reading rules."""
-    text = _BREAKS.sub("\n", _drop_blocks(markup))
-    text = _TAGS.sub("", text)
-    text = html.unescape(text)
-    lines = [re.sub(r"[ \t\xa0]+", " ", ln).strip() for ln in text.splitlines()]
-    out = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", out).strip()
-
-
 def decode_subject(value: str | Header) -> str:
     """`header_decode.decode_subject`, which lets a ValueError out of codecs.lookup for
     a charset label with a NUL in it (``=?utf-8\\0?q?x?=``); NULs go anyway."""
@@ -240,65 +130,6 @@ def _decoded_header(msg: Message, name: str) -> str:
     return decode_subject(value)
 
 
-class _HeaderChecks(mailparser.MailParser):
-    """mail-parser's diagnostics of a parsed message, without its body pass.
-
-    `MailParser.parse` walks the whole message again, turns every attachment into a
-    base64 string and decodes every text part; we walk once ourselves (`_MailView`).
-    What it adds that the stdlib does not is its defect categories: address, date
-    and Received headers it cannot read, MIME headers with invalid UTF-8, text parts
-    whose declared charset fails. Those are worked out by its own functions, the
-    header ones called as its `_reset` (4.8) calls them (tests/unit/
-    test_header_checks.py holds the two alike), so a letter is flagged for staff
-    exactly as mail-parser would flag it. An address header is read once per value
-    (`_address_defects`): the desk's own address in To, a regular client's From."""
-
-    def parse(self) -> _HeaderChecks:
-        self._defects: list[object] = []  # what _decode_body_payload adds to
-        self._defects_categories: set[str] = set()
-        msg = self.message
-        raw = list(msg.raw_items()) if msg else []
-        # All values are read, as `_reset` reads them: one that raises still raises.
-        addresses = [_address_defects(value) for name in sorted(ADDRESSES_HEADERS)
-                     for value in msg.get_all(name) or []]
-        dates = [bool(parse_mail_date(value).reasons) for name, value in raw
-                 if name.lower() in ("date", "resent-date")]
-        received: list[object] = []
-        received_dates: list[object] = []
-        receiveds_parsing([value for name, value in raw if name.lower() == "received"],
-                          defects=received, date_defects=received_dates)
-        for category, found in (("AddressHeaderDefect", any(addresses)),
-                                ("ReceivedHeaderDefect", bool(received)),
-                                ("DateHeaderDefect", any(dates) or bool(received_dates))):
-            if found:
-                self._defects_categories.add(category)
-        return self
-
-
-# mail-parser's verdict on an address header's value is remembered per process, for
-# up to 1,024 values of at most a line's 998 characters (1 MB in all): a reading costs
-# ~0.2 ms, and To holds the desk's own address in nearly every letter.
-_REMEMBERED_CHARS = 998
-
-
-def _address_defects(value: str | Header) -> bool:
-    """mail-parser finds something wrong with an address header's value."""
-    if isinstance(value, str) and len(value) <= _REMEMBERED_CHARS:
-        return _remembered_address_defects(value)
-    return _read_address_defects(value)  # a Header (raw 8-bit bytes), or a long value
-
-
-@functools.lru_cache(maxsize=1024)
-def _remembered_address_defects(value: str) -> bool:
-    return _read_address_defects(value)
-
-
-def _read_address_defects(value: str | Header) -> bool:
-    diagnostics: list[dict[str, object]] = []
-    get_addresses(value, defects=diagnostics, decode_names=True)
-    return bool(diagnostics)
-
-
 class _MailView:
     """Attachments and defect categories of a message, chosen by mail-parser's rules
     (`MailParser.parse`, 4.x) in one walk, each attachment decoded once.
@@ -311,7 +142,7 @@ class _MailView:
 
     def __init__(self, msg: Message, cut: dict[int, bytes | skeleton.Decoded]) -> None:
         self.cut = cut  # bodies decoded before the parse (`skeleton`), by id(part)
-        self.checks = _HeaderChecks(msg)
+        self.checks = HeaderChecks(msg)
         self.categories: dict[str, None] = dict.fromkeys(sorted(self.checks.defects_categories))
         self.attachments: list[RawAttachment] = []
         parts: list[tuple[Message, bool]] = []
@@ -488,7 +319,7 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
         defects, text_parts, html_parts, attachments = [], [], [], []
     defects = notes + reader.notes + defects  # first: staff see the reason cut to 500
 
-    from_name, from_addr = _safe_parseaddr(msg.get("From", ""))
+    from_name, from_addr = safe_parseaddr(msg.get("From", ""))
     try:
         date = parsedate_to_datetime(str(msg["Date"])) if msg.get("Date") else None
         if date is not None and date.tzinfo is None:
@@ -502,10 +333,10 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
     return ParsedLetter(
         message=msg,
         from_name=_clean(decode_subject(from_name)),
-        from_addr=_address(from_addr),
-        to=_addresses(msg.get_all("To") or []),
-        cc=_addresses(msg.get_all("Cc") or []),
-        reply_to=_address(_safe_parseaddr(msg.get("Reply-To", ""))[1]),
+        from_addr=usable_address(from_addr),
+        to=usable_addresses(msg.get_all("To") or []),
+        cc=usable_addresses(msg.get_all("Cc") or []),
+        reply_to=usable_address(safe_parseaddr(msg.get("Reply-To", ""))[1]),
         subject=_clean(_decoded_header(msg, "Subject")),
         message_id=clean_message_id(msg.get("Message-ID")),
         in_reply_to=message_ids(msg.get("In-Reply-To")),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.mail.letter import _HeaderChecks
+from daemon.mail.header_checks import HeaderChecks as _HeaderChecks
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "eml"
 

@@ -8,8 +8,8 @@ from email.utils import getaddresses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.mail.addresses import safe_getaddresses as _safe_getaddresses
 from daemon.mail.bounces import _addresses, _strip_comments, plain_address
-from daemon.mail.letter import _safe_getaddresses
 
 
 @settings(max_examples=500, deadline=None)

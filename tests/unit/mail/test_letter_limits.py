@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from daemon.mail import guard
 from daemon.mail.header_decode import _decode_bytes
-from daemon.mail.letter import _TextReader, html_to_text, parse
+from daemon.mail.html_text import html_to_text
+from daemon.mail.letter import _TextReader, parse
 
 HEAD = (b"From: Ivan <ivan@client.example>\r\nTo: techsupport@example.ru\r\n"
         b"Message-ID: <limits@client.example>\r\nSubject: limits\r\n")
