@@ -1,9 +1,9 @@
 """Shared test set-up: a desk config in a temporary folder, and ways to drive it.
 
-`desk` builds a real config file, a migrated database (SQLite by default;
-PostgreSQL when SUPPORTD_TEST_POSTGRES is set and a test asks for `pg_desk`) and
-an App. Helpers read what a user would look at: the outbox Maildir and
-`supportd tickets show --json`.
+`desk` builds a real config file (bench/harness/desk_config.py, shared with the
+benchmarks), a migrated database (SQLite by default; PostgreSQL when
+SUPPORTD_TEST_POSTGRES is set and a test asks for `pg_desk`) and an App. Helpers
+read what a user would look at: the outbox Maildir and `supportd tickets show --json`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.desk_config import write_config
 from daemon.app import App
 from daemon.config import loader as config_mod
 from daemon.outbound import outbox
@@ -30,73 +30,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "eml"
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def fixture_bytes(name: str) -> bytes:
     """A scenario letter, with CRLF line ends as it would come off the wire."""
     data = (FIXTURES / name).read_bytes()
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-STAFF = """
-[[staff]]
-name = "Анна Петрова"
-email = "agent1@example.ru"
-phone = "+7 000 000-00-01"
-role = "agent"
-
-[[staff]]
-name = "Игорь Смирнов"
-email = "agent2@example.ru"
-phone = "+7 000 000-00-02"
-role = "agent"
-
-[[staff]]
-name = "Руководитель"
-email = "head@example.ru"
-phone = "+7 000 000-00-09"
-role = "head"
-"""
-
-
-def write_config(root: Path, db_url: str | None = None, extra: str = "",
-                 smtp_port: int | None = None, outbound: str | None = None) -> Path:
-    url = db_url or f"sqlite:///{root}/supportd.db"
-    out = outbound or f'transport = "maildir"\nmaildir = "{root}/outbox"'
-    text = f"""[service]
-address = "techsupport@example.ru"
-timezone = "Europe/Moscow"
-
-[storage]
-url = "{url}"
-spool = "{root}/spool"
-
-[smtp]
-enabled = true
-host = "127.0.0.1"
-port = {smtp_port or free_port()}
-max_message_size = 1048576
-
-[imap]
-enabled = false
-
-[outbound]
-{out}
-retry_base = "1s"
-
-[logging]
-format = "json"
-{STAFF}
-{extra}
-"""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "supportd.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @dataclass

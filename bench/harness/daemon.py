@@ -1,42 +1,36 @@
-"""Real daemons and real servers for the drills: `supportd run` as a child process,
-an SMTP relay sink, the PostgreSQL cluster, and a look into the spool.
+"""`supportd run` as a child process, for the tests' drills and the benchmarks.
 
-`Daemon` is the reusable form of the helper in `test_daemon_smtp.py`: it starts
-`supportd run`, speaks SMTP to it, reads its JSON log, and can kill it (-9; its
-pipeline processes die with it), freeze it with its pipeline processes (SIGSTOP)
-and start it again on the same config. `Relay` is an
-aiosmtpd sink that counts what it accepted by Message-ID, and can be told to
-refuse (4xx/5xx), to be down, or to stall before answering DATA.
+`Daemon` starts `supportd run` on a config, speaks SMTP to it, reads its JSON log,
+and can stop it (SIGTERM, with a deadline and then SIGKILL when asked), kill it (-9;
+its pipeline processes die with it), freeze it with its pipeline processes (SIGSTOP)
+and start it again on the same config. `wait_listening` is the wait for its
+listener; `running` starts several and kills whatever is left at the end.
+`write_daemon_config` writes its config (bench/harness/desk_config.py) with a port
+chosen here, and can make two daemons share one spool.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import email
 import email.policy
 import json
 import os
-import re
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiosmtpd.controller import Controller
-
-from tests.conftest import PROJECT, free_port, write_config
+from bench.harness.desk_config import DESK_ADDRESS, free_port, write_config
+from bench.harness.paths import PROJECT
 
 SUPPORTD = [sys.executable, "-m", "daemon.cli"]
-SUPPORT_ADDRESS = "techsupport@example.ru"
+SUPPORT_ADDRESS = DESK_ADDRESS
 
 T = TypeVar("T")
 
@@ -58,17 +52,11 @@ def wait_until(what: Callable[[], T], timeout: float = 20.0, interval: float = 0
         time.sleep(interval)
 
 
-def message_id_of(raw: bytes) -> str:
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    m = re.search(rb"(?im)^message-id:\s*(<[^>\r\n]+>)", head)
-    return m.group(1).decode() if m else ""
-
-
 def write_daemon_config(root: Path, *, port: int | None = None, db_url: str | None = None,
                         outbound: str | None = None, spool: Path | None = None,
                         extra: str = "", name: str = "supportd.toml") -> tuple[Path, int]:
-    """A config under `root` (see tests.conftest.write_config); `spool` shares another
-    daemon's spool folder. Returns (config path, SMTP port)."""
+    """A config under `root` (see bench.harness.desk_config.write_config); `spool`
+    shares another daemon's spool folder. Returns (config path, SMTP port)."""
     port = port or free_port()
     path = write_config(root, db_url=db_url, extra=extra, smtp_port=port, outbound=outbound)
     text = path.read_text(encoding="utf-8")
@@ -79,11 +67,6 @@ def write_daemon_config(root: Path, *, port: int | None = None, db_url: str | No
     if target != path:
         path.unlink()
     return target, port
-
-
-def relay_outbound(port: int, timeout: int = 5, max_attempts: int = 20) -> str:
-    return (f'transport = "smtp"\nhost = "127.0.0.1"\nport = {port}\n'
-            f"timeout = {timeout}\nmax_attempts = {max_attempts}")
 
 
 # ---------------------------------------------------------------- the daemon
@@ -106,12 +89,14 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], tail: Callable[[], 
 
 
 class Daemon:
-    """`supportd --config CONFIG run` as a child process."""
+    """`supportd --config CONFIG run` as a child process; its output goes to `log`
+    (default `ROOT/NAME.log`), appended to."""
 
-    def __init__(self, root: Path, port: int, config: Path, name: str = "daemon") -> None:
+    def __init__(self, root: Path, port: int, config: Path, name: str = "daemon",
+                 log: Path | None = None) -> None:
         self.root, self.port, self.config, self.name = root, port, config, name
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = root / f"{name}.log"
+        self.log = log or root / f"{name}.log"
         self.pids: list[int] = []  # every process this helper started, oldest first
 
     # -- processes
@@ -163,12 +148,22 @@ class Daemon:
             with suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30,
+             kill_late: bool = False) -> int:
+        """Send `sig` and reap the process. When it has not ended after `timeout`
+        seconds: SIGKILL with `kill_late` (the benchmarks: their desks are thrown
+        away), else subprocess.TimeoutExpired (a test: that is a finding)."""
         assert self.proc is not None
         if sig != signal.SIGKILL:
             self._signal_all(signal.SIGCONT)  # a frozen process can't stop
         self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=30)  # reaped: its pid is free, its claims dead
+        try:
+            code = self.proc.wait(timeout=timeout)  # reaped: its pid is free, its claims dead
+        except subprocess.TimeoutExpired:
+            if not kill_late:
+                raise
+            self.proc.kill()  # our own child, by its Popen handle
+            code = self.proc.wait(timeout=30)
         self.proc = None
         return code
 
@@ -329,186 +324,3 @@ def running(*daemons: Daemon) -> Iterator[None]:
         for d in daemons:
             if d.running():
                 d.kill()
-
-
-# ---------------------------------------------------------------- the spool
-
-
-@dataclass(frozen=True)
-class SpoolState:
-    tmp: list[str]
-    incoming: list[str]
-    processing: list[str]
-    stored: list[str]
-    shunted: list[str]
-    journal: list[str]
-
-    @property
-    def settled(self) -> bool:
-        """Nothing waiting, nothing claimed, nothing half-written."""
-        return not (self.tmp or self.incoming or self.processing or self.journal)
-
-
-def spool_state(spool: Path) -> SpoolState:
-    def names(d: Path, pattern: str = "*") -> list[str]:
-        return sorted(p.name for p in d.glob(pattern) if p.is_file()) if d.exists() else []
-
-    return SpoolState(tmp=names(spool / "tmp"), incoming=names(spool / "incoming"),
-                      processing=names(spool / "processing", "*/*"),
-                      stored=names(spool / "store", "*/*/*/*"),
-                      shunted=names(spool / "shunt"), journal=names(spool / "sent"))
-
-
-# ---------------------------------------------------------------- the relay
-
-
-@dataclass(frozen=True)
-class Delivery:
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    raw: bytes
-    message_id: str
-
-
-class RelayHandler:
-    """A relay that takes a letter only when it answers 250 to a client still there.
-
-    `reply_data`/`reply_rcpt`: refuse with that line instead. `stall`: hold every
-    DATA without an answer until `release()` (or the client goes away: then the
-    letter is dropped, as a real MTA drops a transaction it never confirmed)."""
-
-    def __init__(self) -> None:
-        self.delivered: list[Delivery] = []
-        self.reply_data: str | None = None
-        self.reply_rcpt: str | None = None
-        self.stall = False
-        self.stalled = threading.Event()  # a DATA is being held
-        self.dropped: list[str] = []  # Message-IDs whose client vanished during a stall
-        self._release: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
-        if self.reply_rcpt:
-            return self.reply_rcpt
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        raw = envelope.original_content or b""
-        mid = message_id_of(raw)
-        if self.reply_data:
-            return self.reply_data
-        if self.stall:
-            self._loop = asyncio.get_running_loop()
-            self._release = asyncio.Event()
-            self.stalled.set()
-            try:
-                while not self._release.is_set():
-                    if server.transport is None or server.transport.is_closing():
-                        with self.lock:
-                            self.dropped.append(mid)
-                        return "451 4.3.0 client went away"  # nobody hears it
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._release.wait(), 0.05)
-            except asyncio.CancelledError:  # aiosmtpd: the connection was lost
-                with self.lock:
-                    self.dropped.append(mid)
-                raise
-            if server.transport is None or server.transport.is_closing():
-                with self.lock:
-                    self.dropped.append(mid)
-                return "451 4.3.0 client went away"
-        with self.lock:
-            self.delivered.append(Delivery(envelope.mail_from, tuple(envelope.rcpt_tos),
-                                           raw, mid))
-        return "250 OK"
-
-    def release(self) -> None:
-        self.stall = False
-        if self._loop is not None and self._release is not None:
-            self._loop.call_soon_threadsafe(self._release.set)
-
-    def counts(self) -> collections.Counter[str]:
-        with self.lock:
-            return collections.Counter(d.message_id for d in self.delivered)
-
-    def to(self, address: str) -> list[Delivery]:
-        with self.lock:
-            return [d for d in self.delivered if address in d.rcpt_tos]
-
-
-class Relay:
-    """The outgoing relay on loopback: `up()`, `down()`, and its handler's knobs."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.handler = RelayHandler()
-        self._ctl: Controller | None = None
-
-    def up(self) -> Relay:
-        assert self._ctl is None
-        self._ctl = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self._ctl.start()
-        return self
-
-    def down(self) -> None:
-        if self._ctl is not None:
-            self.handler.release()
-            self._ctl.stop()
-            self._ctl = None
-
-    @property
-    def outbound(self) -> str:
-        return relay_outbound(self.port)
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-PG_CLUSTER = ("15", "main")
-
-
-def _pg_ctl(action: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *PG_CLUSTER, action,
-                           *extra], capture_output=True, text=True, timeout=120)
-
-
-def pg_running() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def pg_stop() -> None:
-    p = _pg_ctl("stop", "-m", "fast")
-    assert p.returncode == 0 or not pg_running(), p.stderr
-
-
-def pg_start() -> None:
-    if not pg_running():
-        p = _pg_ctl("start")
-        assert p.returncode == 0 or pg_running(), p.stderr
-    wait_until(pg_running, 60, message="PostgreSQL did not come back")
-
-
-def have_pg_ctl() -> bool:
-    return os.geteuid() == 0 and subprocess.run(
-        ["which", "pg_ctlcluster"], capture_output=True).returncode == 0
-
-
-# ---------------------------------------------------------------- the database
-
-
-def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of one SQL query against the daemons' database (a fresh connection)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as c:
-            return [tuple(r) for r in c.execute(text(sql), params)]
-    finally:
-        engine.dispose()

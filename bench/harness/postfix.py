@@ -1,4 +1,4 @@
-"""A real, throw-away Postfix on loopback for the integration tests.
+"""A real, throw-away Postfix on loopback for the integration tests and the soak.
 
 `Postfix` writes a private configuration (main.cf, master.cf, a transport map
 and an aliases table) into a fresh folder and starts Debian's Postfix from it
@@ -30,7 +30,8 @@ What mattered to make it work (and what an admin's own instance needs too):
 * Everything else is in `main_cf()` below.
 
 When Postfix is not installed, or we are not root, `Postfix.require()` (and
-entering the context manager) skips the test with one line saying why.
+entering the context manager) skips the test with one line saying why;
+`skip_reason()` says it to a caller that is not a test (the soak).
 """
 
 from __future__ import annotations
@@ -49,8 +50,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-
-import pytest
 
 POSTFIX = "/usr/sbin/postfix"
 POSTQUEUE = "/usr/sbin/postqueue"
@@ -149,6 +148,8 @@ class Postfix:
     def require() -> None:
         reason = skip_reason()
         if reason:
+            import pytest  # only a test gets here: the soak asks skip_reason() first
+
             pytest.skip(reason)
 
     def main_cf(self) -> dict[str, str]:
@@ -194,7 +195,7 @@ class Postfix:
         pw = pwd.getpwnam("postfix")
         os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
         main = "".join(f"{k} = {v}\n" for k, v in self.main_cf().items())
-        (self.etc / "main.cf").write_text("# written by tests/support/postfix.py\n" + main)
+        (self.etc / "main.cf").write_text("# written by bench/harness/postfix.py\n" + main)
         master = MASTER_CF.format(listen=f"127.0.0.1:{self.port}") + self.master
         (self.etc / "master.cf").write_text(master)
         routes = dict(self.routes)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.daemon import Daemon, running, write_daemon_config
 from tests.conftest import Desk, make_desk
-from tests.support.daemons import Daemon, running, write_daemon_config
 
 
 @pytest.fixture

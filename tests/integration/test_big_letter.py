@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bench.harness.desk_config import write_config
 from daemon.app import App
 from daemon.config import loader as config_mod
 from daemon.mail import letter, skeleton
 from daemon.mail.attachments import judge
 from daemon.storage import db
 from daemon.storage.models import Attachment
-from tests.conftest import Desk, write_config
+from tests.conftest import Desk
 from tests.unit.mail.test_attachments import _chunk, bmp, png
 from tests.unit.mail.test_skeleton import big_letter, zip_with_bmp
 

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import PROJECT, make_desk, simple_letter, write_config
+from bench.harness.desk_config import write_config
+from tests.conftest import PROJECT, make_desk, simple_letter
 
 MSK = ZoneInfo("Europe/Moscow")
 

@@ -36,6 +36,7 @@ import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
+from bench.harness.desk_config import write_config
 from daemon.app import App
 from daemon.config import loader as config_mod
 from daemon.intake.ingest import Refused
@@ -43,7 +44,7 @@ from daemon.pipeline.runner import Result, TemporaryFailure
 from daemon.storage import db
 from daemon.storage.models import Inbound, Outgoing, Ticket
 from daemon.storage.spool import Spool
-from tests.conftest import PROJECT, Desk, write_config
+from tests.conftest import PROJECT, Desk
 from tests.support.corpus import ENV, CorpusLetter, corpus_letters, corpus_root, manifest_names
 
 ROOT = corpus_root(PROJECT)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, free_port, simple_letter, write_config
-from tests.support.daemons import Daemon, crlf
+from bench.harness.daemon import Daemon, crlf
+from bench.harness.desk_config import free_port, write_config
+from tests.conftest import PROJECT, simple_letter
 
 SUPPORTD = [sys.executable, "-m", "daemon.cli"]
 

@@ -31,19 +31,16 @@ from typing import Any
 
 import pytest
 
+from bench.harness.daemon import Daemon, running, wait_until, write_daemon_config
 from tests.conftest import simple_letter
-from tests.support.daemons import (
-    Daemon,
+from tests.support.drills import (
     Relay,
     have_pg_ctl,
     pg_running,
     pg_start,
     pg_stop,
     query,
-    running,
     spool_state,
-    wait_until,
-    write_daemon_config,
 )
 
 pytestmark = pytest.mark.integration

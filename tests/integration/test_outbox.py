@@ -19,10 +19,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
+from bench.harness.desk_config import free_port
 from daemon.config.schema import OutboundConfig
 from daemon.outbound import outbox
 from daemon.storage.models import Outgoing, Ticket
-from tests.conftest import Desk, fixture_bytes, free_port, make_desk, simple_letter
+from tests.conftest import Desk, fixture_bytes, make_desk, simple_letter
 
 
 class Relay:
@@ -150,7 +151,7 @@ def test_on_sqlite_letters_are_processed_while_the_relay_holds_a_letter(
         tmp_path: Path) -> None:
     """SQLite has one write lock: the outbox must not hold it while the relay takes its
     time, or the pipeline (the same process, under `supportd run`) stops with it."""
-    from tests.support.daemons import Relay as StallingRelay
+    from tests.support.drills import Relay as StallingRelay
 
     relay = StallingRelay().up()
     try:

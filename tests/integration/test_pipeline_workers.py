@@ -24,15 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.daemon import Daemon, running, wait_until, write_daemon_config
 from tests.conftest import PROJECT, simple_letter
-from tests.support.daemons import (
-    Daemon,
-    query,
-    running,
-    spool_state,
-    wait_until,
-    write_daemon_config,
-)
+from tests.support.drills import query, spool_state
 
 pytestmark = pytest.mark.integration
 

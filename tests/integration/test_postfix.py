@@ -35,9 +35,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, simple_letter, write_config
+from bench.harness.desk_config import free_port, write_config
+from bench.harness.postfix import Postfix, Sink, skip_reason
+from tests.conftest import simple_letter
 from tests.integration.test_daemon_smtp import Daemon, crlf
-from tests.support.postfix import Postfix, Sink, skip_reason
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")]

@@ -20,18 +20,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.intake import smtp_listener
-from daemon.intake.smtp_listener import LINE_LIMIT, SPILL, Body
-from daemon.storage.spool import Envelope, Receiving, Spool
-from tests.support.daemons import (
+from bench.harness.daemon import (
     SUPPORT_ADDRESS,
     Daemon,
     crlf,
     running,
-    spool_state,
     wait_until,
     write_daemon_config,
 )
+from daemon.intake import smtp_listener
+from daemon.intake.smtp_listener import LINE_LIMIT, SPILL, Body
+from daemon.storage.spool import Envelope, Receiving, Spool
+from tests.support.drills import spool_state
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, free_port, write_config
+from bench.harness.desk_config import free_port, write_config
+from tests.conftest import PROJECT
 
 SUPPORTD = [sys.executable, "-m", "daemon.cli"]
 WATCHDOG_USEC = 2_000_000  # the daemon pings every half of it: once a second

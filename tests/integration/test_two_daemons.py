@@ -23,19 +23,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
+from bench.harness.daemon import Daemon, running, wait_until, write_daemon_config
 from daemon.pipeline import runner
 from daemon.pipeline.steps.screen import LOCK_MESSAGE_ID
 from daemon.storage.spool import Envelope
 from tests.conftest import make_desk, simple_letter
-from tests.support.daemons import (
-    Daemon,
-    Relay,
-    query,
-    running,
-    spool_state,
-    wait_until,
-    write_daemon_config,
-)
+from tests.support.drills import Relay, query, spool_state
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +64,7 @@ class Sender:
                  barrier: threading.Barrier | None = None) -> None:
         import smtplib
 
-        from tests.support.daemons import SUPPORT_ADDRESS, crlf
+        from bench.harness.daemon import SUPPORT_ADDRESS, crlf
 
         for _ in range(60):
             try:
