@@ -12,9 +12,9 @@ A leaf: the steps and the runner import it, it imports neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -88,7 +88,13 @@ class Letter:
             references=tuple(p.references) if p else (), body=p.text if p else None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
+    """A named stage: a module of `daemon/pipeline/steps/` with its `run(letter, session,
+    app)`, looked up at each call (a test may put a broken one in its place)."""
+
     name: str
-    run: Callable[[Letter, Session, App], None]
+    module: ModuleType
+
+    def run(self, letter: Letter, session: Session, app: App) -> None:
+        self.module.run(letter, session, app)

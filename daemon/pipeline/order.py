@@ -18,14 +18,14 @@ from daemon.pipeline.steps import (
 )
 
 STEPS: tuple[Step, ...] = (
-    Step("parse", parse.run),
-    Step("screen", screen.run),
-    Step("thread", thread.run),
-    Step("identify", identify.run),
-    Step("classify", classify.run),
-    Step("attachments", attachments.run),
-    Step("store", store.run),
-    Step("answer", answer.run),
+    Step("parse", parse),
+    Step("screen", screen),
+    Step("thread", thread),
+    Step("identify", identify),
+    Step("classify", classify),
+    Step("attachments", attachments),
+    Step("store", store),
+    Step("answer", answer),
 )
 
 # What the runner's fallback runs after parsing a letter a bug stopped, to open a
