@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """One pipeline process of `supportd run` (daemon/pipeline_worker.py)."""
+    """One pipeline process of `supportd run` (daemon/service/worker.py)."""
     from daemon.service import worker as pipeline_worker
 
     return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent)

@@ -1,6 +1,6 @@
 """Reading ZIP and RAR archives in memory, for the attachment check.
 
-`daemon.attachments` decides what the files inside an archive mean under §5.7; this
+`daemon.mail.attachments` decides what the files inside an archive mean under §5.7; this
 module only opens the archive (its bytes, or a seekable file of them: only the
 pieces zipfile and rarfile ask for are read) and says what is there: how many entries its directory
 declares and how many bytes they would unpack to, then each file's name, declared size

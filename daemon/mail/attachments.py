@@ -13,7 +13,7 @@ A big attachment may come as a `Blob` instead of bytes (`skeleton.Decoded`: read
 from the letter a piece at a time): it is judged from the same few reads, its first
 `HEAD_BYTES` and what zipfile or rarfile ask for, never read whole.
 
-Archives are listed in memory by `daemon.archives`, never unpacked to disk:
+Archives are listed in memory by `daemon.mail.archives`, never unpacked to disk:
 
 * ZIP: `zipfile` lists the members and we read at most `SNIFF_BYTES` of each
   to sniff it. Bounded by member count and total declared size; a member whose

@@ -8,7 +8,7 @@ older free-text bounces that qmail, Domino and some Exim set-ups still write.
 failed recipients with their status codes and the remote server's words - so that the
 pipeline can record the bounce on its ticket. It never raises. The lenient header
 access at the top (raw header pairs, comments, addresses, the null reverse-path) is
-shared with the robot check in `daemon.loops`. All pure: values in, values out.
+shared with the robot check in `daemon.mail.loops`. All pure: values in, values out.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _DAEMON_LOCALPARTS = frozenset({"mailer-daemon", "mailer_daemon", "mailerdaemon"
 
 
 # ---------------------------------------------------------------- header access
-# Shared with the robot check in daemon/loops.py, which imports them from here.
+# Shared with the robot check in daemon/mail/loops.py, which imports them from here.
 
 
 def _header_pairs(headers: HeaderSource) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ raises on bad mail: a letter mail-parser's rules give up on keeps the stdlib's
 plainer view, and a letter the stdlib cannot read raises `Unparseable`, which
 the pipeline turns into a ticket flagged for staff with the raw bytes kept whole.
 
-Hostile mail is bounded in work before any of that (`daemon.guard`): a header too
+Hostile mail is bounded in work before any of that (`daemon.mail.guard`): a header too
 big is trimmed in the copy that is parsed, a body too complex is not parsed at all
 (headers only, `ParsedLetter.degraded` says why), and the decoded text, the
 charset guessing and the address lists have per-letter budgets. Every limit met
@@ -85,7 +85,7 @@ class RawAttachment:
 @dataclass
 class ParsedLetter:
     # The stdlib view, for header checks (loops, bounces). A big base64 attachment's
-    # body is not in it (see `daemon.skeleton`): it is in `attachments`.
+    # body is not in it (see `daemon.mail.skeleton`): it is in `attachments`.
     message: Message
     from_name: str
     from_addr: str

@@ -5,7 +5,7 @@ in an hour: our acknowledgement to a vacation responder, its reply to our
 acknowledgement, and so on. So before we answer anything we ask `auto_reply_reason`
 whether a person wrote it, reading the signals RFC 3834 and two decades of mail
 software left in the headers; a bounce of one of our letters is taken apart by
-`bounce_of` (in `daemon.bounces`, re-exported here) so that the pipeline can record it
+`bounce_of` (in `daemon.mail.bounces`, re-exported here) so that the pipeline can record it
 on its ticket; and `over_hourly_cap` is the last fuse should a robot slip through
 anyway. All pure: values in, values out.
 """

@@ -15,7 +15,7 @@ pure: strings in, strings out; nothing here raises on bad input except the forma
 of an impossible ticket number.
 
 Decoding the raw header value (RFC 2047 encoded-words, guessed charsets) comes first
-and lives in `daemon.header_decode`; `decode_subject` is re-exported here for callers
+and lives in `daemon.mail.header_decode`; `decode_subject` is re-exported here for callers
 that read subjects from this module.
 """
 

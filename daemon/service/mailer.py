@@ -1,8 +1,8 @@
 """The outbox and the deadline sweep of `supportd run`: a thread of the listener's process.
 
-The pipeline processes (daemon/pipeline_worker.py) queue letters as rows; this thread
-sends them (daemon/outbox.py) and, every `[scheduler] sweep_interval`, chases
-deadlines (daemon/sweep.py). It lives beside the listener, not in a pipeline process:
+The pipeline processes (daemon/service/worker.py) queue letters as rows; this thread
+sends them (daemon/outbound/outbox.py) and, every `[scheduler] sweep_interval`, chases
+deadlines (daemon/service/sweep.py). It lives beside the listener, not in a pipeline process:
 sending is mostly waiting (the relay, fsync), and its ~1 ms of Python per letter
 held the pipeline's GIL for two letters out of every client letter (issue 5). A
 worker's "processed N" report, or a letter queued by IMAP polling here, wakes it;

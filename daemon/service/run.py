@@ -1,10 +1,10 @@
 """`supportd run`: the long-running daemon.
 
 One asyncio loop hosts the SMTP/LMTP listener. The pipeline runs in separate
-processes (`[pipeline] workers`, daemon/supervisor.py), so its parsing and ORM work
+processes (`[pipeline] workers`, daemon/service/supervisor.py), so its parsing and ORM work
 never holds the listener's GIL; a letter spooled wakes them, and what they report
 about the database drives the listener's 451s. Beside the loop, two threads: the
-outbox with the deadline sweep (daemon/mailer.py), woken when a worker reports
+outbox with the deadline sweep (daemon/service/mailer.py), woken when a worker reports
 letters processed, and IMAP polling when it is enabled. Signal handlers only
 set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
 reloads the config all or nothing and passes it on to the workers. Under systemd

@@ -1,6 +1,6 @@
 """The pipeline processes of `supportd run`: start, wake, watch, restart, stop.
 
-Each worker is `supportd worker` (daemon/pipeline_worker.py), a child process with
+Each worker is `supportd worker` (daemon/service/worker.py), a child process with
 its own App. The parent writes a byte to a worker's stdin when a letter was
 spooled, reads its report lines (the database away or back, letters processed:
 the parent's outbox then sends what they queued), and starts it again with backoff when it dies

@@ -3,12 +3,12 @@
 The daemon's listener must answer within milliseconds, and the pipeline (parsing,
 ORM, templates) is CPU work that held the GIL against it when both were threads of
 one process. So `supportd run` starts `[pipeline] workers` of these processes
-(daemon/supervisor.py); each builds its own App from the same config and drains the
+(daemon/service/supervisor.py); each builds its own App from the same config and drains the
 spool, which was always the hand-over: letters in incoming/, claims by rename into
 processing/<host>-<pid>/, dead workers' claims taken back on every pass.
 
 The outbox and the deadline sweep are not here: they are a thread of the parent
-(daemon/mailer.py), woken by the "processed N" reports below, so sending the
+(daemon/service/mailer.py), woken by the "processed N" reports below, so sending the
 letters a worker queued never holds the worker's GIL.
 
 The parent talks to a worker through two pipes. On stdin, `w` means "letters came,

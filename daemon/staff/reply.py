@@ -2,7 +2,7 @@
 
 Only the text above the reply marker (or above the quoted notification) counts,
 never the internal notification below it. Command lines at its top change the
-ticket (`daemon.commands`); the rest goes to the client from the support
+ticket (`daemon.staff.commands`); the rest goes to the client from the support
 address and meets the reaction clock. A letter with an unknown or malformed
 command changes nothing and sends nothing: the staff member gets a letter saying
 what was wrong, because a mistyped `#clsoe` must not reach a client as text.

@@ -204,7 +204,7 @@ class Inbound(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
 
     # Known to the unit of work, so the ticket's row is written first (its number is
-    # taken before the row is written: daemon/steps/store.py).
+    # taken before the row is written: daemon/pipeline/steps/store.py).
     ticket: Mapped[Ticket | None] = relationship()
 
     __table_args__ = (Index("ix_inbound_message_id_header", "message_id_header"),)

@@ -125,7 +125,7 @@ def test_big_letters_make_small_batches(desk: Desk, commits: list[int],
 
 def test_on_sqlite_a_released_savepoint_is_not_a_commit(tmp_path: Path) -> None:
     """pysqlite begins a transaction only at the first write, so a SAVEPOINT before it
-    would itself be the transaction and its RELEASE a commit: daemon.db begins it."""
+    would itself be the transaction and its RELEASE a commit: daemon.storage.db begins it."""
     from sqlalchemy import select, text
 
     from daemon.storage import db

@@ -1,6 +1,6 @@
 """A 25 MB-class letter through `ingest`: its attachment stored whole and judged.
 
-The big base64 body never goes through the stdlib parser (`daemon.skeleton`), and
+The big base64 body never goes through the stdlib parser (`daemon.mail.skeleton`), and
 one over 1 MB is never held decoded: it is judged and stored reading it back from
 the letter's bytes. The stored file, its sha256, size and §5.7 verdict (a BMP packed
 in a ZIP: accepted, listed; a bare BMP: refused) must be what they are for the same

@@ -6,7 +6,7 @@ letter was sent exactly once or is still queued (or, refused for good, failed
 and flagged for staff), and the daemon is running or was restarted.
 
 The one at-least-once window left is the outbox's: between the relay's "250"
-and the fsync of the outbox journal (`daemon/outbox.py`) a kill -9 or a power
+and the fsync of the outbox journal (`daemon/outbound/outbox.py`) a kill -9 or a power
 cut makes the letter go out again, with the same Message-ID. An SMTP client has
 the mirror window on the way in (our 250 lost on the wire): its retry is a
 duplicate by Message-ID, which opens nothing and sends the acknowledgement

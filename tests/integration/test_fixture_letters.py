@@ -251,7 +251,7 @@ NEW_LETTERS = {
 REPLY_TO = {"new-mislabelled-charset.eml": "n.gusev@zarya-agro.example"}
 
 MISLABELLED_BODY = pytest.mark.xfail(strict=True, reason=(
-    "daemon/letter.py parse() stores mail-parser's text_plain decoded with the declared "
+    "daemon/mail/letter.py parse() stores mail-parser's text_plain decoded with the declared "
     "iso-8859-1, so the windows-1251 body becomes 'Çäðàâñòâóéòå!'; only headers go through "
     "threading_tid.decode_subject's charset repair (_decode_bytes), bodies never do"))
 

@@ -240,7 +240,7 @@ def test_an_internationalised_address_is_answered_over_smtputf8_or_flagged(
 
 def test_an_outbox_that_cannot_be_set_up_keeps_trying_and_sends_after_a_reload(
         tmp_path: Path) -> None:
-    """`supportd run`'s outbox thread (daemon/mailer.py): a transport that cannot be
+    """`supportd run`'s outbox thread (daemon/service/mailer.py): a transport that cannot be
     made (here a Maildir under a file; a missing or empty password file alike) is
     logged and tried again; the thread lives on, and the letters go once it is fixed."""
     from dataclasses import replace

@@ -1,4 +1,4 @@
-"""The rows the pipeline writes around the unit of work (daemon/db.py, issue 5).
+"""The rows the pipeline writes around the unit of work (daemon/storage/db.py, issue 5).
 
 They go to the driver directly, so these check, on both databases, that what is
 stored is what SQLAlchemy itself would have stored (JSON, aware UTC datetimes,

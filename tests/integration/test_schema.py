@@ -1,4 +1,4 @@
-"""The schema Alembic builds is the schema daemon/models.py declares, and the newest
+"""The schema Alembic builds is the schema daemon/storage/models.py declares, and the newest
 revision can be taken back and done again."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Writers of one SQLite database take turns on a file lock beside it (daemon/db.py).
+"""Writers of one SQLite database take turns on a file lock beside it (daemon/storage/db.py).
 
 SQLite's own lock makes a second writer sleep and retry (up to 100 ms a try); the
 daemon's processes (pipeline, outbox, `supportd ingest`, the CLI) instead queue on

@@ -7,7 +7,7 @@ ticket, a TID nor an outgoing letter may be doubled. The TID comes from the
 database's sequence, spool files are claimed by rename, outgoing rows by
 SELECT … FOR UPDATE SKIP LOCKED, and the "seen it before?" checks by a
 PostgreSQL advisory lock per Message-ID and per content hash
-(`daemon/steps/screen.py`) and per IMAP source key (`daemon/runner.py`).
+(`daemon/pipeline/steps/screen.py`) and per IMAP source key (`daemon/pipeline/runner.py`).
 """
 
 from __future__ import annotations

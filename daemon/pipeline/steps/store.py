@@ -86,7 +86,7 @@ def next_ticket_number(session: Session) -> int:
     row goes in whole, TID included, with the rest of the letter's rows). PostgreSQL:
     the table's sequence, safe for several daemons; SQLite: one past the highest,
     which is what SQLite itself would pick, under the write lock every transaction
-    takes at its start (BEGIN IMMEDIATE, daemon/db.py)."""
+    takes at its start (BEGIN IMMEDIATE, daemon/storage/db.py)."""
     if session.get_bind().dialect.name == "postgresql":
         return int(db.rows(session, _NEXTVAL)[0][0])
     return int(db.rows(session, _HIGHEST)[0][0] or 0) + 1

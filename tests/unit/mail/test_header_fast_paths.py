@@ -1,5 +1,5 @@
 """Shortcuts in the lenient header access the robot check, the bounce reader and
-the letter parser share (`daemon.bounces`) give what the long way gives."""
+the letter parser share (`daemon.mail.bounces`) give what the long way gives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The per-letter work limits (`daemon.guard`) and what `letter.parse` makes of them.
+"""The per-letter work limits (`daemon.mail.guard`) and what `letter.parse` makes of them.
 
 The guard reads bytes and decides, before any parser runs, whether a letter is parsed
 whole, from a copy with its header trimmed, or by its header alone. Each limit is

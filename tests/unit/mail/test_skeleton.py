@@ -1,4 +1,4 @@
-"""Big base64 attachments decoded from the letter's bytes (`daemon.skeleton`).
+"""Big base64 attachments decoded from the letter's bytes (`daemon.mail.skeleton`).
 
 Whatever is cut out, `letter.parse` must give what parsing the letter whole gives;
 whatever cannot be decoded exactly as the parser would is left to the parser.

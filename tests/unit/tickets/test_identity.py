@@ -1,7 +1,7 @@
 """§5.8: a sender is identified by INN, OGRN/OGRNIP and login; numbers must be checksum-valid.
 
 The check-digit oracles below are written from the Federal Tax Service
-descriptions independently of `daemon.identity`, so the tests do not grade the
+descriptions independently of `daemon.tickets.identity`, so the tests do not grade the
 code against itself.
 """
 
