@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,10 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from daemon.config import sla_config
 from daemon.config.schema import Config
 from daemon.outbound.notifier import Notifier
-from daemon.outbound.outbox import Outbox
 from daemon.sla.policy import SlaPolicy
 from daemon.storage import db
 from daemon.storage.spool import Spool, SpooledLetter
+
+if TYPE_CHECKING:
+    from daemon.outbound.outbox import Outbox
 
 
 class App:
@@ -56,6 +59,10 @@ class App:
 
     @cached_property
     def outbox(self) -> Outbox:
+        # Imported here: `supportd ingest` never sends, and the outbox brings smtplib
+        # and ssl with it (the start-up budget, tests/unit/cli/test_startup_imports.py).
+        from daemon.outbound.outbox import Outbox
+
         return Outbox(self.config, self.sessions, self.spool, self.now)
 
     def stored_path(self, letter: SpooledLetter) -> Path:

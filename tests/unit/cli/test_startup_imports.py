@@ -53,3 +53,24 @@ def test_the_collector_runs_again_after_the_imports_of_one_letter() -> None:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_ingest_brings_neither_the_listener_nor_the_outbox(tmp_path: Path) -> None:
+    """A letter through `supportd ingest` is parsed, decided, stored and its answers
+    queued; the SMTP listener, the IMAP poller, the outbox's relay and the migrations
+    are other processes' work, and their libraries stay out of this one."""
+    config = tmp_path / "supportd.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{tmp_path}/db.sqlite"\n'
+                      f'spool = "{tmp_path}/spool"\n[outbound]\nmaildir = "{tmp_path}/out"\n',
+                      encoding="utf-8")
+    letter = tmp_path / "letter.eml"
+    letter.write_bytes(b"From: client@example.org\r\nTo: techsupport@example.ru\r\n"
+                       b"Subject: test\r\n\r\nHello\r\n")
+    subprocess.run([sys.executable, "-m", "daemon.cli", "--config", str(config), "db",
+                    "upgrade"], check=True, capture_output=True, timeout=60)
+    loaded = modules_after(
+        f"from daemon.cli.main import main; assert main(['--config', {str(config)!r}, "
+        f"'ingest', {str(letter)!r}]) == 0")
+    assert "daemon.pipeline.steps.answer" in loaded and "holidays" in loaded  # it ran
+    assert not loaded & {"aiosmtpd", "imapclient", "smtplib", "alembic", "apscheduler",
+                         "daemon.intake.smtp_listener", "daemon.service.run"}
