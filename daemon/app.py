@@ -19,11 +19,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.config import sla_config
-from daemon.config.schema import Config
+from daemon.config.schema import Config, parse_duration
 from daemon.outbound.notifier import Notifier
 from daemon.sla.policy import SlaPolicy
 from daemon.storage import db
 from daemon.storage.spool import Spool, SpooledLetter
+from daemon.trust.check import Checker, Settings
 
 if TYPE_CHECKING:
     from daemon.outbound.outbox import Outbox
@@ -39,7 +40,7 @@ class App:
     def reconfigure(self, config: Config) -> None:
         """Switch to a new, already validated config (SIGHUP)."""
         self.config, self.sla = config, sla_config.build_policy(config)
-        for derived in ("notifier", "outbox"):  # templates, staff and relay are read anew
+        for derived in ("notifier", "outbox", "trust"):  # all read anew from the config
             self.__dict__.pop(derived, None)
 
     def now(self) -> datetime:
@@ -58,12 +59,28 @@ class App:
         return Notifier(self.config, self.sla, self.now)
 
     @cached_property
+    def trust(self) -> Checker:
+        auth = self.config.auth
+        return Checker(Settings(
+            trusted_ids=(*auth.trusted_ids, *self.config.security.trusted_authserv_ids),
+            internal_hosts=auth.internal_hosts, verify=auth.verify,
+            dns_servers=auth.dns_servers,
+            dns_timeout=parse_duration(auth.dns_timeout).total_seconds()))
+
+    @cached_property
     def outbox(self) -> Outbox:
         # Imported here: `supportd ingest` never sends, and the outbox brings smtplib
         # and ssl with it (the start-up budget, tests/unit/cli/test_startup_imports.py).
         from daemon.outbound.outbox import Outbox
 
-        return Outbox(self.config, self.sessions, self.spool, self.now)
+        out = self.config.outbound
+        sign = None
+        if out.dkim_selector:
+            from daemon.outbound.dkim_sign import Signer
+
+            sign = Signer(out.dkim_selector, out.dkim_domain or self.config.service.domain,
+                          out.dkim_key_file)
+        return Outbox(self.config, self.sessions, self.spool, self.now, sign)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.storage.models import Org, Reaction, Ticket
+from daemon.trust.verdict import AuthVerdict
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -19,6 +20,13 @@ def reaction_state(r: Reaction, now: datetime) -> str:
     if r.met_at is not None:
         return "met" if r.met_at <= r.due_at else "missed"
     return "missed" if now > r.due_at else "running"
+
+
+def _auth(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """SPEC: `auth` holds spf, dkim, dmarc and verdict; "none" where nothing was checked."""
+    v = AuthVerdict.from_dict(stored)
+    return {"spf": v.spf, "dkim": v.dkim, "dmarc": v.dmarc, "verdict": v.verdict,
+            "policy": v.policy, "domain": v.domain, "checked_by": v.source or None}
 
 
 def ticket_summary(t: Ticket) -> dict[str, Any]:
@@ -39,6 +47,8 @@ def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
                        "due_at": iso(r.due_at), "met_at": iso(r.met_at),
                        "state": reaction_state(r, now)} for r in reactions],
         "requester_name": t.requester_name,
+        "requester_source": t.requester_source,
+        "auth": _auth(next((m.auth for m in t.messages if m.direction == "in"), None)),
         "participants": list(t.participants or []),
         "org": ({"name": org.name, "inn": org.inn, "ogrn": org.ogrn,
                  "category": org.category, "identified_by": t.identified_by}
@@ -53,6 +63,7 @@ def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
             "direction": m.direction, "kind": m.kind, "from": m.from_addr,
             "to": list(m.to_addrs or []), "cc": list(m.cc_addrs or []), "at": iso(m.at),
             "subject": m.subject, "message_id": m.message_id, "raw_path": m.raw_path,
+            "auth": _auth(m.auth) if m.direction == "in" else None,
             "attachments": [{"filename": a.filename, "detected_type": a.detected_type,
                              "declared_type": a.declared_type, "size": a.size,
                              "sha256": a.sha256, "verdict": a.verdict, "reason": a.reason}

@@ -96,7 +96,26 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     return cfg
 
 
+_DNS_SERVER = re.compile(
+    r"^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9A-Fa-f:]+|\[[0-9A-Fa-f:]+\](:\d{1,5})?)$")
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+def _validate_dkim(cfg: Config) -> None:
+    out = cfg.outbound
+    if bool(out.dkim_selector) != bool(out.dkim_key_file):
+        key = "outbound.dkim_key_file" if out.dkim_selector else "outbound.dkim_selector"
+        raise ConfigError(key, "DKIM signing needs both dkim_selector and dkim_key_file")
+    if not out.dkim_key_file:
+        return
+    try:
+        head = Path(out.dkim_key_file).read_bytes()[:4096]
+    except OSError as exc:
+        raise ConfigError("outbound.dkim_key_file", f"cannot read it: {exc}") from None
+    if b"-----BEGIN" not in head or b"PRIVATE KEY-----" not in head:
+        raise ConfigError("outbound.dkim_key_file", "is not a PEM private key")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", out.dkim_selector):
+        raise ConfigError("outbound.dkim_selector", f"{out.dkim_selector!r} is not a selector")
 
 
 def validate(cfg: Config) -> None:
@@ -120,6 +139,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("smtp.max_message_size", "must be at least 1024 bytes")
     if cfg.outbound.transport not in ("maildir", "smtp"):
         raise ConfigError("outbound.transport", f"{cfg.outbound.transport!r}: use maildir or smtp")
+    _validate_dkim(cfg)
     if cfg.outbound.max_attempts < 1:
         raise ConfigError("outbound.max_attempts", "must be at least 1")
     if cfg.imap.enabled and not cfg.imap.username:
@@ -128,7 +148,8 @@ def validate(cfg: Config) -> None:
                       ("outbound.retry_base", cfg.outbound.retry_base),
                       ("outbound.retry_max", cfg.outbound.retry_max),
                       ("screen.duplicate_window", cfg.screen.duplicate_window),
-                      ("scheduler.sweep_interval", cfg.scheduler.sweep_interval)):
+                      ("scheduler.sweep_interval", cfg.scheduler.sweep_interval),
+                      ("auth.dns_timeout", cfg.auth.dns_timeout)):
         try:
             parse_duration(text)
         except ValueError as exc:
@@ -138,6 +159,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
         if s.role not in ("agent", "head", "developer"):
             raise ConfigError(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+    for i, server in enumerate(cfg.auth.dns_servers):
+        if not _DNS_SERVER.match(server):
+            raise ConfigError(f"auth.dns_servers[{i}]",
+                              f"{server!r}: use an IP address, 'IP:port' or '[IPv6]:port'")
     if not 0 < cfg.scheduler.warn_at < 1:
         raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
     if not 1 <= cfg.pipeline.workers <= 64:

@@ -113,6 +113,9 @@ class OutboundConfig:
     retry_base: str = doc("first retry delay; doubles each attempt", "30s")
     retry_max: str = doc("longest delay between attempts", "1h")
     auto_cap_per_hour: int = doc("most automatic letters to one address per hour", 10)
+    dkim_selector: str = doc("DKIM selector of our signing key; empty: letters go unsigned", "")
+    dkim_key_file: str = doc("PEM file of the DKIM private key (readable by the service)", "")
+    dkim_domain: str = doc("d= of our signatures; empty: the support address's domain", "")
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,26 @@ class ScreenConfig:
 @dataclass(frozen=True)
 class SecurityConfig:
     trusted_authserv_ids: tuple[str, ...] = doc(
-        "Authentication-Results authserv-ids we trust for staff letters; empty: don't check", ())
+        "older name of [auth] trusted_authserv_id (several allowed); both are believed", ())
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    trusted_authserv_id: str = doc(
+        "authserv-id of our MTA: only its Authentication-Results are believed; empty: none", "")
+    internal_hosts: tuple[str, ...] = doc(
+        "our own relays (names or IPs): a Received header from them is not from outside", ())
+    verify: bool = doc(
+        "where our MTA wrote no verdict, check DKIM, SPF and DMARC ourselves (asks DNS)", True)
+    dns_servers: tuple[str, ...] = doc(
+        "DNS servers for those checks, 'IP' or 'IP:port'; empty: /etc/resolv.conf", ())
+    dns_timeout: str = doc("the longest wait for one DNS answer ('2s'); then: no verdict", "2s")
+    accept_unauthenticated_staff: bool = doc(
+        "UNSAFE: act on staff letters nobody authenticated: anyone can write as staff", False)
+
+    @property
+    def trusted_ids(self) -> tuple[str, ...]:
+        return (self.trusted_authserv_id,) if self.trusted_authserv_id else ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +209,7 @@ class Config:
     calendar: CalendarConfig = doc("working calendar", factory=CalendarConfig)
     screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
     security: SecurityConfig = doc("trust", factory=SecurityConfig)
+    auth: AuthConfig = doc("who to believe a letter is from", factory=AuthConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
     pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)

@@ -51,7 +51,8 @@ class Handler:
     def envelope_of(self, session: SmtpSession, envelope: SmtpEnvelope) -> Envelope:
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         return Envelope(source=self.source, mail_from=envelope.mail_from or "",
-                        rcpt_to=tuple(envelope.rcpt_tos), peer=str(peer))
+                        rcpt_to=tuple(envelope.rcpt_tos), peer=str(peer),
+                        helo=str(session.host_name or "")[:255])
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession,  # noqa: N802
                           envelope: SmtpEnvelope) -> str:

@@ -46,6 +46,7 @@ from daemon.mail import guard, skeleton
 from daemon.mail.addresses import (
     clean_message_id,
     message_ids,
+    read_from,
     safe_parseaddr,
     usable_address,
     usable_addresses,
@@ -88,7 +89,7 @@ class ParsedLetter:
     # body is not in it (see `daemon.mail.skeleton`): it is in `attachments`.
     message: Message
     from_name: str
-    from_addr: str
+    from_addr: str  # who From names (`addresses.read_from`): identity and answers
     to: list[str]
     cc: list[str]
     reply_to: str
@@ -102,6 +103,10 @@ class ParsedLetter:
     attachments: list[RawAttachment]
     defects: list[str]
     degraded: str = ""  # why only the header was parsed (guard limits), or ""
+    from_repaired: str = ""  # how `from_addr` was found when From read plainly gave none
+    from_problem: str = ""  # why From identifies nobody (several addresses, …), or ""
+    sender_addr: str = ""  # the Sender header's address
+    return_path: str = ""  # the Return-Path header's address (the envelope sender an MTA kept)
 
     def header(self, name: str) -> str:
         value = self.message.get(name)
@@ -319,7 +324,7 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
         defects, text_parts, html_parts, attachments = [], [], [], []
     defects = notes + reader.notes + defects  # first: staff see the reason cut to 500
 
-    from_name, from_addr = safe_parseaddr(msg.get("From", ""))
+    sender = read_from(msg.get_all("From") or [], decode_subject)
     try:
         date = parsedate_to_datetime(str(msg["Date"])) if msg.get("Date") else None
         if date is not None and date.tzinfo is None:
@@ -332,11 +337,15 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
         text = html_to_text(html_text)
     return ParsedLetter(
         message=msg,
-        from_name=_clean(decode_subject(from_name)),
-        from_addr=usable_address(from_addr),
+        from_name=_clean(decode_subject(sender.name)),
+        from_addr=sender.address,
+        from_repaired=sender.repaired,
+        from_problem=sender.problem,
+        sender_addr=_one_address(msg, "Sender"),
+        return_path=_one_address(msg, "Return-Path"),
         to=usable_addresses(msg.get_all("To") or []),
         cc=usable_addresses(msg.get_all("Cc") or []),
-        reply_to=usable_address(safe_parseaddr(msg.get("Reply-To", ""))[1]),
+        reply_to=_one_address(msg, "Reply-To"),
         subject=_clean(_decoded_header(msg, "Subject")),
         message_id=clean_message_id(msg.get("Message-ID")),
         in_reply_to=message_ids(msg.get("In-Reply-To")),
@@ -348,6 +357,12 @@ def _parse(decision: guard.Decision, bones: skeleton.Skeleton | None) -> ParsedL
         defects=defects,
         degraded=decision.reason if decision.headers_only else "",
     )
+
+
+def _one_address(msg: Message, name: str) -> str:
+    """The first address of a header (Reply-To, Sender, Return-Path), usable, or ""."""
+    address = usable_address(safe_parseaddr(msg.get(name, ""))[1])
+    return address if "@" in address else ""
 
 
 def _is_attachment(part: Message) -> bool:

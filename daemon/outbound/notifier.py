@@ -33,6 +33,7 @@ from daemon.sla.policy import SlaPolicy
 from daemon.storage import db
 from daemon.storage.models import Coupon, Message, Org, Outgoing, Ticket
 from daemon.tickets.completeness import MISSING_LABELS_RU
+from daemon.trust.verdict import UNCHECKED, AuthVerdict
 
 
 @cache
@@ -91,6 +92,9 @@ class Incoming:
     internal_error: bool = False  # a bug stopped the pipeline; this is its fallback
     verdicts: Sequence[Verdict] = ()
     coupon_note: str = ""  # why a coupon named in the letter could not be used
+    auth: AuthVerdict = UNCHECKED  # what proves who it is from
+    demoted: bool = False  # from a registered address, but proven not to be
+    reply_to_ignored: str = ""  # a Reply-To the answers do not go to
     emergency_requested: bool = False
     message_id: str | None = None
     references: tuple[str, ...] = ()
@@ -188,6 +192,7 @@ class Notifier:
         org = session.get(Org, ticket.org_id) if ticket.org_id is not None else None
         assignee = self.config.staff_by_email(ticket.assignee) if ticket.assignee else None
         verdicts = [] if resend else letter.verdicts
+        entitled = ticket.identified_by in ("email", "domain") and not letter.demoted
         outside = (not resend and ticket.clock_started_at is not None
                    and letter.received_at is not None
                    and ticket.clock_started_at > letter.received_at)
@@ -202,11 +207,14 @@ class Notifier:
             internal_error=letter.internal_error and not resend,
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
-            unidentified=letter.new_ticket and not resend and ticket.org_id is None,
-            org=org.name if org is not None else "",
-            not_entitled=(letter.new_ticket and not resend and org is not None
-                          and ticket.identified_by not in ("email", "domain")
-                          and org.category in ("partner", "licensee")),
+            # No oracle for strangers (issue 21): the organisation is named only to a
+            # sender entitled to it, and every other sender reads the same paragraph,
+            # whatever INN or login they wrote.
+            org=org.name if org is not None and entitled else "",
+            not_entitled=letter.new_ticket and not resend and not entitled
+            and not letter.demoted,
+            auth_failed=letter.new_ticket and not resend and letter.demoted,
+            auth_domain=letter.auth.domain,
             emergency=ticket.emergency and letter.new_ticket and not resend,
             coupon=(session.get(Coupon, ticket.coupon_id)
                     if ticket.coupon_id is not None and letter.new_ticket and not resend
@@ -244,6 +252,7 @@ class Notifier:
             level=self.level_view(ticket.sla_level),
             due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",
             emergency_requested=letter.emergency_requested,
+            auth=letter.auth, reply_to_ignored=letter.reply_to_ignored,
             missing=self.missing_lines(ticket) if letter.new_ticket else [],
             verdicts=letter.verdicts, body=body[:100_000])
         prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
@@ -289,6 +298,16 @@ class Notifier:
                    tagged_subject(ticket.tid or "", f"Команды не выполнены: {ticket.subject}"),
                    text, None, automatic=False, auto_submitted="auto-replied",
                    in_reply_to=letter.message_id, references=letter.references)
+
+    def staff_unverified(self, session: Session, ticket: Ticket, sender: str, why: str) -> None:
+        """A letter from a staff address nobody proved: its owner hears why nothing
+        was done (a forger does not, unless they hold the staff mailbox itself)."""
+        text = self.render("staff/unverified.txt.j2", ticket=ticket, sender=sender, why=why)
+        self.queue(session, ticket, "staff-unverified", sender,
+                   tagged_subject(ticket.tid or "",
+                                  f"Письмо не принято: нет подтверждения отправителя: "
+                                  f"{ticket.subject}"),
+                   text, None, automatic=False, auto_submitted="auto-generated")
 
     def closed(self, session: Session, ticket: Ticket) -> None:
         """§6: the client is asked to rate; §5.3: reminded to change shared credentials."""

@@ -66,6 +66,7 @@ class Outbox:
     sessions: sessionmaker[Session]
     spool: Spool
     now: Callable[[], datetime]
+    sign: Callable[[bytes], bytes] | None = None  # DKIM (`dkim_sign.Signer`), if configured
 
     @property
     def dialect(self) -> str:
@@ -439,8 +440,8 @@ def _hand_over(box: Outbox, transport: Transport, journal: SentJournal, row: Out
                ) -> HandOver:
     """Give one letter to the transport, the database untouched."""
     try:
-        transport.send(box.config.service.address,
-                       recipients_of(row.raw, row.recipient), row.raw)
+        raw = box.sign(row.raw) if box.sign is not None else row.raw
+        transport.send(box.config.service.address, recipients_of(row.raw, row.recipient), raw)
     except PermanentError as exc:
         return HandOver("permanent", str(exc))
     except (OSError, smtplib.SMTPException) as exc:

@@ -23,6 +23,7 @@ from daemon.mail.letter import ParsedLetter
 from daemon.outbound.notifier import Incoming
 from daemon.storage.models import Message, Ticket
 from daemon.storage.spool import SpooledLetter
+from daemon.trust.verdict import UNCHECKED, AuthVerdict
 
 if TYPE_CHECKING:
     from daemon.app import App
@@ -48,12 +49,17 @@ class Letter:
     parse_error: str = ""
     internal_error: str = ""  # a bug stopped the pipeline; the runner's fallback is at work
     robot: str | None = None  # why it is an automatic letter, or None for a person
+    auth: AuthVerdict = UNCHECKED  # what proves who it is from (`daemon.trust`)
     staff: StaffMember | None = None
     ticket: Ticket | None = None
     new_ticket: bool = False
     thread_note: str = ""  # how threading decided, for the log and the accounting
-    requester: str = ""
+    requester: str = ""  # where answers go
     requester_name: str = ""
+    requester_source: str = "from"  # from | reply-to | sender | envelope
+    reply_to_ignored: str = ""  # a Reply-To the answers do not go to (staff see it)
+    flags: list[str] = field(default_factory=list)  # why staff must look (Russian)
+    demoted: bool = False  # a registered address, but the letter is proven forged
     identification: Identification | None = None
     sla_level: str = ""
     coupon_id: int | None = None
@@ -67,7 +73,17 @@ class Letter:
 
     @property
     def sender(self) -> str:
-        if self.parsed and self.parsed.from_addr:
+        """Who the letter identifies as its sender (registry, staff, a right to a
+        ticket): the From address, unless From identifies nobody; for a letter that
+        could not be read, the envelope sender."""
+        if self.parsed is None:
+            return (self.spooled.envelope.mail_from or "").lower()
+        return "" if self.parsed.from_problem else self.parsed.from_addr
+
+    @property
+    def shown_from(self) -> str:
+        """The address the letter shows as its sender, kept on its message row."""
+        if self.parsed is not None and self.parsed.from_addr:
             return self.parsed.from_addr
         return (self.spooled.envelope.mail_from or "").lower()
 
@@ -79,11 +95,13 @@ class Letter:
         """What the letters this letter causes may say of it (`Notifier`)."""
         p = self.parsed
         return Incoming(
-            sender=self.sender, requester=self.requester, requester_name=self.requester_name,
+            sender=self.shown_from, requester=self.requester,
+            requester_name=self.requester_name,
             received_at=self.spooled.received_at, new_ticket=self.new_ticket,
             reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
+            auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,
             message_id=p.message_id if p else None,
             references=tuple(p.references) if p else (), body=p.text if p else None)
 

@@ -9,6 +9,7 @@ from daemon.pipeline.context import Step
 from daemon.pipeline.steps import (
     answer,
     attachments,
+    authenticate,
     classify,
     identify,
     parse,
@@ -19,6 +20,7 @@ from daemon.pipeline.steps import (
 
 STEPS: tuple[Step, ...] = (
     Step("parse", parse),
+    Step("authenticate", authenticate),
     Step("screen", screen),
     Step("thread", thread),
     Step("identify", identify),
@@ -27,6 +29,10 @@ STEPS: tuple[Step, ...] = (
     Step("store", store),
     Step("answer", answer),
 )
+
+# What the runner runs before a letter's transaction opens: parsing is pure and the
+# costliest step, authentication may wait for DNS; neither needs the database.
+BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate")
 
 # What the runner's fallback runs after parsing a letter a bug stopped, to open a
 # ticket flagged for staff: no screening, threading or attachment verdicts, so nothing

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.mail.loops import auto_reply_reason
 from daemon.pipeline.context import Letter, Stop
-from daemon.pipeline.order import FALLBACK, STEPS, by_name
+from daemon.pipeline.order import BEFORE_TRANSACTION, FALLBACK, STEPS, by_name
 from daemon.pipeline.steps.screen import LOCK_SOURCE_KEY, lock_keys, serialize_all, serialize_on
 from daemon.storage import db
 from daemon.storage.models import Inbound
@@ -40,7 +40,8 @@ from daemon.storage.spool import Spool, SpooledLetter, is_disk_full
 
 log = structlog.get_logger("supportd.runner")
 
-PARSE = by_name("parse")  # pure and the costliest: run before a batch's transaction
+PARSE = by_name("parse")
+EARLY = tuple(by_name(name) for name in BEFORE_TRANSACTION)
 
 
 class TemporaryFailure(Exception):
@@ -158,8 +159,9 @@ def process_batch(app: App, claimed: list[Path],
             results[path] = read
             continue
         letter = Letter(spooled=read, now=app.now())
-        # Parsing is pure and the costliest step: done before the transaction opens.
-        PARSE.run(letter, None, app)  # type: ignore[arg-type]
+        # Parsing and authentication need no database: done before the transaction.
+        for step in EARLY:
+            step.run(letter, None, app)  # type: ignore[arg-type]
         items.append(_Item(path, letter))
     if items:
         try:
@@ -228,7 +230,7 @@ def _one(app: App, session: Session, item: _Item, known: set[str]) -> Result:
     done = already_done(session, s, known)
     if done is None:
         letter = item.letter
-        outcome, reason = run_pipeline(letter, session, app, skip=("parse",))
+        outcome, reason = run_pipeline(letter, session, app, skip=BEFORE_TRANSACTION)
         _account(letter, session, app, outcome, reason)
         return Result(s.spool_id, outcome, reason, letter.ticket.tid if letter.ticket else None)
     if done.spool_id != s.spool_id:

@@ -12,7 +12,6 @@ not acted on either: it is kept on the ticket and the ticket is flagged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,9 +23,9 @@ from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import parse_tid
 from daemon.outbound.notifier import Incoming, Notifier
 from daemon.sla.policy import SlaPolicy
-from daemon.staff.authentication import authenticated
 from daemon.staff.commands import Command, read_staff_letter
 from daemon.storage.models import Message, Reaction, Ticket
+from daemon.trust.verdict import UNCHECKED, AuthVerdict
 
 STANDARD_OF = {"partner-operational": "partner-standard",
                "licensee-operational": "licensee-standard"}
@@ -41,7 +40,7 @@ class FromStaff:
     message: Message
     member: StaffMember | None
     about: Incoming  # its sender, text, arrival and Message-ID
-    auth_results: Sequence[object] = ()  # its Authentication-Results headers
+    auth: AuthVerdict = UNCHECKED  # what proves it is from the staff member
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,16 @@ class Desk:
 def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list[str]:
     """Act on a staff letter; returns what the letter's accounting should say."""
     ticket, msg, sender = letter.ticket, letter.message, letter.about.sender
-    trusted = desk.config.security.trusted_authserv_ids
-    if trusted and not authenticated(letter.auth_results, trusted, sender):
-        msg.kind = "staff-unverified"
+    if not (letter.auth.proven or desk.config.auth.accept_unauthenticated_staff):
+        # Fail closed: a staff address is a claim, only a verdict proves it (issue 21).
+        why = unverified_why(letter.auth, desk.config)
+        msg.kind = "staff-unverified"  # kept on the ticket as an internal note
         ticket.needs_attention = True
-        ticket.attention_reason = f"письмо от {sender} не прошло проверку подлинности"
-        return ["staff letter failed authentication; not relayed"]
+        ticket.attention_reason = "; ".join(filter(None, [
+            ticket.attention_reason, f"письмо от {sender} не прошло проверку подлинности"]))
+        desk.notifier.staff_unverified(session, ticket, sender, why)
+        return [f"staff letter not authenticated ({letter.auth.verdict}); "
+                "not relayed, no command run"]
     staff = read_staff_letter(new_text_of_reply(letter.about.body or ""))
     problems = list(staff.problems) or check(staff.commands, ticket, session, desk)
     if problems:
@@ -85,6 +88,20 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
         notes.append("commands: " + " ".join(f"#{c.name} {c.arg}".strip()
                                              for c in staff.commands))
     return notes
+
+
+def unverified_why(auth: AuthVerdict, config: Config) -> str:
+    """Why a staff letter was not believed, in Russian, for the staff member."""
+    if not (config.auth.trusted_ids or config.security.trusted_authserv_ids
+            or config.auth.verify):
+        return ("Проверка подлинности писем сотрудников не настроена: в конфигурации нет "
+                "[auth] trusted_authserv_id, а собственная проверка DKIM/DMARC "
+                "([auth] verify) выключена.")
+    if auth.forged:
+        return (f"Проверка показала подделку: DMARC {auth.dmarc}, DKIM {auth.dkim}, "
+                f"SPF {auth.spf} для домена {auth.domain or '(не указан)'}.")
+    return (f"Подтверждения нет: DMARC {auth.dmarc}, DKIM {auth.dkim}, SPF {auth.spf} "
+            f"для домена {auth.domain or '(не указан)'}.")
 
 
 def _received(letter: FromStaff) -> datetime:

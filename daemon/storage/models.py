@@ -80,6 +80,9 @@ class Ticket(Base):
     developers_involved: Mapped[bool] = mapped_column(Boolean, default=False)
     requester: Mapped[str] = mapped_column(String(320), index=True)
     requester_name: Mapped[str] = mapped_column(String(200), default="")
+    # Where `requester` came from: from | reply-to | sender | envelope (issue 11).
+    requester_source: Mapped[str] = mapped_column(String(16), default="from",
+                                                  server_default="from")
     participants: Mapped[list[str]] = mapped_column(JSON, default=list)
     org_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     identified_by: Mapped[str] = mapped_column(String(32), default="")
@@ -152,6 +155,7 @@ class Message(Base):
     body_text: Mapped[str] = mapped_column(Text, default="")
     raw_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    auth: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # AuthVerdict
     outgoing_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing.id"), nullable=True)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")

@@ -46,7 +46,8 @@ class Envelope:
     mail_from: str | None = None  # None: unknown; "": the null sender <>
     rcpt_to: tuple[str, ...] = ()
     source_key: str | None = None  # e.g. imap:host/folder:uidvalidity:uid
-    peer: str = ""
+    peer: str = ""  # the client's IP, for the listener
+    helo: str = ""  # the name it gave in HELO/EHLO/LHLO
 
 
 @dataclass
@@ -67,7 +68,8 @@ def _head(envelope: Envelope, now: datetime) -> bytes:
     is always written with microseconds (`Receiving` writes it over at the end)."""
     meta = {"envelope": {"source": envelope.source, "mail_from": envelope.mail_from,
                          "rcpt_to": list(envelope.rcpt_to),
-                         "source_key": envelope.source_key, "peer": envelope.peer},
+                         "source_key": envelope.source_key, "peer": envelope.peer,
+                         "helo": envelope.helo},
             "received_at": now.isoformat(timespec="microseconds")}
     return MAGIC + json.dumps(meta, ensure_ascii=True).encode() + b"\n"
 
@@ -174,7 +176,7 @@ class Spool:
         env = meta["envelope"]
         envelope = Envelope(env["source"], env.get("mail_from"),
                             tuple(env.get("rcpt_to", ())), env.get("source_key"),
-                            env.get("peer", ""))
+                            env.get("peer", ""), env.get("helo", ""))
         return SpooledLetter(path.name, path, envelope,
                              datetime.fromisoformat(meta["received_at"]), raw)
 

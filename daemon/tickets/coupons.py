@@ -90,12 +90,13 @@ def spend(session: Session, codes: list[str], org: Org | None, entitled: bool,
     """Use one request of the first coupon named in the letter, if it may be used."""
     if not codes:
         return Spent(None, "")
-    coupon = session.scalar(select(Coupon).where(Coupon.code == codes[0]))
-    if coupon is None:
-        return Spent(None, f"купон {codes[0]} не найден")
-    if org is None or coupon.org_id != org.id or not entitled:
-        return Spent(None, f"купон {coupon.code} можно использовать только с адреса, "
+    if org is None or not entitled:
+        # The same words whether the code exists or not: no oracle for strangers.
+        return Spent(None, f"купон {codes[0]} принимается только в письме с адреса, "
                            "зарегистрированного за организацией, которой он выдан")
+    coupon = session.scalar(select(Coupon).where(Coupon.code == codes[0]))
+    if coupon is None or coupon.org_id != org.id:
+        return Spent(None, f"купон {codes[0]} не найден среди купонов вашей организации")
     if coupon.revoked_at is not None:
         return Spent(None, f"купон {coupon.code} заменён новым при продлении поддержки")
     if coupon.valid_until < today:

@@ -22,7 +22,7 @@ DAEMON = PROJECT / "daemon"
 # Bottom row first. A package may import its own modules and those of lower rows.
 ROWS: tuple[frozenset[str], ...] = (
     frozenset({"mail", "sla"}),  # pure: values in, values out
-    frozenset({"config"}),
+    frozenset({"config", "trust"}),  # trust: who a letter is proven to be from
     frozenset({"storage"}),
     frozenset({"tickets"}),
     frozenset({"outbound"}),

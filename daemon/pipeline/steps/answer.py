@@ -24,10 +24,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
             letter.notes.append("ack not sent: hourly cap or no address")
         app.notifier.notify_staff(session, ticket, about)
     elif msg.kind == "staff":
-        p = letter.parsed
-        auth = (p.message.get_all("Authentication-Results") or []) if p is not None else []
         letter.notes += handle_staff_letter(
-            FromStaff(ticket, msg, letter.staff, about, auth), session,
+            FromStaff(ticket, msg, letter.staff, about, letter.auth), session,
             Desk(app.config, app.sla, app.notifier))
     elif msg.kind == "rating":
         app.notifier.rating_thanks(session, ticket, about, ticket.rating or 0)

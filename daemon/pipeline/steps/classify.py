@@ -32,6 +32,13 @@ def run(letter: Letter, session: Session, app: App) -> None:
     ident = letter.identification
     org = ident.org if ident else None
     entitled = bool(ident and ident.entitled)
+    if entitled and letter.auth.forged:
+        # §5.8 and issue 11: a commercial level only for a letter proven not forged.
+        entitled, letter.demoted = False, True
+        letter.notes.append(f"registered address, but the letter fails authentication "
+                            f"(dmarc={letter.auth.dmarc}): fallback level")
+        letter.flags.append(f"письмо с зарегистрированного адреса не прошло проверку "
+                            f"подлинности (DMARC {letter.auth.dmarc}): уровень понижен")
     # Only an entitled licensee's level depends on VIP: the others skip loading licences.
     vip = bool(org and entitled and org.category == "licensee" and has_vip(org))
     letter.sla_level = level_for(org.category if org else None, entitled, vip,

@@ -72,7 +72,7 @@ def lock_keys(letter: Letter, app: App) -> list[tuple[int, str]]:
         return keys
     if p.message_id:
         keys.append((LOCK_MESSAGE_ID, p.message_id))
-    digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
+    digest = content_hash(letter.shown_from, p.subject, p.text, app.config.service.tid_prefix,
                           [a.sha256 for a in p.attachments])
     if digest is not None:
         keys.append((LOCK_CONTENT, digest))
@@ -105,12 +105,12 @@ def run(letter: Letter, session: Session, app: App) -> None:
         # (From someone else it is a clash of careless generators, not a duplicate.)
         serialize_on(session, LOCK_MESSAGE_ID, p.message_id)
         prior = db.rows(session, _same_message_id(), message_id=p.message_id,
-                        sender=letter.sender)
+                        sender=letter.shown_from)
         if prior:
             ticket_id = prior[0][0]
             _resend_ack(letter, session, app, ticket_id)
             raise Stop("duplicate", f"same Message-ID as a letter on ticket {ticket_id}")
-    digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
+    digest = content_hash(letter.shown_from, p.subject, p.text, app.config.service.tid_prefix,
                           [a.sha256 for a in p.attachments])
     if digest is None:
         return
@@ -176,7 +176,7 @@ def _record_bounce(letter: Letter, session: Session, app: App) -> None:
             ticket.attention_reason = (f"письмо {ours.kind} для {ours.recipient} не доставлено: "
                                        f"{ours.last_error}")[:1000]
             session.add(Message(ticket=ticket, direction="in", kind="bounce",
-                                from_addr=letter.sender, subject=letter.subject,
+                                from_addr=letter.shown_from, subject=letter.subject,
                                 message_id=letter.parsed.message_id, at=letter.spooled.received_at,
                                 body_text=letter.parsed.text[:20000],
                                 raw_path=str(app.stored_path(letter.spooled))))

@@ -55,6 +55,7 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
                            if a and a not in ours and a != letter.requester})
     ticket = Ticket(subject=subject[:2000], status="new", sla_level=letter.sla_level,
                     requester=letter.requester or "", requester_name=letter.requester_name[:200],
+                    requester_source=letter.requester_source,
                     participants=participants, received_at=letter.spooled.received_at,
                     assignee=pick_assignee(session, app), missing_info=list(letter.missing),
                     emergency=letter.sla_level.endswith("-operational"),
@@ -71,6 +72,9 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     elif p is not None and p.defects:
         ticket.needs_attention = True
         ticket.attention_reason = "нарушена структура письма: " + ", ".join(p.defects)[:500]
+    for flag in letter.flags:
+        ticket.needs_attention = True
+        ticket.attention_reason = "; ".join(filter(None, [ticket.attention_reason, flag]))
     if letter.thread_note.startswith("tid-not-yours"):
         ticket.needs_attention = True
         ticket.attention_reason = (ticket.attention_reason + "; " if ticket.attention_reason
@@ -149,13 +153,14 @@ def run(letter: Letter, session: Session, app: App) -> None:
     if reaction is not None:
         db.insert_row(session, Reaction.__table__, reaction)  # type: ignore[arg-type]
     msg = db.insert_now(session, Message(
-        ticket_id=ticket.id, direction="in", kind=kind, from_addr=letter.sender,
+        ticket_id=ticket.id, direction="in", kind=kind, from_addr=letter.shown_from,
         to_addrs=p.to if p else list(letter.spooled.envelope.rcpt_to),
         cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
         message_id=p.message_id if p else None, at=letter.spooled.received_at,
         body_text=(p.text if p else "")[:1_000_000],
         raw_path=str(app.stored_path(letter.spooled)),
-        content_hash=letter.content_hash or None))
+        content_hash=letter.content_hash or None,
+        auth=letter.auth.as_dict() if letter.auth.source else None))
     letter.message = msg
     db.expire_loaded(session, ticket, "messages", "deadlines")
     if p is not None and p.attachments:
