@@ -149,7 +149,8 @@ def validate(cfg: Config) -> None:
                       ("outbound.retry_max", cfg.outbound.retry_max),
                       ("screen.duplicate_window", cfg.screen.duplicate_window),
                       ("scheduler.sweep_interval", cfg.scheduler.sweep_interval),
-                      ("auth.dns_timeout", cfg.auth.dns_timeout)):
+                      ("auth.dns_timeout", cfg.auth.dns_timeout),
+                      ("abuse.notification_fold", cfg.abuse.notification_fold)):
         try:
             parse_duration(text)
         except ValueError as exc:
@@ -163,6 +164,11 @@ def validate(cfg: Config) -> None:
         if not _DNS_SERVER.match(server):
             raise ConfigError(f"auth.dns_servers[{i}]",
                               f"{server!r}: use an IP address, 'IP:port' or '[IPv6]:port'")
+    if not 1 <= cfg.tickets.max_participants <= 100:
+        raise ConfigError("tickets.max_participants",
+                          f"{cfg.tickets.max_participants}: use 1 to 100")
+    if cfg.abuse.new_tickets_per_hour < 1:
+        raise ConfigError("abuse.new_tickets_per_hour", "must be at least 1")
     if not 0 < cfg.scheduler.warn_at < 1:
         raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
     if not 1 <= cfg.pipeline.workers <= 64:

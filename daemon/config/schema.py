@@ -180,6 +180,21 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class TicketsConfig:
+    max_participants: int = doc(
+        "most addresses besides the requester that receive a ticket's correspondence", 10)
+
+
+@dataclass(frozen=True)
+class AbuseConfig:
+    new_tickets_per_hour: int = doc(
+        "an unknown sender's new tickets in an hour; past it, letters join the newest", 20)
+    notification_fold: str = doc(
+        "one staff notification per agent and sender in this time; the rest are counted "
+        "in the next", "10m")
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     sweep_interval: str = doc("how often deadlines are checked", "60s")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
@@ -210,6 +225,8 @@ class Config:
     screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
     security: SecurityConfig = doc("trust", factory=SecurityConfig)
     auth: AuthConfig = doc("who to believe a letter is from", factory=AuthConfig)
+    tickets: TicketsConfig = doc("tickets", factory=TicketsConfig)
+    abuse: AbuseConfig = doc("floods", factory=AbuseConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
     pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)

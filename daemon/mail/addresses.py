@@ -87,6 +87,15 @@ def usable_addresses(values: Sequence[str | Header]) -> list[str]:
     return found[:guard.MAX_ADDRESSES]
 
 
+def mailbox_key(address: str) -> str:
+    """The mailbox an address delivers to, for counting letters to it: lower case, a
+    `+tag` of the local part dropped (`ivan+1@x` and `IVAN+2@x` are one mailbox)."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return domain
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
 # ---------------------------------------------------------------- who From names
 
 SEVERAL = "several-addresses"  # From holds more than one mailbox (or From twice)

@@ -132,6 +132,13 @@ class Verdict:
         return self.verdict == ACCEPTED
 
 
+def unjudged(filename: str, size: int) -> Verdict:
+    """The verdict of an attachment nobody could judge (a bug on the way): kept for
+    staff, not accepted as a screenshot."""
+    return Verdict(safe_filename(filename), "", size, REJECTED,
+                   "не проверено: ошибка при обработке письма, файл передан сотруднику")
+
+
 class Blob(Protocol):
     """An attachment too big to hold: its size, and a seekable file to read it from."""
 

@@ -1,191 +1,34 @@
-"""The letters the daemon writes: acknowledgements, staff notifications, relayed replies.
+"""The letters clients get: acknowledgements (§5.4, §5.5), answers relayed from staff,
+closing and rating letters (§6), transcripts (§5.5).
 
-Each letter is rendered from a Jinja2 template in `templates/emails/`
-(`client/…` for clients, `staff/…` for staff), built into MIME once, and queued
-as an `Outgoing` row plus a `Message` row on its ticket — in the caller's
-transaction, so a letter is queued if and only if the ticket change it reports
-is committed. The outbox worker sends it later.
-
-Automatic letters to one address are capped per hour (`outbound.auto_cap_per_hour`)
-so that even a robot that strips every auto-reply header cannot pull us into a
-mail loop.
+`Notifier` is the one object the pipeline and the sweep ask for any letter; the
+staff's letters are `StaffLetters`, the rows and caps `letters.LetterQueue`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache, lru_cache
-from typing import Any, NamedTuple
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.config.schema import Config, StaffMember
-from daemon.mail.attachments import Verdict
-from daemon.mail.reply_text import REPLY_MARKER
+from daemon.config.schema import StaffMember
 from daemon.mail.threading_tid import tagged_subject
-from daemon.outbound.mailbuild import Outbound, build, new_message_id, one_line
-from daemon.outbound.russian import duration_words, msk
-from daemon.sla.policy import SlaPolicy
-from daemon.storage import db
-from daemon.storage.models import Coupon, Message, Org, Outgoing, Ticket
-from daemon.tickets.completeness import MISSING_LABELS_RU
-from daemon.trust.verdict import UNCHECKED, AuthVerdict
+from daemon.outbound.letters import Incoming, LevelView, cached_tagged_subject, make_environment
+from daemon.outbound.russian import msk
+from daemon.outbound.staff_letters import StaffLetters
+from daemon.storage.models import Coupon, Message, Org, Ticket
+
+__all__ = ["Incoming", "LevelView", "Notifier", "make_environment"]
 
 
-@cache
-def _automatic_since() -> Select[Any]:
-    """Built once: it runs for every client letter (issue 5)."""
-    o = Outgoing.__table__.c
-    return select(func.count()).select_from(Outgoing.__table__).where(
-        o.recipient == bindparam("recipient"), o.automatic.is_(True),
-        o.created_at >= bindparam("since"))
-
-
-# A ticket's letters share their subjects (every acknowledgement of a ticket, every
-# notification of its follow-ups): the pure `tagged_subject` is asked once for each.
-_tagged_subject = lru_cache(maxsize=1024)(tagged_subject)
-
-
-def make_environment(config: Config) -> Environment:
-    return Environment(loader=FileSystemLoader(str(config.templates_dir)),
-                       autoescape=select_autoescape(["html.j2"]),
-                       undefined=StrictUndefined, keep_trailing_newline=True,
-                       # Templates are read once per process (SIGHUP reads them anew):
-                       # new templates deployed under old code must not meet it.
-                       auto_reload=False,
-                       trim_blocks=False, lstrip_blocks=False)
-
-
-class LevelView(NamedTuple):
-    """What the templates show of an SLA level. Attributes, not a dict's keys: Jinja
-    looks `level.title` up as an attribute first, and a dict's miss is an exception."""
-
-    code: str
-    title: str
-    clause: str
-    reaction_words: str
-
-    # It was a dict: a customised template may still read it as one.
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default) if key in self._fields else default
-
-    def items(self) -> Any:
-        return self._asdict().items()
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """What the daemon's letters say of the letter that caused them: the pipeline
-    builds it from its context (`Letter.incoming`), the notifier reads nothing else."""
-
-    sender: str
-    requester: str = ""
-    requester_name: str = ""
-    received_at: datetime | None = None
-    new_ticket: bool = False
-    reopened: bool = False
-    unreadable: bool = False  # the letter could not be parsed
-    internal_error: bool = False  # a bug stopped the pipeline; this is its fallback
-    verdicts: Sequence[Verdict] = ()
-    coupon_note: str = ""  # why a coupon named in the letter could not be used
-    auth: AuthVerdict = UNCHECKED  # what proves who it is from
-    demoted: bool = False  # from a registered address, but proven not to be
-    reply_to_ignored: str = ""  # a Reply-To the answers do not go to
-    emergency_requested: bool = False
-    message_id: str | None = None
-    references: tuple[str, ...] = ()
-    body: str | None = None  # its text; None when it could not be read
-
-
-class Notifier:
-    """Built anew with the config (`App.reconfigure`), so it keeps what it derives from
-    the config and the SLA levels: the templates, the levels' views."""
-
-    def __init__(self, config: Config, sla: SlaPolicy, clock: Callable[[], datetime]) -> None:
-        self.config = config
-        self.sla = sla
-        self.now = clock
-        self.env = make_environment(config)
-        self._templates: dict[str, Template] = {}
-        self._levels: dict[str, LevelView] = {}
-
-    # ------------------------------------------------------------ helpers
-
-    def render(self, template: str, **context: Any) -> str:
-        """The template, looked up once, rendered with `service` and `calendar`."""
-        t = self._templates.get(template)
-        if t is None:
-            t = self._templates[template] = self.env.get_template(
-                template, globals={"service": self.config.service,
-                                   "calendar": self.config.calendar})
-        return t.render(context)
-
-    def level_view(self, code: str) -> LevelView:
-        view = self._levels.get(code)
-        if view is None:
-            level = self.sla.level(code)
-            view = self._levels[code] = LevelView(
-                code, level.title_ru, level.clause,
-                duration_words(level.reaction, level.clock.value))
-        return view
-
-    def automatic_sent_last_hour(self, session: Session, recipient: str) -> int:
-        """Automatic letters to `recipient` in the last hour, this transaction's included
-        (`queue` writes its rows at once)."""
-        since = self.now() - timedelta(hours=1)
-        return int(db.rows(session, _automatic_since(), recipient=recipient, since=since)[0][0])
-
-    def may_send_automatic(self, session: Session, recipient: str) -> bool:
-        if not recipient or "@" not in recipient:
-            return False
-        if recipient.lower() in self.config.our_addresses():
-            return False
-        local = recipient.split("@", 1)[0].lower()
-        if local in ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply"):
-            return False
-        return self.automatic_sent_last_hour(session, recipient) < \
-            self.config.outbound.auto_cap_per_hour
-
-    def queue(self, session: Session, ticket: Ticket | None, kind: str, recipient: str,
-              subject: str, text: str, html: str | None, *, automatic: bool = True,
-              auto_submitted: str | None = "auto-replied", in_reply_to: str | None = None,
-              references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
-              sender_name: str | None = None) -> None:
-        """Queue a letter: its `Outgoing` row, and its `Message` row on the ticket, each
-        written at once with one INSERT; the ticket's row must be written already."""
-        now = self.now()
-        service = self.config.service
-        ticket_id = ticket.id if ticket is not None else None
-        mid = new_message_id(kind, ticket_id, service.domain)
-        raw = build(Outbound(
-            sender_name=sender_name or service.name,
-            sender=service.address, to=recipient, subject=subject, text=text,
-            html=html, message_id=mid, date=now, in_reply_to=in_reply_to,
-            references=references, auto_submitted=auto_submitted, cc=cc,
-            ticket_tid=ticket.tid if ticket is not None else None))
-        line = one_line(subject)
-        out_id = db.insert_id(session, Outgoing.__table__, dict(  # type: ignore[arg-type]
-            ticket_id=ticket_id, kind=kind, automatic=automatic,
-            recipient=recipient, subject=line, message_id=mid, raw=raw,
-            created_at=now, next_attempt_at=now))
-        if ticket is not None:
-            db.insert_row(session, Message.__table__, dict(  # type: ignore[arg-type]
-                ticket_id=ticket_id, direction="out", kind=kind, from_addr=service.address,
-                to_addrs=[recipient, *cc], subject=line, message_id=mid, at=now,
-                body_text=text, outgoing_id=out_id))
-            db.expire_loaded(session, ticket, "messages")
-
-    # ------------------------------------------------------------ letters
-
+class Notifier(StaffLetters):
     def acknowledge(self, session: Session, ticket: Ticket, letter: Incoming, *,
                     resend: bool = False) -> bool:
         """The acknowledgement of §5.4/§5.5. False when it may not be sent."""
         recipient = ticket.requester if resend else (letter.requester or ticket.requester)
-        if not self.may_send_automatic(session, recipient):
+        # §5.11: the registration letter is the client's proof of acceptance; a proven
+        # registered client's new ticket is acknowledged whatever the cap (issue 21).
+        exempt = letter.new_ticket and letter.proven_client and not resend
+        if not self.may_send_automatic(session, recipient, letter.sender, exempt=exempt):
             return False
         tz = self.config.tz
         level = self.level_view(ticket.sla_level)
@@ -225,89 +68,10 @@ class Notifier:
         html = self.render("client/ack.html.j2", **context)
         kind = "ack-resend" if resend else ("ack" if letter.new_ticket else "ack-followup")
         self.queue(session, ticket, kind, recipient,
-                   _tagged_subject(ticket.tid or "", ticket.subject), text, html,
-                   in_reply_to=letter.message_id, references=letter.references)
+                   cached_tagged_subject(ticket.tid or "", ticket.subject), text, html,
+                   in_reply_to=letter.message_id, references=letter.references,
+                   cause=letter.sender)
         return True
-
-    def missing_lines(self, ticket: Ticket) -> list[str]:
-        return [MISSING_LABELS_RU[c] for c in ticket.missing_info if c in MISSING_LABELS_RU]
-
-    def recipients_for(self, ticket: Ticket) -> list[StaffMember]:
-        if ticket.assignee:
-            member = self.config.staff_by_email(ticket.assignee)
-            if member is not None:
-                return [member]
-        return [s for s in self.config.staff if s.role in ("agent", "head")]
-
-    def notify_staff(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
-        recipients = self.recipients_for(ticket)
-        if not recipients:
-            return
-        body = letter.body if letter.body is not None else "(текст письма не удалось разобрать)"
-        # One text for every recipient: nothing in it depends on who reads it.
-        text = self.render(
-            "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket,
-            new_ticket=letter.new_ticket, reopened=letter.reopened,
-            sender=f"{letter.requester_name} <{letter.sender}>".strip(),
-            level=self.level_view(ticket.sla_level),
-            due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",
-            emergency_requested=letter.emergency_requested,
-            auth=letter.auth, reply_to_ignored=letter.reply_to_ignored,
-            missing=self.missing_lines(ticket) if letter.new_ticket else [],
-            verdicts=letter.verdicts, body=body[:100_000])
-        prefix = "Новое обращение" if letter.new_ticket else "Письмо клиента"
-        subject = _tagged_subject(ticket.tid or "", f"{prefix}: {ticket.subject or '(без темы)'}")
-        for member in recipients:
-            self.queue(session, ticket, "notification", member.email, subject, text,
-                       None, automatic=False, auto_submitted="auto-generated")
-
-    def _deadline_letter(self, session: Session, ticket: Ticket, recipients: list[StaffMember],
-                         missed: bool) -> None:
-        tz = self.config.tz
-        due = msk(ticket.reaction_due, tz) if ticket.reaction_due else ""
-        left = ""
-        if not missed and ticket.reaction_due is not None:
-            calendar_clock = self.sla.level(ticket.sla_level).clock.value == "calendar"
-            rest = self.sla.time_left(ticket.sla_level, self.now(), ticket.reaction_due)
-            minutes = max(1, int(rest.total_seconds() // 60))
-            left = duration_words(timedelta(minutes=minutes) if minutes % 60
-                                  else timedelta(hours=minutes // 60),
-                                  "calendar" if calendar_clock else "working")
-        text = self.render("staff/deadline.txt.j2", ticket=ticket, missed=missed, due=due,
-                           left=left, level=self.level_view(ticket.sla_level))
-        what = "Срок реакции истёк" if missed else "Приближается срок реакции"
-        for member in recipients:
-            self.queue(session, ticket, "breach" if missed else "warning", member.email,
-                       tagged_subject(ticket.tid or "",
-                                      f"{what}: {ticket.subject or '(без темы)'}"),
-                       text, None, automatic=False, auto_submitted="auto-generated")
-
-    def warn_assignee(self, session: Session, ticket: Ticket) -> None:
-        self._deadline_letter(session, ticket, self.recipients_for(ticket), missed=False)
-
-    def report_breach(self, session: Session, ticket: Ticket) -> None:
-        """§6: the head of support hears of a missed deadline (the assignee too)."""
-        heads = [s for s in self.config.staff if s.role == "head"]
-        people = {m.email.lower(): m for m in [*heads, *self.recipients_for(ticket)]}
-        self._deadline_letter(session, ticket, list(people.values()), missed=True)
-
-    def command_problems(self, session: Session, ticket: Ticket, letter: Incoming,
-                         problems: list[str]) -> None:
-        text = self.render("staff/command_problems.txt.j2", ticket=ticket, problems=problems)
-        self.queue(session, ticket, "command-error", letter.sender,
-                   tagged_subject(ticket.tid or "", f"Команды не выполнены: {ticket.subject}"),
-                   text, None, automatic=False, auto_submitted="auto-replied",
-                   in_reply_to=letter.message_id, references=letter.references)
-
-    def staff_unverified(self, session: Session, ticket: Ticket, sender: str, why: str) -> None:
-        """A letter from a staff address nobody proved: its owner hears why nothing
-        was done (a forger does not, unless they hold the staff mailbox itself)."""
-        text = self.render("staff/unverified.txt.j2", ticket=ticket, sender=sender, why=why)
-        self.queue(session, ticket, "staff-unverified", sender,
-                   tagged_subject(ticket.tid or "",
-                                  f"Письмо не принято: нет подтверждения отправителя: "
-                                  f"{ticket.subject}"),
-                   text, None, automatic=False, auto_submitted="auto-generated")
 
     def closed(self, session: Session, ticket: Ticket) -> None:
         """§6: the client is asked to rate; §5.3: reminded to change shared credentials."""
@@ -318,12 +82,13 @@ class Notifier:
 
     def rating_thanks(self, session: Session, ticket: Ticket, letter: Incoming,
                       rating: int) -> None:
-        if not self.may_send_automatic(session, ticket.requester):
+        if not self.may_send_automatic(session, ticket.requester, letter.sender):
             return
         text = self.render("client/rating_thanks.txt.j2", ticket=ticket, rating=rating)
         self.queue(session, ticket, "rating-thanks", ticket.requester,
                    tagged_subject(ticket.tid or "", ticket.subject), text, None,
-                   in_reply_to=letter.message_id, references=letter.references)
+                   in_reply_to=letter.message_id, references=letter.references,
+                   cause=letter.sender)
 
     def transcript(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
         """§5.5: the whole correspondence, to the ticket's requester only."""

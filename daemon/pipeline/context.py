@@ -60,6 +60,8 @@ class Letter:
     reply_to_ignored: str = ""  # a Reply-To the answers do not go to (staff see it)
     flags: list[str] = field(default_factory=list)  # why staff must look (Russian)
     demoted: bool = False  # a registered address, but the letter is proven forged
+    participants_added: list[str] = field(default_factory=list)
+    participants_refused: dict[str, str] = field(default_factory=dict)  # address -> why
     identification: Identification | None = None
     sla_level: str = ""
     coupon_id: int | None = None
@@ -102,6 +104,10 @@ class Letter:
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
             auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,
+            participants_added=tuple(self.participants_added),
+            participants_refused=tuple(self.participants_refused.items()),
+            proven_client=self.auth.proven and not self.demoted
+            and bool(self.identification and self.identification.entitled),
             message_id=p.message_id if p else None,
             references=tuple(p.references) if p else (), body=p.text if p else None)
 

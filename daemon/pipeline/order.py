@@ -11,6 +11,7 @@ from daemon.pipeline.steps import (
     attachments,
     authenticate,
     classify,
+    flood,
     identify,
     parse,
     screen,
@@ -24,6 +25,7 @@ STEPS: tuple[Step, ...] = (
     Step("screen", screen),
     Step("thread", thread),
     Step("identify", identify),
+    Step("flood", flood),
     Step("classify", classify),
     Step("attachments", attachments),
     Step("store", store),
@@ -35,9 +37,18 @@ STEPS: tuple[Step, ...] = (
 BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate")
 
 # What the runner's fallback runs after parsing a letter a bug stopped, to open a
-# ticket flagged for staff: no screening, threading or attachment verdicts, so nothing
-# a bug in them could stop again; `answer` is left out for a robot.
-FALLBACK: tuple[str, ...] = ("identify", "classify", "store", "answer")
+# ticket flagged for staff: no screening or threading; the step that failed is not run
+# again (but `store`, which the ticket needs: it is retried without the attachments),
+# any other that fails is passed over; `answer` is left out for a robot.
+FALLBACK: tuple[str, ...] = ("identify", "classify", "attachments", "store", "answer")
+
+STEP_NOTE = "supportd step: "  # added to an exception a step raised (`failed_step`)
+
+
+def failed_step(exc: BaseException) -> str:
+    """The name of the step an exception came out of, or ""."""
+    notes = getattr(exc, "__notes__", None) or []
+    return next((n[len(STEP_NOTE):] for n in notes if n.startswith(STEP_NOTE)), "")
 
 
 def by_name(name: str) -> Step:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -32,7 +32,14 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.mail.loops import auto_reply_reason
 from daemon.pipeline.context import Letter, Stop
-from daemon.pipeline.order import BEFORE_TRANSACTION, FALLBACK, STEPS, by_name
+from daemon.pipeline.order import (
+    BEFORE_TRANSACTION,
+    FALLBACK,
+    STEP_NOTE,
+    STEPS,
+    by_name,
+    failed_step,
+)
 from daemon.pipeline.steps.screen import LOCK_SOURCE_KEY, lock_keys, serialize_all, serialize_on
 from daemon.storage import db
 from daemon.storage.models import Inbound
@@ -83,6 +90,9 @@ def run_pipeline(letter: Letter, session: Session, app: App, skip: tuple[str, ..
         except Stop as stop:
             outcome, reason = stop.outcome, f"{step.name}: {stop.reason}"
             break
+        except Exception as exc:
+            exc.add_note(STEP_NOTE + step.name)  # the fallback will not run it again
+            raise
     if not outcome:
         outcome = "ticket" if letter.new_ticket else "threaded"
         reason = letter.thread_note or ("new" if letter.new_ticket else "")
@@ -159,10 +169,20 @@ def process_batch(app: App, claimed: list[Path],
             results[path] = read
             continue
         letter = Letter(spooled=read, now=app.now())
+        item = _Item(path, letter)
         # Parsing and authentication need no database: done before the transaction.
-        for step in EARLY:
-            step.run(letter, None, app)  # type: ignore[arg-type]
-        items.append(_Item(path, letter))
+        try:
+            for step in EARLY:
+                try:
+                    step.run(letter, None, app)  # type: ignore[arg-type]
+                except Exception as exc:
+                    exc.add_note(STEP_NOTE + step.name)
+                    raise
+        except Exception as exc:  # a bug: this letter takes the fallback
+            item.error, item.trace = exc, traceback.format_exc()
+            log.error("letter.failed", spool_id=read.spool_id, error=repr(exc),
+                      trace=item.trace)
+        items.append(item)
     if items:
         try:
             _run_batch(app, items)
@@ -210,6 +230,8 @@ def _run_batch(app: App, items: list[_Item]) -> None:
         known = set(session.scalars(select(Inbound.spool_id).where(
             Inbound.spool_id.in_([i.spooled.spool_id for i in items]))))
         for item in items:
+            if item.error is not None:
+                continue  # failed before the transaction: the fallback takes it
             try:
                 with session.begin_nested():
                     item.result = _one(app, session, item, known)
@@ -265,6 +287,40 @@ def _robot(letter: Letter, app: App) -> bool:
         return True  # unsure: silence is the safe side of a mail loop
 
 
+def _fallback(letter: Letter, session: Session, app: App, failed: str) -> None:
+    """Open a ticket flagged for staff from what can be had (`order.FALLBACK`)."""
+    try:
+        PARSE.run(letter, session, app)  # to know the sender from From, if it reads
+    except Exception as exc:  # the bug is in parsing: the letter goes as unreadable
+        letter.parsed, letter.parse_error = None, f"{type(exc).__name__}: {exc}"[:300]
+    robot = _robot(letter, app)
+    for name in FALLBACK:
+        if (robot and name == "answer") or (name == failed and name != "store"):
+            continue
+        if name == "store":  # classify may have failed: the ticket still needs a level
+            letter.sla_level = letter.sla_level or app.config.sla.default_level
+        try:
+            with session.begin_nested():
+                by_name(name).run(letter, session, app)
+        except Exception as exc:
+            if is_disk_full(exc) or db.is_temporary(exc):
+                raise
+            if name != "store":
+                letter.notes.append(f"fallback: {name} failed too: {exc!r}")
+                continue
+            # The ticket is what a person needs: stored again without the attachments
+            # (the raw letter, with them, is kept whole in the store).
+            session.expunge_all()
+            letter.ticket, letter.message, letter.new_ticket = None, None, False
+            if letter.parsed is not None:
+                letter.parsed = replace(letter.parsed, attachments=[])
+            letter.verdicts = []
+            letter.flags.append("вложения не сохранены отдельно из-за ошибки; "
+                                "исходное письмо с ними сохранено целиком")
+            with session.begin_nested():
+                by_name("store").run(letter, session, app)
+
+
 def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trace: str
            ) -> Result:
     """A bug stopped the pipeline: keep the letter, and get it before a person."""
@@ -272,11 +328,7 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trac
         with db.unit_of_work(app.sessions) as session:
             letter = Letter(spooled=spooled, now=app.now())
             letter.internal_error = f"{type(exc).__name__}: {exc}"[:300]
-            PARSE.run(letter, session, app)  # to know the sender from From, if it reads
-            robot = _robot(letter, app)
-            for name in FALLBACK:
-                if not (robot and name == "answer"):
-                    by_name(name).run(letter, session, app)
+            _fallback(letter, session, app, failed_step(exc))
             _account(letter, session, app, "ticket", f"flagged after error: {exc!r}")
             tid = letter.ticket.tid if letter.ticket else None
     except Exception as second:

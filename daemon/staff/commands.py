@@ -13,8 +13,9 @@ from dataclasses import dataclass
 # name -> does it take an argument
 KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
-    "note": False, "urgent": False, "standard": False, "merge": True,
+    "note": False, "urgent": False, "standard": False, "merge": True, "cc": True,
 }
+WHOLE_ARGUMENT = frozenset({"cc"})  # `#cc add ADDRESS`: the argument is more than a word
 
 _COMMAND = re.compile(r"^\s*#([A-Za-z][\w-]*)\s*(.*?)\s*$")
 
@@ -53,6 +54,8 @@ def read_staff_letter(text: str) -> StaffLetter:
         elif not KNOWN[name] and arg:
             problems.append(f"команда #{name} пишется без аргумента («{arg}» лишнее)")
         else:
-            commands.append(Command(name, arg.split()[0] if arg else ""))
+            words = arg.split()
+            commands.append(Command(name, " ".join(words) if name in WHOLE_ARGUMENT
+                                    else words[0] if words else ""))
         i += 1
     return StaffLetter(tuple(commands), tuple(problems), "\n".join(lines[i:]).strip())

@@ -75,6 +75,10 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
     msg.body_text = staff.text
     received = _received(letter)
     notes = []
+    # Participants first: an answer written with `#cc add` goes to the one added too.
+    first = [c for c in staff.commands if c.name == "cc"]
+    for command in first:
+        apply(command, ticket, received, session, desk, sender)
     if "note" in names:
         msg.kind = "note"  # internal: kept on the ticket, never sent
     elif staff.text:
@@ -83,7 +87,8 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
     elif not staff.commands:
         notes.append("staff letter with nothing above the quote; not relayed")
     for command in staff.commands:
-        apply(command, ticket, received, session, desk)
+        if command not in first:
+            apply(command, ticket, received, session, desk, sender)
     if staff.commands:
         notes.append("commands: " + " ".join(f"#{c.name} {c.arg}".strip()
                                              for c in staff.commands))
@@ -136,13 +141,33 @@ def check(commands: tuple[Command, ...], ticket: Ticket, session: Session,
                 problems.append(f"#merge {c.arg}: обращения с таким номером нет")
             elif target.id == ticket.id:
                 problems.append(f"#merge {c.arg}: нельзя объединить обращение с самим собой")
+        elif c.name == "cc":
+            problems += _cc_problems(c.arg, ticket, desk.config)
         elif c.name == "urgent" and ticket.sla_level not in (*OPERATIONAL_OF, *STANDARD_OF):
             problems.append(f"#urgent: уровень {ticket.sla_level} не предусматривает "
                             "оперативной поддержки (только партнёры и лицензиаты, §3.1, §3.3)")
     return problems
 
 
-def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Desk) -> None:
+def _cc_problems(arg: str, ticket: Ticket, config: Config) -> list[str]:
+    words = arg.split()
+    if len(words) != 2 or words[0] not in ("add", "remove") or "@" not in words[1]:
+        return [f"#cc {arg}: пишется #cc add АДРЕС или #cc remove АДРЕС"]
+    action, address = words[0], words[1].lower()
+    people = ticket.participants or []
+    if action == "remove" and address not in people:
+        return [f"#cc remove {address}: этого адреса нет среди участников"]
+    if action == "add" and (address in config.our_addresses() or address == ticket.requester):
+        return [f"#cc add {address}: это адрес поддержки или самого заявителя"]
+    if action == "add" and address not in people and \
+            len(people) >= config.tickets.max_participants:
+        return [f"#cc add {address}: у обращения уже {len(people)} участников "
+                f"(предел [tickets] max_participants)"]
+    return []
+
+
+def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Desk,
+          actor: str = "") -> None:
     if c.name == "close":
         ticket.status, ticket.closed_at, ticket.awaiting_reaction = "closed", now, False
         desk.notifier.closed(session, ticket)
@@ -165,7 +190,13 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         ticket.emergency = False
         retime(ticket, STANDARD_OF.get(ticket.sla_level, ticket.sla_level), session, desk.sla)
     elif c.name == "merge":
-        merge(ticket, c.arg, session, desk.config.service.tid_prefix)
+        target, gained = merge(ticket, c.arg, session, desk.config.service.tid_prefix)
+        desk.notifier.merged(session, ticket, target, gained, actor)
+    elif c.name == "cc":
+        action, address = c.arg.split()
+        people = list(ticket.participants or [])
+        ticket.participants = ([*people, address.lower()] if action == "add"
+                               else [a for a in people if a != address.lower()])
 
 
 def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:
@@ -184,8 +215,9 @@ def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None
     ticket.warned_at = ticket.breach_notified_at = None
 
 
-def merge(ticket: Ticket, tid: str, session: Session, prefix: str) -> None:
-    """Move this ticket's letters into `tid` and close this one as merged."""
+def merge(ticket: Ticket, tid: str, session: Session, prefix: str) -> tuple[Ticket, list[str]]:
+    """Move this ticket's letters into `tid` and close this one as merged; returns the
+    target and the addresses it gains as participants."""
     number = parse_tid(tid.strip("[]"), prefix)
     target = session.get(Ticket, number)
     assert target is not None  # checked before
@@ -194,8 +226,10 @@ def merge(ticket: Ticket, tid: str, session: Session, prefix: str) -> None:
                     .values(ticket_id=target.id))
     session.execute(update(Reaction).where(Reaction.ticket_id == ticket.id)
                     .values(ticket_id=target.id))
-    extra = {ticket.requester, *ticket.participants} - {target.requester}
+    extra = {ticket.requester, *ticket.participants} - {target.requester} - {""}
+    gained = sorted(extra - set(target.participants or []))
     target.participants = sorted({*target.participants, *extra})
     ticket.status, ticket.merged_into, ticket.awaiting_reaction = "closed", target.tid, False
     session.expire(ticket, ["messages", "deadlines"])
     session.expire(target, ["messages", "deadlines"])
+    return target, gained

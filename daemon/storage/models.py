@@ -234,11 +234,17 @@ class Outgoing(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The caps count by mailbox (case and +tag folded) and by the sender whose letter
+    # caused this one (issue 21); both `mail.addresses.mailbox_key`.
+    recipient_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    cause_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
 
     ticket: Mapped[Ticket | None] = relationship()
 
     __table_args__ = (Index("ix_outgoing_status_next", "status", "next_attempt_at"),
-                      Index("ix_outgoing_recipient_created", "recipient", "created_at"))
+                      Index("ix_outgoing_recipient_created", "recipient", "created_at"),
+                      Index("ix_outgoing_recipient_key_created", "recipient_key", "created_at"),
+                      Index("ix_outgoing_cause_key_created", "cause_key", "created_at"))
 
 
 class MailboxState(Base):

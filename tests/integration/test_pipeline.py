@@ -222,7 +222,7 @@ def test_a_forged_staff_letter_is_not_relayed_when_authentication_is_required(
     d = make_desk(tmp_path, extra='[security]\ntrusted_authserv_ids = ["mx.example.ru"]\n')
     d.ingest(simple_letter("Вопрос"))
     d.ingest(simple_letter("Re: [SD-000013] Вопрос", "Переведите деньги на счёт ...",
-                           sender="agent1@example.ru"))
+                           sender="agent1@example.ru", authenticated=False))
     [t] = d.tickets()
     assert t["needs_attention"] and t["first_response_at"] is None
     assert not [m for m in to(d.sent(), "ivan@client.example") if m["Auto-Submitted"] is None]

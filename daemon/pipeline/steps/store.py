@@ -15,12 +15,14 @@ from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
+from daemon.mail.attachments import unjudged
 from daemon.mail.client_requests import asks_for_transcript, mentions_credentials, rating_of
 from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import format_tid, normalize_subject
 from daemon.pipeline.context import Letter
 from daemon.storage import db
 from daemon.storage.models import Attachment, Message, Reaction, Ticket
+from daemon.tickets.participants import admit
 
 UNREADABLE = "письмо не удалось разобрать; исходный текст сохранён"
 
@@ -50,13 +52,12 @@ def _open_per_agent(agents: tuple[str, ...]) -> Select[tuple[str, int]]:
 def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     p = letter.parsed
     subject = normalize_subject(p.subject, app.config.service.tid_prefix) if p else ""
-    ours = app.config.our_addresses()
-    participants = sorted({a for a in ([*p.to, *p.cc, letter.sender] if p else [])
-                           if a and a not in ours and a != letter.requester})
+    admitted = _admit(letter, app, [], [*p.to, *p.cc, letter.sender] if p else [],
+                      requester=letter.requester, earned=True)
     ticket = Ticket(subject=subject[:2000], status="new", sla_level=letter.sla_level,
                     requester=letter.requester or "", requester_name=letter.requester_name[:200],
                     requester_source=letter.requester_source,
-                    participants=participants, received_at=letter.spooled.received_at,
+                    participants=sorted(admitted), received_at=letter.spooled.received_at,
                     assignee=pick_assignee(session, app), missing_info=list(letter.missing),
                     emergency=letter.sla_level.endswith("-operational"),
                     coupon_id=letter.coupon_id)
@@ -83,6 +84,18 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     ticket.tid = format_tid(ticket.id, app.config.service.tid_prefix)
     letter.new_ticket = True
     return ticket  # not written yet: run() writes it once its clock is set
+
+
+def _admit(letter: Letter, app: App, current: list[str], candidates: list[str], *,
+           requester: str, earned: bool) -> list[str]:
+    """The participants after this letter; what was added or refused goes to staff."""
+    a = admit(current, candidates, requester=requester, ours=app.config.our_addresses(),
+              cap=app.config.tickets.max_participants, earned=earned)
+    letter.participants_added += a.added
+    letter.participants_refused.update(a.refused)
+    if a.refused:
+        letter.notes.append(f"{len(a.refused)} address(es) not added to the correspondence")
+    return a.participants
 
 
 def next_ticket_number(session: Session) -> int:
@@ -143,10 +156,14 @@ def run(letter: Letter, session: Session, app: App) -> None:
             letter.notes.append("reopened")
         elif ticket.status == "pending":
             ticket.status = "open"
-        if not new:
-            for a in ({*(p.to if p else []), *(p.cc if p else [])} - app.config.our_addresses()):
-                if a != ticket.requester and a not in ticket.participants:
-                    ticket.participants = [*ticket.participants, a]
+        if not new and p is not None:
+            # New addresses only from the ticket's own side, proven (issue 21).
+            earned = letter.auth.proven and letter.sender in (
+                ticket.requester, *(ticket.participants or []))
+            after = _admit(letter, app, list(ticket.participants or []), [*p.to, *p.cc],
+                           requester=ticket.requester, earned=earned)
+            if after != list(ticket.participants or []):
+                ticket.participants = after
         reaction = start_reaction_clock(ticket, letter, app)
     if new:
         db.insert_now(session, ticket)
@@ -164,6 +181,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.message = msg
     db.expire_loaded(session, ticket, "messages", "deadlines")
     if p is not None and p.attachments:
+        if len(letter.verdicts) != len(p.attachments):  # the attachments step failed
+            letter.verdicts = [unjudged(a.filename, a.size) for a in p.attachments]
         rows = []
         for raw, verdict in zip(p.attachments, letter.verdicts, strict=True):
             # A big attachment is written block by block, decoded from the letter.

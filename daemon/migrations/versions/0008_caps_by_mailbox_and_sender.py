@@ -1,0 +1,37 @@
+"""the caps on automatic letters count by mailbox and by the sender who caused them
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06
+
+outgoing.recipient_key is the recipient's mailbox (lower case, +tag dropped) and
+outgoing.cause_key the mailbox of the sender whose letter made us write (issue 21:
+a cap that rotating +tags or Reply-To addresses cannot dodge). Rows written before
+this revision have neither and are not counted: the cap's window is an hour.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('outgoing', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('recipient_key', sa.String(length=320), nullable=True))
+        batch_op.add_column(sa.Column('cause_key', sa.String(length=320), nullable=True))
+        batch_op.create_index('ix_outgoing_recipient_key_created',
+                              ['recipient_key', 'created_at'], unique=False)
+        batch_op.create_index('ix_outgoing_cause_key_created', ['cause_key', 'created_at'],
+                              unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outgoing', schema=None) as batch_op:
+        batch_op.drop_index('ix_outgoing_cause_key_created')
+        batch_op.drop_index('ix_outgoing_recipient_key_created')
+        batch_op.drop_column('cause_key')
+        batch_op.drop_column('recipient_key')
