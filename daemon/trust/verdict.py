@@ -47,6 +47,14 @@ class AuthVerdict:
     domain: str = ""  # the From domain judged
     source: str = ""  # "mta" (Authentication-Results of our MTA) | "own" | "" (unchecked)
     aligned: bool = False  # an SPF or DKIM pass aligned with the From domain
+    submitter: str = ""  # the login our MTA's SMTP AUTH passed (auth=pass smtp.auth=…)
+
+    def submitted_by(self, address: str) -> bool:
+        """Did `address` log in to our own MTA to send it (a staff member writing
+        through our submission port, where there is no DKIM to verify yet)?"""
+        login = self.submitter
+        return bool(login and address) and login in (address.lower(),
+                                                     address.lower().partition("@")[0])
 
     @property
     def proven(self) -> bool:
@@ -99,4 +107,6 @@ def judge(methods: Iterable[Method], from_domain: str, source: str) -> AuthVerdi
         spf=_best(m.result for m in methods if m.method == "spf"),
         dkim=_best(m.result for m in methods if m.method == "dkim"),
         dmarc=dmarc.result if dmarc is not None else NONE,
-        policy=policy, domain=domain, source=source, aligned=is_aligned)
+        policy=policy, domain=domain, source=source, aligned=is_aligned,
+        submitter=next((m.domain for m in methods if m.method == "auth" and m.result == PASS
+                        and source == "mta"), ""))

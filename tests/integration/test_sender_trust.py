@@ -277,3 +277,16 @@ def test_the_letters_we_send_carry_a_dkim_signature_that_verifies(tmp_path: Path
         assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: PUBLIC.encode())
         tampered = raw.replace(b"SD-000013", b"SD-000021")
         assert not dkim.verify(tampered, dnsfunc=lambda name, timeout=5: PUBLIC.encode())
+
+
+def test_a_staff_reply_through_our_own_submission_port_is_relayed(desk: Desk) -> None:
+    open_ticket(desk)
+    desk.ingest(simple_letter("Re: [SD-000013] Ошибка", "Проверьте сертификат.",
+                              sender="agent1@example.ru",
+                              Authentication_Results="mx.example.ru; auth=pass "
+                                                     "smtp.auth=agent1@example.ru"))
+    assert desk.tickets()[0]["first_response_at"] is not None
+    desk.ingest(simple_letter("Re: [SD-000013] Ошибка", "#close", sender="agent1@example.ru",
+                              Authentication_Results="mx.example.ru; auth=pass "
+                                                     "smtp.auth=agent2@example.ru"))
+    assert desk.tickets()[0]["status"] != "closed"  # logged in as someone else

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
@@ -22,7 +23,7 @@ from daemon.storage.models import Ticket
 
 
 @cache
-def _recent() -> Select[tuple[int, int]]:
+def _recent() -> Any:  # a Select of (count, newest id)
     t = Ticket.__table__.c
     return (select(func.count(), func.max(t.id))
             .where(t.requester == bindparam("requester"), t.received_at >= bindparam("since")))

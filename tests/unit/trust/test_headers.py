@@ -97,3 +97,14 @@ def test_the_dmarc_policy_is_read_from_its_comment() -> None:
 
 def test_no_trusted_id_trusts_nothing() -> None:
     assert ours([ar("mx.example.ru; dmarc=pass header.from=example.ru")], [], ()) == []
+
+
+def test_smtp_auth_at_our_own_mta_names_the_submitter() -> None:
+    v = judge(methods(ours([ar("mx.example.ru; auth=pass smtp.auth=agent1@example.ru")],
+                           TRUSTED, ())), "example.ru", "mta")
+    assert v.verdict == "none" and v.submitted_by("agent1@example.ru")
+    assert not v.submitted_by("agent2@example.ru")
+    short = judge(methods([("mx.example.ru; auth=pass smtp.auth=agent1")]), "example.ru", "mta")
+    assert short.submitted_by("Agent1@example.ru")
+    failed = judge(methods(["mx.example.ru; auth=fail smtp.auth=agent1"]), "example.ru", "mta")
+    assert not failed.submitted_by("agent1@example.ru")
