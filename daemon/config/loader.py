@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from daemon.config import sla_config
-from daemon.config.schema import Config, ConfigError, parse_duration
+from daemon.config.schema import Config, ConfigError, Duration, parse_duration
 
 DEFAULT_CONFIG_PATHS = (Path("config/supportd.toml"), Path("/etc/supportd/supportd.toml"))
 
@@ -43,6 +43,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             raise ConfigError(key, "must be a table")
         return types.MappingProxyType(
             {str(k): _coerce(f"{key}.{k}", vtype, v) for k, v in value.items()})
+    if hint is Duration:
+        return _duration(key, value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"must be true or false, not {value!r}")
@@ -62,6 +64,23 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             raise ConfigError(key, f"must be a string, not {value!r}")
         return value
     raise ConfigError(key, f"unsupported type {hint!r}")  # a bug in the declarations
+
+
+def _duration(key: str, value: Any) -> str:
+    """A duration key's value: "90s", "30m", "6h", "2d", or whole seconds (300)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(key, f"{value!r} is not a duration: write whole seconds (300) "
+                               "or '90s', '30m', '6h', '2d'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(key, f"{value} is negative: write whole seconds (300) "
+                                   "or '90s', '30m', '6h', '2d'")
+        return f"{value}s"
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
+    return value
 
 
 def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
@@ -96,6 +115,18 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     return cfg
 
 
+def _durations(cfg: Config) -> list[tuple[str, str]]:
+    """Every key declared as a `Duration`, with its value: ("imap.poll_interval", "60s")."""
+    found = []
+    for section in dataclasses.fields(cfg):
+        value = getattr(cfg, section.name)
+        if dataclasses.is_dataclass(value):
+            hints = typing.get_type_hints(type(value))
+            found += [(f"{section.name}.{f.name}", getattr(value, f.name))
+                      for f in dataclasses.fields(value) if hints[f.name] is Duration]
+    return found
+
+
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
@@ -124,11 +155,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("outbound.max_attempts", "must be at least 1")
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("imap.username", "is required when imap.enabled is true")
-    for key, text in (("imap.poll_interval", cfg.imap.poll_interval),
-                      ("outbound.retry_base", cfg.outbound.retry_base),
-                      ("outbound.retry_max", cfg.outbound.retry_max),
-                      ("screen.duplicate_window", cfg.screen.duplicate_window),
-                      ("scheduler.sweep_interval", cfg.scheduler.sweep_interval)):
+    for key, text in _durations(cfg):  # a Config built in code, not read from TOML
         try:
             parse_duration(text)
         except ValueError as exc:

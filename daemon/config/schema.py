@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +39,11 @@ def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasse
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+
+# A key holding an interval: "45s", "90m", "6h", "2d", or a whole number of seconds
+# (`poll_interval = 300`), which the loader writes as "300s". Declared with this type,
+# a key is checked by the loader, which names it when the value is bad.
+Duration = NewType("Duration", str)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -95,7 +100,7 @@ class ImapConfig:
     folder: str = doc("folder to read", "INBOX")
     processed_folder: str = doc("move processed letters here; empty: flag them \\Seen", "")
     idle: bool = doc("use IMAP IDLE when the server offers it", True)
-    poll_interval: str = doc("how often to poll without IDLE", "60s")
+    poll_interval: Duration = doc("how often to poll without IDLE", "60s")
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,8 @@ class OutboundConfig:
     password_file: str = doc("file holding the relay password", "")
     timeout: int = doc("seconds to wait for the relay", 30)
     max_attempts: int = doc("attempts before a letter is marked failed", 20)
-    retry_base: str = doc("first retry delay; doubles each attempt", "30s")
-    retry_max: str = doc("longest delay between attempts", "1h")
+    retry_base: Duration = doc("first retry delay; doubles each attempt", "30s")
+    retry_max: Duration = doc("longest delay between attempts", "1h")
     auto_cap_per_hour: int = doc("most automatic letters to one address per hour", 10)
 
 
@@ -146,7 +151,7 @@ class CalendarConfig:
 
 @dataclass(frozen=True)
 class ScreenConfig:
-    duplicate_window: str = doc("same sender+subject+body within this is a resend", "24h")
+    duplicate_window: Duration = doc("same sender+subject+body within this is a resend", "24h")
     urgent_words: tuple[str, ...] = doc(
         "words in a subject that mark an emergency", ("срочно", "авария", "urgent"))
 
@@ -159,7 +164,7 @@ class SecurityConfig:
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    sweep_interval: str = doc("how often deadlines are checked", "60s")
+    sweep_interval: Duration = doc("how often deadlines are checked", "60s")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
 
 

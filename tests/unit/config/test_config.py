@@ -56,6 +56,12 @@ def test_the_demo_config_is_valid() -> None:
     ('[calendar.overrides]\n"2026-12-31" = "off"\n"20261231" = "working"',
      "calendar.overrides.20261231"),
     ('[imap]\nenabled = true', "imap.username"),
+    ("[imap]\npoll_interval = 2.5", "imap.poll_interval"),
+    ("[imap]\npoll_interval = -300", "imap.poll_interval"),
+    ("[imap]\npoll_interval = true", "imap.poll_interval"),
+    ('[imap]\npoll_interval = "-5s"', "imap.poll_interval"),
+    ("[scheduler]\nsweep_interval = 0.5", "scheduler.sweep_interval"),
+    ("[screen]\nduplicate_window = [60]", "screen.duplicate_window"),
     ("[service\naddress = 1", "(file)"),
 ])
 def test_a_bad_value_names_its_key(tmp_path: Path, text: str, key: str) -> None:
@@ -84,6 +90,36 @@ def test_levels_and_overrides_from_config(tmp_path: Path) -> None:
                                                ("2d", 172800)])
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_whole_seconds_are_a_duration(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, "[imap]\npoll_interval = 300\n[outbound]\nretry_base = 0\n"
+                               'retry_max = "2h"\n[scheduler]\nsweep_interval = 45\n'
+                               "[screen]\nduplicate_window = 86400\n"))
+    assert parse_duration(cfg.imap.poll_interval).total_seconds() == 300
+    assert parse_duration(cfg.outbound.retry_base).total_seconds() == 0
+    assert parse_duration(cfg.outbound.retry_max).total_seconds() == 7200
+    assert parse_duration(cfg.scheduler.sweep_interval).total_seconds() == 45
+    assert parse_duration(cfg.screen.duplicate_window).total_seconds() == 86400
+
+
+def test_a_bad_duration_says_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, "[imap]\npoll_interval = 2.5\n"))
+    assert str(err.value) == ("imap.poll_interval: 2.5 is not a duration: write whole seconds "
+                              "(300) or '90s', '30m', '6h', '2d'")
+
+
+def test_a_config_built_in_code_has_its_durations_checked() -> None:
+    import dataclasses
+
+    from daemon.config.loader import validate
+    from daemon.config.schema import Config, Duration, SchedulerConfig
+
+    cfg = Config(scheduler=SchedulerConfig(sweep_interval=Duration("often")))
+    with pytest.raises(ConfigError) as err:
+        validate(dataclasses.replace(cfg))
+    assert err.value.key == "scheduler.sweep_interval"
 
 
 @pytest.mark.parametrize(("n", "word"), [(1, "час"), (2, "часа"), (4, "часа"), (5, "часов"),
