@@ -26,6 +26,7 @@ from daemon.storage import db
 from daemon.storage.spool import Spool, SpooledLetter
 
 if TYPE_CHECKING:
+    from daemon.outbound.oauth2 import OAuthError
     from daemon.outbound.outbox import Outbox
 
 
@@ -64,6 +65,16 @@ class App:
         from daemon.outbound.outbox import Outbox
 
         return Outbox(self.config, self.sessions, self.spool, self.now)
+
+    def token_alarm(self, section: str) -> Callable[[OAuthError], None]:
+        """What tells the admins, once, that `[imap]` or `[outbound]` has lost its
+        OAuth2 refresh token (a letter and a marker beside the token's file)."""
+        from daemon.outbound.oauth2 import TokenSettings
+        from daemon.outbound.token_alarm import TokenAlarm
+
+        box = self.config.imap if section == "imap" else self.config.outbound
+        return TokenAlarm(TokenSettings.of(section, box), f"{box.host}:{box.port}",
+                          self.sessions, lambda: self.notifier)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

@@ -53,6 +53,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"config error: calendar: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EX_CONFIG
     print(f"config ok: {args.cfg.source}")
+    if args.probe:
+        from daemon.cli.probe import probe
+
+        return probe(args.cfg)
     return 0
 
 
@@ -200,7 +204,8 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
 
     app = _app(args)
     try:
-        report = outbox.flush(app.outbox, outbox.make_transport(app.config.outbound), force=True)
+        transport = outbox.make_transport(app.config.outbound, app.token_alarm("outbound"))
+        report = outbox.flush(app.outbox, transport, force=True)
     except Exception as exc:
         if db.is_temporary(exc):
             print(f"database unavailable: {exc}", file=sys.stderr)
@@ -367,6 +372,24 @@ def _count(text: str) -> int:
     return n
 
 
+def _add_tickets(sub: Any) -> None:
+    tp = sub.add_parser("tickets", help="tickets").add_subparsers(dest="t_command",
+                                                                  required=True)
+    s = tp.add_parser("list", help="tickets, latest first; says how many match")
+    s.add_argument("--json", action="store_true",
+                   help='{"total": N, "offset": O, "limit": L or null, "tickets": [...]}')
+    s.add_argument("--status", choices=("new", "open", "pending", "closed"))
+    shown = s.add_mutually_exclusive_group()
+    shown.add_argument("--limit", type=_count, default=100, help="show N (default 100)")
+    shown.add_argument("--all", action="store_true", help="show every matching ticket")
+    s.add_argument("--offset", type=_count, default=0, help="skip the N latest")
+    s.set_defaults(func=cmd_tickets_list)
+    s = tp.add_parser("show")
+    s.add_argument("tid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_tickets_show)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
     p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
@@ -386,27 +409,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
+    s.add_argument("--probe", action="store_true",
+                   help="also connect to the IMAP mailbox and the SMTP relay and log in "
+                        "(OAuth2 tokens renewed); non-zero when one cannot be reached")
     s.set_defaults(func=cmd_check_config)
 
     dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     dbp.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
         func=cmd_db_upgrade)
 
-    tp = sub.add_parser("tickets", help="tickets").add_subparsers(dest="t_command",
-                                                                  required=True)
-    s = tp.add_parser("list", help="tickets, latest first; says how many match")
-    s.add_argument("--json", action="store_true",
-                   help='{"total": N, "offset": O, "limit": L or null, "tickets": [...]}')
-    s.add_argument("--status", choices=("new", "open", "pending", "closed"))
-    shown = s.add_mutually_exclusive_group()
-    shown.add_argument("--limit", type=_count, default=100, help="show N (default 100)")
-    shown.add_argument("--all", action="store_true", help="show every matching ticket")
-    s.add_argument("--offset", type=_count, default=0, help="skip the N latest")
-    s.set_defaults(func=cmd_tickets_list)
-    s = tp.add_parser("show")
-    s.add_argument("tid")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_tickets_show)
+    _add_tickets(sub)
 
     op = sub.add_parser("outbox", help="outgoing letters").add_subparsers(dest="o_command",
                                                                           required=True)

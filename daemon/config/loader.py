@@ -17,10 +17,18 @@ from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from daemon.config import sla_config
-from daemon.config.schema import Config, ConfigError, Duration, parse_duration
+from daemon.config.schema import (
+    Config,
+    ConfigError,
+    Duration,
+    ImapConfig,
+    OutboundConfig,
+    parse_duration,
+)
 
 DEFAULT_CONFIG_PATHS = (Path("config/supportd.toml"), Path("/etc/supportd/supportd.toml"))
 
@@ -127,6 +135,39 @@ def _durations(cfg: Config) -> list[tuple[str, str]]:
     return found
 
 
+_OAUTH_REQUIRED = ("username", "oauth_token_url", "oauth_client_id", "oauth_refresh_token_file")
+_OAUTH_KEYS = ("oauth_token_url", "oauth_client_id", "oauth_client_secret_file",
+               "oauth_refresh_token_file", "oauth_scope")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _validate_oauth(section: str, box: ImapConfig | OutboundConfig) -> None:
+    """`auth` and the OAuth2 keys of [imap] or [outbound]."""
+    if box.auth not in ("password", "xoauth2", "oauthbearer"):
+        raise ConfigError(f"{section}.auth", f"{box.auth!r}: use password, xoauth2 or "
+                                             "oauthbearer")
+    if box.auth == "password":
+        stray = next((k for k in _OAUTH_KEYS if getattr(box, k)), None)
+        if stray is not None:
+            raise ConfigError(f"{section}.auth", f"is 'password' but {section}.{stray} is "
+                                                 "set: use 'xoauth2' or 'oauthbearer'")
+        return
+    for key in _OAUTH_REQUIRED:
+        if not getattr(box, key):
+            raise ConfigError(f"{section}.{key}",
+                              f"is required when {section}.auth is {box.auth!r}")
+    if box.password_file:
+        raise ConfigError(f"{section}.password_file",
+                          f"is not read when {section}.auth is {box.auth!r}; remove it")
+    url = urlsplit(box.oauth_token_url)
+    # The client secret and the refresh token travel in the request: TLS, except to
+    # this host (a local token proxy, the tests).
+    if not url.hostname or not (url.scheme == "https" or (
+            url.scheme == "http" and url.hostname in _LOOPBACK)):
+        raise ConfigError(f"{section}.oauth_token_url",
+                          f"{box.oauth_token_url!r} is not an https:// URL")
+
+
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
@@ -155,6 +196,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("outbound.max_attempts", "must be at least 1")
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("imap.username", "is required when imap.enabled is true")
+    for section, box in (("imap", cfg.imap), ("outbound", cfg.outbound)):
+        _validate_oauth(section, box)
     for key, text in _durations(cfg):  # a Config built in code, not read from TOML
         try:
             parse_duration(text)

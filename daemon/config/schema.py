@@ -101,6 +101,16 @@ class ImapConfig:
     processed_folder: str = doc("move processed letters here; empty: flag them \\Seen", "")
     idle: bool = doc("use IMAP IDLE when the server offers it", True)
     poll_interval: Duration = doc("how often to poll without IDLE", "60s")
+    auth: str = doc("'password', 'xoauth2' or 'oauthbearer' (OAuth2: Microsoft 365, Gmail, "
+                    "Yandex 360)", "password")
+    oauth_token_url: str = doc("OAuth2 token endpoint the refresh token is traded at", "")
+    oauth_client_id: str = doc("OAuth2 client (application) id", "")
+    oauth_client_secret_file: str = doc(
+        "file holding the OAuth2 client secret; empty for a public client", "")
+    oauth_refresh_token_file: str = doc(
+        "file holding the refresh token (first line); a rotated one is written back", "")
+    oauth_scope: str = doc("scopes asked for on renewal, space-separated; empty: as granted",
+                           "")
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,16 @@ class OutboundConfig:
     retry_base: Duration = doc("first retry delay; doubles each attempt", "30s")
     retry_max: Duration = doc("longest delay between attempts", "1h")
     auto_cap_per_hour: int = doc("most automatic letters to one address per hour", 10)
+    auth: str = doc("relay login: 'password' (username and password_file, if any), "
+                    "'xoauth2' or 'oauthbearer'", "password")
+    oauth_token_url: str = doc("OAuth2 token endpoint the refresh token is traded at", "")
+    oauth_client_id: str = doc("OAuth2 client (application) id", "")
+    oauth_client_secret_file: str = doc(
+        "file holding the OAuth2 client secret; empty for a public client", "")
+    oauth_refresh_token_file: str = doc(
+        "file holding the refresh token (first line); a rotated one is written back", "")
+    oauth_scope: str = doc("scopes asked for on renewal, space-separated; empty: as granted",
+                           "")
 
 
 @dataclass(frozen=True)

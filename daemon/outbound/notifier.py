@@ -318,6 +318,21 @@ class Notifier:
                    tagged_subject(ticket.tid or "", f"Переписка по обращению: {ticket.subject}"),
                    text, None, in_reply_to=letter.message_id, references=letter.references)
 
+    def token_refused(self, session: Session, *, section: str, account: str, server: str,
+                      token_url: str, token_file: str, error: str) -> list[str]:
+        """The admins hear that an OAuth2 refresh token can no longer be renewed: the head
+        of support (everyone on the staff list when nobody is head). Their addresses."""
+        heads = [s for s in self.config.staff if s.role == "head"] or list(self.config.staff)
+        text = self.render("staff/oauth_refused.txt.j2", mailbox=section == "imap",
+                           account=account, server=server, token_url=token_url,
+                           token_file=token_file, error=error)
+        what = "чтение почты (IMAP)" if section == "imap" else "отправка писем (SMTP)"
+        subject = f"Остановлена {what}: не обновляется токен OAuth2 для {account}"
+        for member in heads:
+            self.queue(session, None, "oauth-refused", member.email, subject, text, None,
+                       automatic=False, auto_submitted="auto-generated")
+        return [m.email for m in heads]
+
     def relay_staff_reply(self, session: Session, ticket: Ticket, member: StaffMember | None,
                           text: str) -> None:
         body = self.render("client/reply.txt.j2", ticket=ticket, text=text)
