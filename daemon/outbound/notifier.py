@@ -326,8 +326,9 @@ class Notifier:
         text = self.render("staff/oauth_refused.txt.j2", mailbox=section == "imap",
                            account=account, server=server, token_url=token_url,
                            token_file=token_file, error=error)
-        what = "чтение почты (IMAP)" if section == "imap" else "отправка писем (SMTP)"
-        subject = f"Остановлена {what}: не обновляется токен OAuth2 для {account}"
+        what = "Остановлено чтение почты (IMAP)" if section == "imap" else \
+            "Остановлена отправка писем (SMTP)"
+        subject = f"{what}: не обновляется токен OAuth2 для {account}"
         for member in heads:
             self.queue(session, None, "oauth-refused", member.email, subject, text, None,
                        automatic=False, auto_submitted="auto-generated")
