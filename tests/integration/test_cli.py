@@ -172,3 +172,25 @@ def test_tickets_list_says_how_many_match_and_which_are_shown(tmp_path: Path) ->
         p = cli(config, "tickets", "list", *bad)
         assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
             "supportd tickets list: error:"), p.stderr
+
+
+def test_check_config_probe_says_what_it_cannot_reach(tmp_path: Path) -> None:
+    from bench.harness.desk_config import free_port
+
+    quiet = write_config(tmp_path / "quiet")
+    p = cli(quiet, "check-config", "--probe")
+    assert p.returncode == 0 and p.stdout.splitlines()[-1].startswith("probe: nothing to reach")
+    closed = free_port()
+    password = tmp_path / "relay.password"
+    password.write_text("secret\n", encoding="utf-8")
+    config = write_config(tmp_path / "away", outbound=(
+        f'transport = "smtp"\nhost = "127.0.0.1"\nport = {closed}\ntimeout = 5\n'
+        f'username = "desk"\npassword_file = "{password}"'))
+    p = cli(config, "check-config", "--probe")
+    assert p.returncode == 75 and p.stdout.startswith("config ok:")
+    assert p.stderr.strip() == (f"relay: 127.0.0.1:{closed} (password as desk): unreachable: "
+                                "ConnectionRefusedError: [Errno 111] Connection refused")
+    password.unlink()
+    p = cli(config, "check-config", "--probe")
+    assert p.returncode == 78
+    assert p.stderr.strip().endswith(f"cannot read {password}: No such file or directory")
