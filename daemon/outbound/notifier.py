@@ -318,16 +318,18 @@ class Notifier:
                    tagged_subject(ticket.tid or "", f"Переписка по обращению: {ticket.subject}"),
                    text, None, in_reply_to=letter.message_id, references=letter.references)
 
-    def token_refused(self, session: Session, *, section: str, account: str, server: str,
-                      token_url: str, token_file: str, error: str) -> list[str]:
-        """The admins hear that an OAuth2 refresh token can no longer be renewed: the head
-        of support (everyone on the staff list when nobody is head). Their addresses."""
+    def token_refused(self, session: Session, *, sections: tuple[str, ...], account: str,
+                      server: str, token_url: str, token_file: str, error: str) -> list[str]:
+        """The admins hear that an OAuth2 refresh token can no longer be renewed, and what
+        stopped with it (`sections`: "imap", "outbound" or both, sharing the token): the
+        head of support (everyone on the staff list when nobody is head). Their addresses."""
         heads = [s for s in self.config.staff if s.role == "head"] or list(self.config.staff)
-        text = self.render("staff/oauth_refused.txt.j2", mailbox=section == "imap",
+        mailbox, relay = "imap" in sections, "outbound" in sections
+        text = self.render("staff/oauth_refused.txt.j2", mailbox=mailbox, relay=relay,
                            account=account, server=server, token_url=token_url,
                            token_file=token_file, error=error)
-        what = "Остановлено чтение почты (IMAP)" if section == "imap" else \
-            "Остановлена отправка писем (SMTP)"
+        what = "Остановлены чтение и отправка почты" if mailbox and relay else \
+            "Остановлено чтение почты (IMAP)" if mailbox else "Остановлена отправка писем (SMTP)"
         subject = f"{what}: не обновляется токен OAuth2 для {account}"
         for member in heads:
             self.queue(session, None, "oauth-refused", member.email, subject, text, None,

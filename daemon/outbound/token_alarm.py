@@ -26,10 +26,11 @@ log = structlog.get_logger("supportd.oauth")
 
 
 class TokenAlarm:
-    def __init__(self, settings: TokenSettings, server: str,
+    def __init__(self, settings: TokenSettings, server: str, sections: tuple[str, ...],
                  sessions: sessionmaker[Session], notifier: Callable[[], Notifier]) -> None:
         self.settings = settings
         self.server = server  # "imap.example.com:993", for the letter
+        self.sections = sections  # what stops with this token: "imap", "outbound" or both
         self.sessions = sessions
         self.notifier = notifier
 
@@ -40,7 +41,7 @@ class TokenAlarm:
                 return
             with db.unit_of_work(self.sessions) as session:
                 told = self.notifier().token_refused(
-                    session, section=s.section, account=s.username, server=self.server,
+                    session, sections=self.sections, account=s.username, server=self.server,
                     token_url=s.token_url, token_file=s.refresh_token_file, error=str(refusal))
             try:
                 write_atomically(s.refused_marker, json.dumps({

@@ -58,12 +58,25 @@ class OAuthDesk:
                               capture_output=True, text=True, timeout=120, cwd=PROJECT)
 
 
-def write_desk(root: Path, server: Dovecot, endpoint: TokenEndpoint, auth: str) -> OAuthDesk:
+def write_desk(root: Path, server: Dovecot, endpoint: TokenEndpoint, auth: str,
+               shared: bool = False) -> OAuthDesk:
     root.mkdir(parents=True, exist_ok=True)
     (root / "oauth").mkdir()
     refresh = root / "oauth" / "imap.refresh"
     refresh.write_text(endpoint.first_refresh_token + "\n", encoding="utf-8")
     refresh.chmod(0o600)
+    scope = "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+    # shared: the relay logs in with the same refresh token (one token, both scopes).
+    outbound = f"""transport = "smtp"
+host = "127.0.0.1"
+port = {server.port}
+username = "{server.user}"
+auth = "{auth}"
+oauth_token_url = "{endpoint.token_url}"
+oauth_client_id = "{endpoint.client_id}"
+oauth_refresh_token_file = "{refresh}"
+oauth_scope = "{scope}"
+""" if shared else f'transport = "maildir"\nmaildir = "{root}/outbox"\n'
     path = root / "supportd.toml"
     path.write_text(f"""[service]
 address = "techsupport@example.ru"
@@ -85,14 +98,12 @@ auth = "{auth}"
 oauth_token_url = "{endpoint.token_url}"
 oauth_client_id = "{endpoint.client_id}"
 oauth_refresh_token_file = "{refresh}"
-oauth_scope = "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+oauth_scope = "{scope}"
 idle = false
 poll_interval = 1
 
 [outbound]
-transport = "maildir"
-maildir = "{root}/outbox"
-
+{outbound}
 [logging]
 format = "json"
 {STAFF}""", encoding="utf-8")
@@ -104,12 +115,12 @@ format = "json"
 
 
 @contextmanager
-def oauth_desk(root: Path, auth: str = "xoauth2", **endpoint_kw: object
-               ) -> Iterator[OAuthDesk]:
+def oauth_desk(root: Path, auth: str = "xoauth2", shared: bool = False,
+               **endpoint_kw: object) -> Iterator[OAuthDesk]:
     Dovecot.require()
     with running_endpoint("support", **endpoint_kw) as endpoint, \
             running_dovecot(oauth2_introspection_url=endpoint.introspection_url) as server:
-        desk = write_desk(root, server, endpoint, auth)
+        desk = write_desk(root, server, endpoint, auth, shared)
         try:
             yield desk
         finally:
@@ -240,3 +251,26 @@ def test_the_letter_to_the_head_of_support_says_what_to_do(tmp_path: Path) -> No
         assert "invalid_grant" in text and str(desk.refresh_file) in text
         assert "supportd check-config --probe" in text
         assert "письма, приходящие в этот ящик, не читаются" in text
+
+
+def test_a_token_shared_with_the_relay_is_told_once_for_both(tmp_path: Path) -> None:
+    from daemon.outbound.oauth2 import TokenSettings, TokenSource
+
+    with oauth_desk(tmp_path, shared=True) as desk:
+        desk.endpoint.revoke()
+        with pytest.raises(OAuthError):
+            desk.poller().poll_once()
+        relay_tokens = TokenSource(TokenSettings.of("outbound", desk.app.config.outbound),
+                                   on_refusal=desk.app.token_alarm("outbound"))
+        with pytest.raises(OAuthError):
+            relay_tokens.access_token()  # the outbox meets the same refusal
+        [told] = desk.admin_letters()
+        assert told.subject == ("Остановлены чтение и отправка почты: не обновляется токен "
+                                "OAuth2 для support")
+        import email
+        import email.policy
+
+        msg = email.message_from_bytes(told.raw, policy=email.policy.default)
+        text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "письма, приходящие в этот ящик, не читаются" in text
+        assert "не отправляются и ждут в очереди" in text
