@@ -22,18 +22,15 @@ arrive, so the k-th new letter opens ticket `ticket_base + k`; replies name
 that ticket's TID. `ticket_base` lets the scale benchmark put the corpus on top
 of a database that already holds `ticket_base` tickets.
 
-Run `python bench/corpus.py --n 1000 --out DIR` to write the letters as files.
+How each client writes its MIME is bench/corpus_mime.py. Run
+`python bench/corpus.py --n 1000 --out DIR` to write the letters as files.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import random
-import struct
 import sys
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -41,6 +38,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.corpus_mime import (  # noqa: E402
+    attachment_part,
+    b64_lines,
+    enc_addr,
+    enc_header,
+    html_of,
+    multipart,
+    screenshot,
+    text_part,
+)
 from daemon.threading_tid import format_tid  # noqa: E402
 
 DESK = "techsupport@example.ru"
@@ -139,142 +146,6 @@ AUTO_SUBJECTS = ["Автоответ: ", "Out of Office: ", "Автоматич�
 # (style, charset, weight) for new letters
 STYLES = [("thunderbird", "utf-8", 26), ("gmail", "utf-8", 20), ("outlook", "windows-1251", 20),
           ("thebat", "koi8-r", 14), ("mailru-html", "utf-8", 12), ("ascii", "us-ascii", 8)]
-
-# ---------------------------------------------------------------- encoding helpers
-
-
-_FALLBACK = str.maketrans({"—": "-", "–": "-", "«": '"', "»": '"', "№": "N", "…": "..."})
-
-
-def fit(text: str, charset: str) -> str:
-    """What a client in `charset` could type: KOI8-R has no dashes or guillemets."""
-    try:
-        text.encode(charset)
-        return text
-    except UnicodeEncodeError:
-        return text.translate(_FALLBACK).encode(charset, "replace").decode(charset)
-
-
-def _encoded_words(text: str, charset: str, how: str) -> list[str]:
-    """RFC 2047 encoded words of at most ~75 characters, split on character bounds."""
-    words, chunk = [], ""
-    limit = 45 if how == "B" else 22  # bytes of payload per word, roughly
-
-    def flush(c: str) -> None:
-        data = c.encode(charset)
-        if how == "B":
-            payload = base64.b64encode(data).decode()
-        else:
-            payload = "".join(
-                "_" if b == 32 else chr(b) if (48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122)
-                else f"={b:02X}" for b in data)
-        words.append(f"=?{charset.upper()}?{how}?{payload}?=")
-
-    for ch in text:
-        if len((chunk + ch).encode(charset)) > limit:
-            flush(chunk)
-            chunk = ""
-        chunk += ch
-    if chunk:
-        flush(chunk)
-    return words
-
-
-def enc_header(text: str, charset: str, how: str = "B") -> str:
-    if charset == "us-ascii" and text.isascii():
-        return text
-    cs = "utf-8" if charset == "us-ascii" else charset
-    return (CRLF + " ").join(_encoded_words(fit(text, cs), cs, how))
-
-
-def enc_addr(name: str, addr: str, charset: str) -> str:
-    return f"{enc_header(name, charset)} <{addr}>"
-
-
-def b64_lines(data: bytes) -> str:
-    text = base64.b64encode(data).decode()
-    return CRLF.join(text[i:i + 76] for i in range(0, len(text), 76))
-
-
-def qp(text: str, charset: str) -> str:
-    data = text.replace("\r\n", "\n").encode(charset)
-    out = binascii.b2a_qp(data, istext=True).decode("ascii")
-    return out.replace("\n", CRLF)
-
-
-def text_part(text: str, charset: str, cte: str, subtype: str = "plain",
-              flowed: bool = False) -> bytes:
-    text = fit(text, charset)
-    params = f'; charset="{charset}"' + ("; format=flowed" if flowed else "")
-    head = f"Content-Type: text/{subtype}{params}{CRLF}Content-Transfer-Encoding: {cte}{CRLF}"
-    if cte == "base64":
-        body = b64_lines(text.encode(charset))
-    elif cte == "quoted-printable":
-        body = qp(text, charset)
-    else:
-        body = text.replace("\r\n", "\n").replace("\n", CRLF)
-    return (head + CRLF).encode("ascii") + body.encode(charset, "replace") + CRLF.encode()
-
-
-def multipart(subtype: str, parts: list[bytes], boundary: str) -> bytes:
-    out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"{CRLF}{CRLF}'
-           f"This is a multi-part message in MIME format.{CRLF}".encode()]
-    for p in parts:
-        out.append(f"--{boundary}{CRLF}".encode() + p)
-    out.append(f"--{boundary}--{CRLF}".encode())
-    return b"".join(out)
-
-
-def html_of(text: str) -> str:
-    paras = "".join(f"<p>{line}</p>" for line in text.split("\r\n") if line.strip())
-    return (f'<html><head><meta http-equiv="Content-Type" content="text/html">'
-            f"<style>p{{margin:0;font-family:Calibri}}</style></head>"
-            f"<body><div>{paras}</div></body></html>")
-
-
-# ---------------------------------------------------------------- screenshots
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def screenshot(rnd: random.Random, size: int) -> tuple[str, str, bytes]:
-    """(file name, MIME type, bytes) of a PNG or JPEG of about `size` bytes.
-
-    The pixels are noise (screenshots are already compressed, so noise is a fair
-    stand-in); the headers are real, so type sniffing sees a PNG or a JPEG."""
-    names_png = ["screenshot.png", "Снимок экрана 2026-11-20 в 14.32.10.png", "image001.png",
-                 "ошибка.png", "Screenshot_20261120-143210.png"]
-    names_jpg = ["IMG_2041.JPG", "photo_2026-11-20.jpg", "скрин.jpg"]
-    if rnd.random() < 0.7:
-        w, h = rnd.choice([(1920, 1080), (1366, 768), (1280, 1024), (2560, 1440)])
-        ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-        body = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-                + _png_chunk(b"IDAT", rnd.randbytes(max(0, size - 57))) + _png_chunk(b"IEND", b""))
-        return rnd.choice(names_png), "image/png", body
-    head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    return rnd.choice(names_jpg), "image/jpeg", head + rnd.randbytes(size - 22) + b"\xff\xd9"
-
-
-def attachment_part(name: str, ctype: str, data: bytes, rnd: random.Random) -> bytes:
-    if name.isascii():
-        disp = f'attachment; filename="{name}"'
-        ct = f'{ctype}; name="{name}"'
-    elif rnd.random() < 0.5:  # RFC 2231 (Thunderbird, Apple Mail)
-        from urllib.parse import quote
-
-        disp = f"attachment;{CRLF} filename*=UTF-8''{quote(name)}"
-        ct = f"{ctype};{CRLF} name*=UTF-8''{quote(name)}"
-    else:  # RFC 2047 in a parameter (Outlook, Gmail): wrong but everywhere
-        encoded = enc_header(name, "utf-8").replace(CRLF + " ", "")
-        disp = f'attachment; filename="{encoded}"'
-        ct = f'{ctype}; name="{encoded}"'
-    return (f"Content-Type: {ct}{CRLF}Content-Transfer-Encoding: base64{CRLF}"
-            f"Content-Disposition: {disp}{CRLF}{CRLF}").encode() + b64_lines(data).encode() + \
-        CRLF.encode()
-
 
 # ---------------------------------------------------------------- letters
 
@@ -383,87 +254,115 @@ def _content(client: Client, text: str, rnd: random.Random, shot: tuple | None,
 def generate(n: int = 1000, seed: int = 1, ticket_base: int = 0,
              prefix: str = "SD", tag: str = "") -> list[CorpusLetter]:
     """`n` letters; `tag` goes into every client address (keeps corpora apart)."""
-    rnd = random.Random(seed)
-    letters: list[CorpusLetter] = []
-    threads: list[Thread] = []
-    new_count = 0
+    writer = _Writer(random.Random(seed), ticket_base, prefix, tag)
     when = START
-    serial = 0
     for i in range(n):
-        when += timedelta(seconds=rnd.randint(5, 90))
+        when += timedelta(seconds=writer.rnd.randint(5, 90))
+        writer.letters.append(writer.next_letter(i, when))
+    return writer.letters
+
+
+class _Writer:
+    """The corpus being written: its one random source, the letters so far, and the
+    threads (tickets) later letters answer. The order of the draws from `rnd` is
+    the corpus: a change in it changes every letter after."""
+
+    def __init__(self, rnd: random.Random, ticket_base: int, prefix: str, tag: str) -> None:
+        self.rnd, self.ticket_base, self.prefix, self.tag = rnd, ticket_base, prefix, tag
+        self.letters: list[CorpusLetter] = []
+        self.threads: list[Thread] = []
+        self.new_count = 0
+        self.serial = 0
+
+    def next_letter(self, i: int, when: datetime) -> CorpusLetter:
+        rnd = self.rnd
         roll = rnd.random()
-        if len(threads) < 5:
+        if len(self.threads) < 5:
             roll = 1.0  # the first letters can only be new
         shot = None
         if rnd.random() < 0.20:
             shot = screenshot(rnd, rnd.randint(50_000, 300_000))
         boundary = f"----=_Part_{rnd.getrandbits(48):012x}"
         mid = f"<{rnd.getrandbits(64):016x}.{i}@{'mail.client.example'}>"
-        if roll < 0.02 and letters:  # the same bytes again: an MTA retried
-            orig = rnd.choice(letters[-50:])
-            letters.append(CorpusLetter(i, "duplicate", orig.style, orig.sender, orig.raw,
-                                        orig.ticket, orig.has_screenshot))
-            continue
+        if roll < 0.02 and self.letters:  # the same bytes again: an MTA retried
+            return self._duplicate(i)
         if roll < 0.03:  # an out-of-office answer to our acknowledgement
-            t = rnd.choice(threads[-200:])
-            with_tid = rnd.random() < 0.5
-            subject = rnd.choice(AUTO_SUBJECTS) + (
-                f"[{format_tid(t.ticket, prefix)}] {t.subject}" if with_tid else t.subject)
-            text = (f"Здравствуйте!\r\n\r\nЯ в отпуске до {when.day + 7} ноября, "
-                    "без доступа к почте. По срочным вопросам звоните +7 495 000-00-00."
-                    "\r\n\r\n" + t.client.name + "\r\n")
-            head = _headers(t.client, subject, mid, when,
-                            ["Auto-Submitted: auto-replied", "X-Autoreply: yes",
-                             f"In-Reply-To: <supportd.ack.{t.ticket}.{i:016x}@example.ru>"])
-            raw = head.encode("ascii") + text_part(text, "utf-8", "base64")
-            letters.append(CorpusLetter(i, "autoreply", "autoreply", t.client.addr, raw,
-                                        t.ticket if with_tid else None))
-            continue
-        if roll < 0.04 and letters:  # a resend: same words, new Message-ID
-            t = rnd.choice(threads[-50:])
-            head = _headers(t.client, t.subject, mid, when, [])
-            raw = head.encode("ascii") + _content(t.client, t.text, rnd, None, boundary)
-            letters.append(CorpusLetter(i, "resend", t.client.style, t.client.addr, raw,
-                                        t.ticket))
-            continue
+            return self._autoreply(i, when, mid)
+        if roll < 0.04 and self.letters:  # a resend: same words, new Message-ID
+            return self._resend(i, when, mid, boundary)
         if roll < 0.34:  # a reply to our acknowledgement, the TID in the subject
-            t = rnd.choice(threads[-300:])
-            t.replies += 1
-            who = t.client if t.client.charset != "us-ascii" else Client(
-                t.client.name, t.client.addr, "thunderbird", "utf-8")
-            tid = format_tid(t.ticket, prefix)
-            subject = f"{rnd.choice(REPLY_PREFIXES)}[{tid}] {t.subject}"
-            quoted = "\r\n".join(
-                "> " + line for line in (
-                    f"Здравствуйте, {t.client.name}!", "",
-                    f"Ваше обращение зарегистрировано под номером {tid}.",
-                    "Уровень обслуживания: консультация. Срок реакции: 5 рабочих дней.", "",
-                    "> " + t.text.split("\r\n")[0]))
-            text = (_body(rnd, t.client, REPLY_SENTENCES, 1, 3) + "\r\n"
-                    + f"{format_datetime(when - timedelta(minutes=5))}, Техподдержка "
-                      f"<{DESK}>:\r\n" + quoted + "\r\n")
-            head = _headers(who, subject, mid, when,
-                            [f"In-Reply-To: {t.message_id}", f"References: {t.message_id}"])
-            raw = head.encode("ascii") + _content(who, text, rnd, shot, boundary)
-            letters.append(CorpusLetter(i, "reply", t.client.style, t.client.addr, raw,
-                                        t.ticket, shot is not None))
-            continue
-        serial += 1
-        client = _client(rnd, serial, tag)
+            return self._reply(i, when, mid, shot, boundary)
+        return self._new(i, when, mid, shot, boundary)
+
+    def _duplicate(self, i: int) -> CorpusLetter:
+        orig = self.rnd.choice(self.letters[-50:])
+        return CorpusLetter(i, "duplicate", orig.style, orig.sender, orig.raw, orig.ticket,
+                            orig.has_screenshot)
+
+    def _autoreply(self, i: int, when: datetime, mid: str) -> CorpusLetter:
+        rnd = self.rnd
+        t = rnd.choice(self.threads[-200:])
+        with_tid = rnd.random() < 0.5
+        subject = rnd.choice(AUTO_SUBJECTS) + (
+            f"[{format_tid(t.ticket, self.prefix)}] {t.subject}" if with_tid else t.subject)
+        text = (f"Здравствуйте!\r\n\r\nЯ в отпуске до {when.day + 7} ноября, "
+                "без доступа к почте. По срочным вопросам звоните +7 495 000-00-00."
+                "\r\n\r\n" + t.client.name + "\r\n")
+        head = _headers(t.client, subject, mid, when,
+                        ["Auto-Submitted: auto-replied", "X-Autoreply: yes",
+                         f"In-Reply-To: <supportd.ack.{t.ticket}.{i:016x}@example.ru>"])
+        raw = head.encode("ascii") + text_part(text, "utf-8", "base64")
+        return CorpusLetter(i, "autoreply", "autoreply", t.client.addr, raw,
+                            t.ticket if with_tid else None)
+
+    def _resend(self, i: int, when: datetime, mid: str, boundary: str) -> CorpusLetter:
+        t = self.rnd.choice(self.threads[-50:])
+        head = _headers(t.client, t.subject, mid, when, [])
+        raw = head.encode("ascii") + _content(t.client, t.text, self.rnd, None, boundary)
+        return CorpusLetter(i, "resend", t.client.style, t.client.addr, raw, t.ticket)
+
+    def _reply(self, i: int, when: datetime, mid: str, shot: tuple | None,
+               boundary: str) -> CorpusLetter:
+        rnd = self.rnd
+        t = rnd.choice(self.threads[-300:])
+        t.replies += 1
+        who = t.client if t.client.charset != "us-ascii" else Client(
+            t.client.name, t.client.addr, "thunderbird", "utf-8")
+        tid = format_tid(t.ticket, self.prefix)
+        subject = f"{rnd.choice(REPLY_PREFIXES)}[{tid}] {t.subject}"
+        quoted = "\r\n".join(
+            "> " + line for line in (
+                f"Здравствуйте, {t.client.name}!", "",
+                f"Ваше обращение зарегистрировано под номером {tid}.",
+                "Уровень обслуживания: консультация. Срок реакции: 5 рабочих дней.", "",
+                "> " + t.text.split("\r\n")[0]))
+        text = (_body(rnd, t.client, REPLY_SENTENCES, 1, 3) + "\r\n"
+                + f"{format_datetime(when - timedelta(minutes=5))}, Техподдержка "
+                  f"<{DESK}>:\r\n" + quoted + "\r\n")
+        head = _headers(who, subject, mid, when,
+                        [f"In-Reply-To: {t.message_id}", f"References: {t.message_id}"])
+        raw = head.encode("ascii") + _content(who, text, rnd, shot, boundary)
+        return CorpusLetter(i, "reply", t.client.style, t.client.addr, raw, t.ticket,
+                            shot is not None)
+
+    def _new(self, i: int, when: datetime, mid: str, shot: tuple | None,
+             boundary: str) -> CorpusLetter:
+        rnd = self.rnd
+        self.serial += 1
+        client = _client(rnd, self.serial, self.tag)
         subject = rnd.choice(PROBLEMS)
         if client.style == "ascii":
             subject = "Error 500 on the reports page"
         if rnd.random() < 0.2:  # a long subject, folded over several encoded words
             subject += " — " + rnd.choice(SENTENCES).rstrip(".")
         text = _body(rnd, client, SENTENCES, 2, 7)
-        new_count += 1
-        ticket = ticket_base + new_count
+        self.new_count += 1
+        ticket = self.ticket_base + self.new_count
         head = _headers(client, subject, mid, when, [])
         raw = head.encode("ascii") + _content(client, text, rnd, shot, boundary)
-        threads.append(Thread(ticket, client, subject, mid, text))
-        letters.append(CorpusLetter(i, "new", client.style, client.addr, raw, ticket,
-                                    shot is not None))
-    return letters
+        self.threads.append(Thread(ticket, client, subject, mid, text))
+        return CorpusLetter(i, "new", client.style, client.addr, raw, ticket,
+                            shot is not None)
 
 
 def big_letter(size: int = 25_000_000, seed: int = 7) -> bytes:

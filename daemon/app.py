@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.config import sla_config
-from daemon.config.schema import Config, parse_duration
+from daemon.config.schema import Config, ImapConfig, OutboundConfig, parse_duration
 from daemon.outbound.notifier import Notifier
 from daemon.sla.policy import SlaPolicy
 from daemon.storage import db
@@ -27,6 +27,7 @@ from daemon.storage.spool import Spool, SpooledLetter
 from daemon.trust.check import Checker, Settings
 
 if TYPE_CHECKING:
+    from daemon.outbound.oauth2 import OAuthError
     from daemon.outbound.outbox import Outbox
 
 
@@ -81,6 +82,21 @@ class App:
             sign = Signer(out.dkim_selector, out.dkim_domain or self.config.service.domain,
                           out.dkim_key_file)
         return Outbox(self.config, self.sessions, self.spool, self.now, sign)
+
+    def token_alarm(self, section: str) -> Callable[[OAuthError], None]:
+        """What tells the admins, once, that `[imap]` or `[outbound]` has lost its
+        OAuth2 refresh token (a letter and a marker beside the token's file)."""
+        from daemon.outbound.oauth2 import TokenSettings, uses_oauth
+        from daemon.outbound.token_alarm import TokenAlarm
+
+        boxes: dict[str, ImapConfig | OutboundConfig] = {
+            "imap": self.config.imap, "outbound": self.config.outbound}
+        box = boxes[section]
+        # One file may serve both (one token granted both scopes): both stop with it.
+        sharing = tuple(name for name, other in boxes.items() if name == section or (
+            uses_oauth(other) and other.oauth_refresh_token_file == box.oauth_refresh_token_file))
+        return TokenAlarm(TokenSettings.of(section, box), f"{box.host}:{box.port}", sharing,
+                          self.sessions, lambda: self.notifier)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

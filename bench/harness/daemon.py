@@ -295,9 +295,9 @@ class Daemon:
         return wait_until(what, timeout, message=lambda: "timed out; daemon log:\n" + self.tail())
 
     def tickets(self) -> list[dict[str, Any]]:
-        p = self.cli("tickets", "list", "--json")
+        p = self.cli("tickets", "list", "--all", "--json")
         assert p.returncode == 0, p.stderr
-        return list(json.loads(p.stdout))
+        return list(json.loads(p.stdout)["tickets"])
 
     def show(self, tid: str) -> dict[str, Any]:
         p = self.cli("tickets", "show", tid, "--json")

@@ -55,6 +55,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in config_mod.warnings(args.cfg):
         print(f"config warning: {warning}", file=sys.stderr)
     print(f"config ok: {args.cfg.source}")
+    if args.probe:
+        from daemon.cli.probe import probe
+
+        return probe(args.cfg)
     return 0
 
 
@@ -128,27 +132,44 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from daemon.cli.views import ticket_summary
     from daemon.storage.models import Ticket
 
     app = _app(args)
+    limit = None if args.all else args.limit
+    where = [Ticket.status == args.status] if args.status else []
     with app.sessions() as session:
-        q = select(Ticket).order_by(Ticket.id.desc()).limit(args.limit)
-        if args.status:
-            q = q.where(Ticket.status == args.status)
+        total = int(session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0)
+        q = select(Ticket).where(*where).order_by(Ticket.id.desc()).offset(args.offset)
+        if limit is not None:
+            q = q.limit(limit)
         tickets = [ticket_summary(t) for t in session.scalars(q)]
     if args.json:
-        _print_json(tickets)
-    else:
-        tz = app.config.tz
-        for t in tickets:
-            due = (datetime.fromisoformat(t["reaction_due"]).astimezone(tz)
-                   .strftime("%d.%m.%Y %H:%M") if t["reaction_due"] else "-")
-            print(f"{t['tid']}  {t['status']:<8} {t['sla_level']:<22} {due:<17} "
-                  f"{t['requester']}  {t['subject']}")
+        _print_json({"total": total, "offset": args.offset, "limit": limit,
+                     "tickets": tickets})
+        return 0
+    print(listing_line(total, args.offset, len(tickets), args.status))
+    tz = app.config.tz
+    for t in tickets:
+        due = (datetime.fromisoformat(t["reaction_due"]).astimezone(tz)
+               .strftime("%d.%m.%Y %H:%M") if t["reaction_due"] else "-")
+        print(f"{t['tid']}  {t['status']:<8} {t['sla_level']:<22} {due:<17} "
+              f"{t['requester']}  {t['subject']}")
     return 0
+
+
+def listing_line(total: int, offset: int, shown: int, status: str | None) -> str:
+    """The line above a listing: how many match, and which of them are shown."""
+    what = f"{total} ticket{'' if total == 1 else 's'}" + (f" {status}" if status else "")
+    if shown == total:
+        return what
+    if shown == 0:
+        return f"{what}; none shown past --offset {offset}"
+    which = f"the latest {shown}" if offset == 0 else \
+        f"{offset + 1}-{offset + shown} by recency"
+    return f"{what}; shown: {which} (--limit N, --offset N or --all for the others)"
 
 
 def cmd_tickets_show(args: argparse.Namespace) -> int:
@@ -185,7 +206,8 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
 
     app = _app(args)
     try:
-        report = outbox.flush(app.outbox, outbox.make_transport(app.config.outbound), force=True)
+        transport = outbox.make_transport(app.config.outbound, app.token_alarm("outbound"))
+        report = outbox.flush(app.outbox, transport, force=True)
     except Exception as exc:
         if db.is_temporary(exc):
             print(f"database unavailable: {exc}", file=sys.stderr)
@@ -341,6 +363,35 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 
+def _count(text: str) -> int:
+    """A whole number, 0 or more (argparse names the option when it is not)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative")
+    return n
+
+
+def _add_tickets(sub: Any) -> None:
+    tp = sub.add_parser("tickets", help="tickets").add_subparsers(dest="t_command",
+                                                                  required=True)
+    s = tp.add_parser("list", help="tickets, latest first; says how many match")
+    s.add_argument("--json", action="store_true",
+                   help='{"total": N, "offset": O, "limit": L or null, "tickets": [...]}')
+    s.add_argument("--status", choices=("new", "open", "pending", "closed"))
+    shown = s.add_mutually_exclusive_group()
+    shown.add_argument("--limit", type=_count, default=100, help="show N (default 100)")
+    shown.add_argument("--all", action="store_true", help="show every matching ticket")
+    s.add_argument("--offset", type=_count, default=0, help="skip the N latest")
+    s.set_defaults(func=cmd_tickets_list)
+    s = tp.add_parser("show")
+    s.add_argument("tid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_tickets_show)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
     p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
@@ -360,23 +411,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
+    s.add_argument("--probe", action="store_true",
+                   help="also connect to the IMAP mailbox and the SMTP relay and log in "
+                        "(OAuth2 tokens renewed); non-zero when one cannot be reached")
     s.set_defaults(func=cmd_check_config)
 
     dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     dbp.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
         func=cmd_db_upgrade)
 
-    tp = sub.add_parser("tickets", help="tickets").add_subparsers(dest="t_command",
-                                                                  required=True)
-    s = tp.add_parser("list")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--status", choices=("new", "open", "pending", "closed"))
-    s.add_argument("--limit", type=int, default=100)
-    s.set_defaults(func=cmd_tickets_list)
-    s = tp.add_parser("show")
-    s.add_argument("tid")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_tickets_show)
+    _add_tickets(sub)
 
     op = sub.add_parser("outbox", help="outgoing letters").add_subparsers(dest="o_command",
                                                                           required=True)

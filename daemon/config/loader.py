@@ -17,10 +17,18 @@ from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from daemon.config import sla_config
-from daemon.config.schema import Config, ConfigError, parse_duration
+from daemon.config.schema import (
+    Config,
+    ConfigError,
+    Duration,
+    ImapConfig,
+    OutboundConfig,
+    parse_duration,
+)
 
 DEFAULT_CONFIG_PATHS = (Path("config/supportd.toml"), Path("/etc/supportd/supportd.toml"))
 
@@ -43,6 +51,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             raise ConfigError(key, "must be a table")
         return types.MappingProxyType(
             {str(k): _coerce(f"{key}.{k}", vtype, v) for k, v in value.items()})
+    if hint is Duration:
+        return _duration(key, value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"must be true or false, not {value!r}")
@@ -62,6 +72,23 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             raise ConfigError(key, f"must be a string, not {value!r}")
         return value
     raise ConfigError(key, f"unsupported type {hint!r}")  # a bug in the declarations
+
+
+def _duration(key: str, value: Any) -> str:
+    """A duration key's value: "90s", "30m", "6h", "2d", or whole seconds (300)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(key, f"{value!r} is not a duration: write whole seconds (300) "
+                               "or '90s', '30m', '6h', '2d'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(key, f"{value} is negative: write whole seconds (300) "
+                                   "or '90s', '30m', '6h', '2d'")
+        return f"{value}s"
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
+    return value
 
 
 def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
@@ -98,6 +125,53 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
 
 _DNS_SERVER = re.compile(
     r"^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9A-Fa-f:]+|\[[0-9A-Fa-f:]+\](:\d{1,5})?)$")
+
+
+def _durations(cfg: Config) -> list[tuple[str, str]]:
+    """Every key declared as a `Duration`, with its value: ("imap.poll_interval", "60s")."""
+    found = []
+    for section in dataclasses.fields(cfg):
+        value = getattr(cfg, section.name)
+        if dataclasses.is_dataclass(value):
+            hints = typing.get_type_hints(type(value))
+            found += [(f"{section.name}.{f.name}", getattr(value, f.name))
+                      for f in dataclasses.fields(value) if hints[f.name] is Duration]
+    return found
+
+
+_OAUTH_REQUIRED = ("username", "oauth_token_url", "oauth_client_id", "oauth_refresh_token_file")
+_OAUTH_KEYS = ("oauth_token_url", "oauth_client_id", "oauth_client_secret_file",
+               "oauth_refresh_token_file", "oauth_scope")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _validate_oauth(section: str, box: ImapConfig | OutboundConfig) -> None:
+    """`auth` and the OAuth2 keys of [imap] or [outbound]."""
+    if box.auth not in ("password", "xoauth2", "oauthbearer"):
+        raise ConfigError(f"{section}.auth", f"{box.auth!r}: use password, xoauth2 or "
+                                             "oauthbearer")
+    if box.auth == "password":
+        stray = next((k for k in _OAUTH_KEYS if getattr(box, k)), None)
+        if stray is not None:
+            raise ConfigError(f"{section}.auth", f"is 'password' but {section}.{stray} is "
+                                                 "set: use 'xoauth2' or 'oauthbearer'")
+        return
+    for key in _OAUTH_REQUIRED:
+        if not getattr(box, key):
+            raise ConfigError(f"{section}.{key}",
+                              f"is required when {section}.auth is {box.auth!r}")
+    if box.password_file:
+        raise ConfigError(f"{section}.password_file",
+                          f"is not read when {section}.auth is {box.auth!r}; remove it")
+    url = urlsplit(box.oauth_token_url)
+    # The client secret and the refresh token travel in the request: TLS, except to
+    # this host (a local token proxy, the tests).
+    if not url.hostname or not (url.scheme == "https" or (
+            url.scheme == "http" and url.hostname in _LOOPBACK)):
+        raise ConfigError(f"{section}.oauth_token_url",
+                          f"{box.oauth_token_url!r} is not an https:// URL")
+
+
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
@@ -160,13 +234,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("outbound.max_attempts", "must be at least 1")
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("imap.username", "is required when imap.enabled is true")
-    for key, text in (("imap.poll_interval", cfg.imap.poll_interval),
-                      ("outbound.retry_base", cfg.outbound.retry_base),
-                      ("outbound.retry_max", cfg.outbound.retry_max),
-                      ("screen.duplicate_window", cfg.screen.duplicate_window),
-                      ("scheduler.sweep_interval", cfg.scheduler.sweep_interval),
-                      ("auth.dns_timeout", cfg.auth.dns_timeout),
-                      ("abuse.notification_fold", cfg.abuse.notification_fold)):
+    for section, box in (("imap", cfg.imap), ("outbound", cfg.outbound)):
+        _validate_oauth(section, box)
+    for key, text in _durations(cfg):  # a Config built in code, not read from TOML
         try:
             parse_duration(text)
         except ValueError as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +39,11 @@ def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasse
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+
+# A key holding an interval: "45s", "90m", "6h", "2d", or a whole number of seconds
+# (`poll_interval = 300`), which the loader writes as "300s". Declared with this type,
+# a key is checked by the loader, which names it when the value is bad.
+Duration = NewType("Duration", str)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -95,7 +100,17 @@ class ImapConfig:
     folder: str = doc("folder to read", "INBOX")
     processed_folder: str = doc("move processed letters here; empty: flag them \\Seen", "")
     idle: bool = doc("use IMAP IDLE when the server offers it", True)
-    poll_interval: str = doc("how often to poll without IDLE", "60s")
+    poll_interval: Duration = doc("how often to poll without IDLE", "60s")
+    auth: str = doc("'password', 'xoauth2' or 'oauthbearer' (OAuth2: Microsoft 365, Gmail, "
+                    "Yandex 360)", "password")
+    oauth_token_url: str = doc("OAuth2 token endpoint the refresh token is traded at", "")
+    oauth_client_id: str = doc("OAuth2 client (application) id", "")
+    oauth_client_secret_file: str = doc(
+        "file holding the OAuth2 client secret; empty for a public client", "")
+    oauth_refresh_token_file: str = doc(
+        "file holding the refresh token (first line); a rotated one is written back", "")
+    oauth_scope: str = doc("scopes asked for on renewal, space-separated; empty: as granted",
+                           "")
 
 
 @dataclass(frozen=True)
@@ -110,12 +125,22 @@ class OutboundConfig:
     password_file: str = doc("file holding the relay password", "")
     timeout: int = doc("seconds to wait for the relay", 30)
     max_attempts: int = doc("attempts before a letter is marked failed", 20)
-    retry_base: str = doc("first retry delay; doubles each attempt", "30s")
-    retry_max: str = doc("longest delay between attempts", "1h")
+    retry_base: Duration = doc("first retry delay; doubles each attempt", "30s")
+    retry_max: Duration = doc("longest delay between attempts", "1h")
     auto_cap_per_hour: int = doc("most automatic letters to one address per hour", 10)
     dkim_selector: str = doc("DKIM selector of our signing key; empty: letters go unsigned", "")
     dkim_key_file: str = doc("PEM file of the DKIM private key (readable by the service)", "")
     dkim_domain: str = doc("d= of our signatures; empty: the support address's domain", "")
+    auth: str = doc("relay login: 'password' (username and password_file, if any), "
+                    "'xoauth2' or 'oauthbearer'", "password")
+    oauth_token_url: str = doc("OAuth2 token endpoint the refresh token is traded at", "")
+    oauth_client_id: str = doc("OAuth2 client (application) id", "")
+    oauth_client_secret_file: str = doc(
+        "file holding the OAuth2 client secret; empty for a public client", "")
+    oauth_refresh_token_file: str = doc(
+        "file holding the refresh token (first line); a rotated one is written back", "")
+    oauth_scope: str = doc("scopes asked for on renewal, space-separated; empty: as granted",
+                           "")
 
 
 @dataclass(frozen=True)
@@ -149,7 +174,7 @@ class CalendarConfig:
 
 @dataclass(frozen=True)
 class ScreenConfig:
-    duplicate_window: str = doc("same sender+subject+body within this is a resend", "24h")
+    duplicate_window: Duration = doc("same sender+subject+body within this is a resend", "24h")
     urgent_words: tuple[str, ...] = doc(
         "words in a subject that mark an emergency", ("срочно", "авария", "urgent"))
 
@@ -170,7 +195,8 @@ class AuthConfig:
         "where our MTA wrote no verdict, check DKIM, SPF and DMARC ourselves (asks DNS)", True)
     dns_servers: tuple[str, ...] = doc(
         "DNS servers for those checks, 'IP' or 'IP:port'; empty: /etc/resolv.conf", ())
-    dns_timeout: str = doc("the longest wait for one DNS answer ('2s'); then: no verdict", "2s")
+    dns_timeout: Duration = doc("the longest wait for one DNS answer ('2s'); then: no verdict",
+                                "2s")
     accept_unauthenticated_staff: bool = doc(
         "UNSAFE: act on staff letters nobody authenticated: anyone can write as staff", False)
 
@@ -189,14 +215,14 @@ class TicketsConfig:
 class AbuseConfig:
     new_tickets_per_hour: int = doc(
         "an unknown sender's new tickets in an hour; past it, letters join the newest", 20)
-    notification_fold: str = doc(
+    notification_fold: Duration = doc(
         "one staff notification per agent and sender in this time; the rest are counted "
         "in the next", "10m")
 
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    sweep_interval: str = doc("how often deadlines are checked", "60s")
+    sweep_interval: Duration = doc("how often deadlines are checked", "60s")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
 
 

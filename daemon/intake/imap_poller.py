@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ssl
 import time
 from collections.abc import Callable
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -38,7 +36,9 @@ from sqlalchemy import select
 
 from daemon.app import App
 from daemon.config.schema import ImapConfig, parse_duration
+from daemon.intake.imap_login import open_mailbox
 from daemon.intake.ingest import Refused, ingest_now
+from daemon.outbound.oauth2 import OAuthError, TokenSettings, TokenSource, uses_oauth
 from daemon.pipeline.runner import TemporaryFailure
 from daemon.storage import db
 from daemon.storage.models import Inbound, MailboxState
@@ -54,7 +54,6 @@ IDLE_SLICE = 2.0  # seconds per idle_check, so a stop request is noticed quickly
 SLEEP_SLICE = 0.5
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 BATCH = 100  # letters per poll; the loop polls again at once when there were more
-CONNECT_TIMEOUT = 60.0
 
 
 def envelope_sender(raw: bytes) -> str | None:
@@ -80,6 +79,10 @@ class ImapPoller:
         self.keywords = True  # the server keeps our keyword (PERMANENTFLAGS)
         self.more = False  # the last poll stopped at BATCH with letters left
         self.log = log.bind(mailbox=self.mailbox_key)
+        # OAuth2: one token source for the poller's life ([imap] needs a restart anyway).
+        self.tokens = TokenSource(TokenSettings.of("imap", self.cfg),
+                                  on_refusal=app.token_alarm("imap")) \
+            if uses_oauth(self.cfg) else None
 
     @property
     def cfg(self) -> ImapConfig:
@@ -110,7 +113,7 @@ class ImapPoller:
             except Exception as exc:
                 # A network or server trouble is one line; anything else is a bug, with
                 # its traceback.
-                expected = isinstance(exc, OSError | imaplib.IMAP4.error)
+                expected = isinstance(exc, OSError | imaplib.IMAP4.error | OAuthError)
                 self.log.error("imap.error", error=_first_line(exc), kind=type(exc).__name__,
                                retry_in=delay, exc_info=not expected)
                 self.disconnect(graceful=False)
@@ -208,17 +211,8 @@ class ImapPoller:
 
     def connect(self) -> None:
         cfg = self.cfg
-        password = ""
-        if cfg.password_file:
-            lines = Path(cfg.password_file).read_text(encoding="utf-8").splitlines()
-            password = lines[0] if lines else ""
-        context = ssl.create_default_context() if cfg.ssl or cfg.starttls else None
-        client = IMAPClient(cfg.host, cfg.port, ssl=cfg.ssl,
-                            ssl_context=context if cfg.ssl else None, timeout=CONNECT_TIMEOUT)
+        client = open_mailbox(cfg, self.tokens)
         try:
-            if cfg.starttls and not cfg.ssl:
-                client.starttls(context)
-            client.login(cfg.username, password)
             if cfg.processed_folder and not client.folder_exists(cfg.processed_folder):
                 try:
                     client.create_folder(cfg.processed_folder)
@@ -235,6 +229,7 @@ class ImapPoller:
         self.client = client
         self.app.spool.ensure()
         self.log.info("imap.connected", host=cfg.host, port=cfg.port, tls=cfg.ssl or cfg.starttls,
+                      auth=cfg.auth,
                       idle=cfg.idle and client.has_capability("IDLE"),
                       move=client.has_capability("MOVE"))
 

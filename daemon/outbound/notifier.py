@@ -102,6 +102,24 @@ class Notifier(StaffLetters):
                    tagged_subject(ticket.tid or "", f"Переписка по обращению: {ticket.subject}"),
                    text, None, in_reply_to=letter.message_id, references=letter.references)
 
+    def token_refused(self, session: Session, *, sections: tuple[str, ...], account: str,
+                      server: str, token_url: str, token_file: str, error: str) -> list[str]:
+        """The admins hear that an OAuth2 refresh token can no longer be renewed, and what
+        stopped with it (`sections`: "imap", "outbound" or both, sharing the token): the
+        head of support (everyone on the staff list when nobody is head). Their addresses."""
+        heads = [s for s in self.config.staff if s.role == "head"] or list(self.config.staff)
+        mailbox, relay = "imap" in sections, "outbound" in sections
+        text = self.render("staff/oauth_refused.txt.j2", mailbox=mailbox, relay=relay,
+                           account=account, server=server, token_url=token_url,
+                           token_file=token_file, error=error)
+        what = "Остановлены чтение и отправка почты" if mailbox and relay else \
+            "Остановлено чтение почты (IMAP)" if mailbox else "Остановлена отправка писем (SMTP)"
+        subject = f"{what}: не обновляется токен OAuth2 для {account}"
+        for member in heads:
+            self.queue(session, None, "oauth-refused", member.email, subject, text, None,
+                       automatic=False, auto_submitted="auto-generated")
+        return [m.email for m in heads]
+
     def relay_staff_reply(self, session: Session, ticket: Ticket, member: StaffMember | None,
                           text: str) -> None:
         body = self.render("client/reply.txt.j2", ticket=ticket, text=text)

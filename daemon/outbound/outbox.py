@@ -31,7 +31,6 @@ import fcntl
 import os
 import smtplib
 import socket
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -46,15 +45,13 @@ from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.config.schema import Config, OutboundConfig, parse_duration
+from daemon.outbound.oauth2 import OAuthError, TokenSettings, TokenSource, uses_oauth
+from daemon.outbound.smtp_relay import PermanentError, SmtpTransport
 from daemon.storage import db
 from daemon.storage.models import Outgoing, Ticket
 from daemon.storage.spool import Spool, fsync_dir
 
 log = structlog.get_logger("supportd.outbox")
-
-
-class PermanentError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -95,85 +92,14 @@ class MaildirTransport:
         os.rename(tmp, self.root / "new" / name)
 
 
-class SmtpTransport:
-    def __init__(self, cfg: OutboundConfig) -> None:
-        self.cfg = cfg
-        self.password = ""
-        if cfg.password_file:
-            lines = Path(cfg.password_file).read_text(encoding="utf-8").splitlines()
-            if not lines or not lines[0]:
-                raise ValueError(f"outbound.password_file {cfg.password_file} is empty")
-            self.password = lines[0]
-
-    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        cfg = self.cfg
-        try:
-            cls = smtplib.SMTP_SSL if cfg.ssl else smtplib.SMTP
-            with cls(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
-                if cfg.starttls and not cfg.ssl:
-                    smtp.starttls(context=ssl.create_default_context())
-                if cfg.username:
-                    smtp.login(cfg.username, self.password)
-                # An internationalised address (RFC 6531/6532) needs a relay that
-                # takes SMTPUTF8; one that does not never will (a permanent refusal).
-                utf8 = not raw.split(b"\r\n\r\n", 1)[0].isascii() or not all(
-                    a.isascii() for a in (sender, *recipients))
-                dropped: list[str] = []
-                if utf8:
-                    smtp.ehlo_or_helo_if_needed()
-                    if not smtp.has_extn("smtputf8"):
-                        raw, dropped = _without_utf8_copies(sender, raw)
-                        recipients = [r for r in recipients if r not in dropped]
-                        utf8 = False
-                refused = smtp.sendmail(sender, recipients, raw,
-                                        mail_options=["SMTPUTF8"] if utf8 else [])
-                if dropped:
-                    log.warning("outbox.partly_refused", dropped=dropped,
-                                reason="the relay does not take SMTPUTF8")
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [c for c, _ in exc.recipients.values()]
-            if all(500 <= c < 600 for c in codes):
-                raise PermanentError(f"recipients refused: {exc.recipients}") from exc
-            raise
-        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
-            if 500 <= exc.smtp_code < 600:
-                raise PermanentError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-            raise
-        if refused:
-            log.warning("outbox.partly_refused", refused=str(refused))
-
-
-def _without_utf8_copies(sender: str, raw: bytes) -> tuple[bytes, list[str]]:
-    """For a relay without SMTPUTF8: the letter without its copies (Cc) to addresses
-    that are not ASCII, and those addresses. Its sender, its To or any other header
-    not ASCII: no letter can be made of it for this relay (a permanent refusal)."""
-    refusal = PermanentError("the relay does not take SMTPUTF8, which an address that "
-                             "is not ASCII needs")
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    lines: list[bytes] = []  # one per header, folds kept
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and lines:
-            lines[-1] += b"\r\n" + line
-        else:
-            lines.append(line)
-    kept, dropped = [], []
-    for line in lines:
-        if line.isascii():
-            kept.append(line)
-            continue
-        if not line.lower().startswith(b"cc:") or not sender.isascii():
-            raise refusal
-        pairs = getaddresses([line[3:].decode("utf-8", "replace").replace("\r\n", "")])
-        dropped += [a for _, a in pairs if not a.isascii()]
-        ascii_only = [a for _, a in pairs if a.isascii() and "@" in a]
-        if ascii_only:
-            kept.append(("Cc: " + ",\r\n ".join(ascii_only)).encode("ascii"))
-    return b"\r\n".join(kept) + sep + body, dropped
-
-
-def make_transport(cfg: OutboundConfig) -> Transport:
+def make_transport(cfg: OutboundConfig,
+                   on_refusal: Callable[[OAuthError], None] | None = None) -> Transport:
+    """The relay (`smtp_relay`) or the Maildir. `on_refusal`: told once when the relay's
+    OAuth2 refresh token is refused (`token_alarm`)."""
     if cfg.transport == "smtp":
-        return SmtpTransport(cfg)
+        tokens = TokenSource(TokenSettings.of("outbound", cfg), on_refusal=on_refusal) \
+            if uses_oauth(cfg) else None
+        return SmtpTransport(cfg, tokens)
     return MaildirTransport(Path(cfg.maildir))
 
 
@@ -444,7 +370,8 @@ def _hand_over(box: Outbox, transport: Transport, journal: SentJournal, row: Out
         transport.send(box.config.service.address, recipients_of(row.raw, row.recipient), raw)
     except PermanentError as exc:
         return HandOver("permanent", str(exc))
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, OAuthError) as exc:
+        # OAuthError: no token for the relay; the letter is not at fault, so it waits.
         return HandOver("temporary", f"{type(exc).__name__}: {exc}")
     # The relay has it now. Write that down before anything else can fail.
     try:

@@ -84,12 +84,11 @@ class Mailer:
             return 0
         return report.sent + report.deferred + report.failed
 
-    @staticmethod
-    def _transport(config: Config) -> outbox.Transport | None:
+    def _transport(self, config: Config) -> outbox.Transport | None:
         """The relay or Maildir; None (logged, the letters wait) when it cannot be set
         up, e.g. a password file that is missing or empty, a Maildir not writable."""
         try:
-            return outbox.make_transport(config.outbound)
+            return outbox.make_transport(config.outbound, self.app.token_alarm("outbound"))
         except Exception as exc:
             log.error("outbox.transport_failed", error=f"{type(exc).__name__}: {exc}"[:300],
                       hint="nothing is sent until it is fixed; the letters stay queued")

@@ -138,3 +138,59 @@ def test_too_many_recipients_are_refused_with_452(tmp_path: Path) -> None:
              for i in range(limit + 1)]
     assert codes[:limit] == ["250 OK"] * limit and codes[-1].startswith("452")
     assert len(env.rcpt_tos) == limit
+
+
+def test_tickets_list_says_how_many_match_and_which_are_shown(tmp_path: Path) -> None:
+    desk = make_desk(tmp_path)
+    for i in range(5):
+        desk.ingest(simple_letter(f"Вопрос {i}"))
+    config = desk.config_path
+
+    def listing(*args: str) -> dict:
+        p = cli(config, "tickets", "list", "--json", *args)
+        assert p.returncode == 0, p.stderr
+        return dict(json.loads(p.stdout))
+
+    page = listing("--limit", "2")
+    assert (page["total"], page["offset"], page["limit"]) == (5, 0, 2)
+    assert [t["subject"] for t in page["tickets"]] == ["Вопрос 4", "Вопрос 3"]  # latest first
+    rest = listing("--limit", "2", "--offset", "4")
+    assert rest["total"] == 5 and [t["subject"] for t in rest["tickets"]] == ["Вопрос 0"]
+    every = listing("--all")
+    assert every["limit"] is None and len(every["tickets"]) == every["total"] == 5
+    assert listing("--status", "closed") == {"total": 0, "offset": 0, "limit": 100,
+                                             "tickets": []}
+
+    text = cli(config, "tickets", "list", "--limit", "2").stdout.splitlines()
+    assert text[0] == ("5 tickets; shown: the latest 2 "
+                       "(--limit N, --offset N or --all for the others)")
+    assert len(text) == 3 and text[1].startswith("SD-")
+    assert cli(config, "tickets", "list", "--offset", "1", "--limit", "3").stdout.startswith(
+        "5 tickets; shown: 2-4 by recency")
+    assert cli(config, "tickets", "list").stdout.splitlines()[0] == "5 tickets"
+    for bad in (("--limit", "-1"), ("--offset", "x"), ("--all", "--limit", "3")):
+        p = cli(config, "tickets", "list", *bad)
+        assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
+            "supportd tickets list: error:"), p.stderr
+
+
+def test_check_config_probe_says_what_it_cannot_reach(tmp_path: Path) -> None:
+    from bench.harness.desk_config import free_port
+
+    quiet = write_config(tmp_path / "quiet")
+    p = cli(quiet, "check-config", "--probe")
+    assert p.returncode == 0 and p.stdout.splitlines()[-1].startswith("probe: nothing to reach")
+    closed = free_port()
+    password = tmp_path / "relay.password"
+    password.write_text("secret\n", encoding="utf-8")
+    config = write_config(tmp_path / "away", outbound=(
+        f'transport = "smtp"\nhost = "127.0.0.1"\nport = {closed}\ntimeout = 5\n'
+        f'username = "desk"\npassword_file = "{password}"'))
+    p = cli(config, "check-config", "--probe")
+    assert p.returncode == 75 and p.stdout.startswith("config ok:")
+    assert p.stderr.strip() == (f"relay: 127.0.0.1:{closed} (password as desk): unreachable: "
+                                "ConnectionRefusedError: [Errno 111] Connection refused")
+    password.unlink()
+    p = cli(config, "check-config", "--probe")
+    assert p.returncode == 78
+    assert p.stderr.strip().endswith(f"cannot read {password}: No such file or directory")

@@ -227,9 +227,11 @@ class PipeDesk:
                               **as_user(self.user))
 
     def tickets(self) -> list[dict]:
-        p = self.cli("tickets", "list", "--json")
+        p = self.cli("tickets", "list", "--all", "--json")
         assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
+        listing = json.loads(p.stdout)
+        assert listing["total"] == len(listing["tickets"])
+        return list(listing["tickets"])
 
     def master_cf(self) -> str:
         # docs/admin.md (c), with this test's paths and user.

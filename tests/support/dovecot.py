@@ -65,9 +65,13 @@ def _user_exists(name: str) -> bool:
 class Dovecot:
     """One Dovecot instance; `start()`/`stop()` or use it as a context manager."""
 
-    def __init__(self, user: str = "support", password: str = "s3cret-pass") -> None:
+    def __init__(self, user: str = "support", password: str = "s3cret-pass", *,
+                 oauth2_introspection_url: str = "") -> None:
         self.user = user
         self.password = password
+        # Set: the server also takes XOAUTH2 and OAUTHBEARER, an access token being
+        # good when this endpoint (RFC 7662) says it is active and the user's.
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.host = "127.0.0.1"
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="supportd-dovecot-"))
@@ -113,6 +117,10 @@ class Dovecot:
         passwd.write_text(f"{self.user}:{{PLAIN}}{self.password}:{uid}:{gid}::{home}::\n",
                           encoding="utf-8")
         passwd.chmod(0o644)
+        mechanisms, oauth2 = "plain login", ""
+        if self.oauth2_introspection_url:
+            mechanisms += " xoauth2 oauthbearer"
+            oauth2 = self._oauth2_passdb()
         self.config_path.write_text(f"""# written by tests/support/dovecot.py
 base_dir = {self.root}/run
 state_dir = {self.root}/state
@@ -121,7 +129,7 @@ protocols = imap
 listen = {self.host}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = 1
@@ -133,9 +141,10 @@ namespace inbox {{
 }}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {passwd}
 }}
-userdb {{
+{oauth2}userdb {{
   driver = passwd-file
   args = username_format=%u {passwd}
 }}
@@ -152,6 +161,23 @@ protocol imap {{
   mail_max_userip_connections = 100
 }}
 """, encoding="utf-8")
+
+    def _oauth2_passdb(self) -> str:
+        settings = self.root / "dovecot-oauth2.conf.ext"
+        settings.write_text(f"""introspection_mode = post
+introspection_url = {self.oauth2_introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+""", encoding="utf-8")
+        settings.chmod(0o644)
+        return f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {settings}
+}}
+"""
 
     # ------------------------------------------------------------ life cycle
 

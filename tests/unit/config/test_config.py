@@ -10,6 +10,16 @@ from daemon.config.loader import load
 from daemon.config.schema import ConfigError, parse_duration
 from daemon.outbound.russian import duration_words, plural
 
+BOX = "techsupport@example.ru"
+OAUTH = f"""[imap]
+enabled = true
+auth = "xoauth2"
+username = "{BOX}"
+oauth_token_url = "https://login.example/token"
+oauth_client_id = "desk"
+oauth_refresh_token_file = "/var/lib/supportd/oauth/imap.refresh"
+"""
+
 
 def write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "c.toml"
@@ -56,7 +66,24 @@ def test_the_demo_config_is_valid() -> None:
     ('[calendar.overrides]\n"2026-12-31" = "off"\n"20261231" = "working"',
      "calendar.overrides.20261231"),
     ('[imap]\nenabled = true', "imap.username"),
+    ("[imap]\npoll_interval = 2.5", "imap.poll_interval"),
+    ("[imap]\npoll_interval = -300", "imap.poll_interval"),
+    ("[imap]\npoll_interval = true", "imap.poll_interval"),
+    ('[imap]\npoll_interval = "-5s"', "imap.poll_interval"),
+    ("[scheduler]\nsweep_interval = 0.5", "scheduler.sweep_interval"),
+    ("[screen]\nduplicate_window = [60]", "screen.duplicate_window"),
     ("[service\naddress = 1", "(file)"),
+    ('[imap]\nauth = "kerberos"', "imap.auth"),
+    ('[outbound]\nauth = "xoauth2"', "outbound.username"),
+    (f'[outbound]\nauth = "xoauth2"\nusername = "{BOX}"', "outbound.oauth_token_url"),
+    (OAUTH.replace("oauth_client_id = \"desk\"\n", ""), "imap.oauth_client_id"),
+    (OAUTH.replace("oauth_refresh_token_file", "#"), "imap.oauth_refresh_token_file"),
+    (OAUTH.replace("https://login.example/token", "http://login.example/token"),
+     "imap.oauth_token_url"),
+    (OAUTH.replace("https://login.example/token", "login.example/token"),
+     "imap.oauth_token_url"),
+    (OAUTH + 'password_file = "/etc/supportd/imap.password"\n', "imap.password_file"),
+    (OAUTH.replace('"xoauth2"', '"password"'), "imap.auth"),
 ])
 def test_a_bad_value_names_its_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -84,6 +111,47 @@ def test_levels_and_overrides_from_config(tmp_path: Path) -> None:
                                                ("2d", 172800)])
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_oauth2_for_the_mailbox_and_the_relay(tmp_path: Path) -> None:
+    relay = OAUTH.replace("[imap]\nenabled = true", "[outbound]\ntransport = \"smtp\"").replace(
+        '"xoauth2"', '"oauthbearer"') + 'oauth_scope = "https://mail.google.com/"\n'
+    cfg = load(write(tmp_path, OAUTH + 'oauth_client_secret_file = "/etc/s"\n' + relay))
+    assert (cfg.imap.auth, cfg.outbound.auth) == ("xoauth2", "oauthbearer")
+    assert cfg.imap.oauth_client_secret_file == "/etc/s"
+    assert cfg.outbound.oauth_scope == "https://mail.google.com/"
+    local = load(write(tmp_path, OAUTH.replace("https://login.example", "http://127.0.0.1:9")))
+    assert local.imap.oauth_token_url == "http://127.0.0.1:9/token"  # loopback: no TLS needed
+
+
+def test_whole_seconds_are_a_duration(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, "[imap]\npoll_interval = 300\n[outbound]\nretry_base = 0\n"
+                               'retry_max = "2h"\n[scheduler]\nsweep_interval = 45\n'
+                               "[screen]\nduplicate_window = 86400\n"))
+    assert parse_duration(cfg.imap.poll_interval).total_seconds() == 300
+    assert parse_duration(cfg.outbound.retry_base).total_seconds() == 0
+    assert parse_duration(cfg.outbound.retry_max).total_seconds() == 7200
+    assert parse_duration(cfg.scheduler.sweep_interval).total_seconds() == 45
+    assert parse_duration(cfg.screen.duplicate_window).total_seconds() == 86400
+
+
+def test_a_bad_duration_says_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, "[imap]\npoll_interval = 2.5\n"))
+    assert str(err.value) == ("imap.poll_interval: 2.5 is not a duration: write whole seconds "
+                              "(300) or '90s', '30m', '6h', '2d'")
+
+
+def test_a_config_built_in_code_has_its_durations_checked() -> None:
+    import dataclasses
+
+    from daemon.config.loader import validate
+    from daemon.config.schema import Config, Duration, SchedulerConfig
+
+    cfg = Config(scheduler=SchedulerConfig(sweep_interval=Duration("often")))
+    with pytest.raises(ConfigError) as err:
+        validate(dataclasses.replace(cfg))
+    assert err.value.key == "scheduler.sweep_interval"
 
 
 @pytest.mark.parametrize(("n", "word"), [(1, "час"), (2, "часа"), (4, "часа"), (5, "часов"),
