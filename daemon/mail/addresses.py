@@ -230,11 +230,14 @@ def read_from(values: Sequence[str | Header], decode: Callable[[str], str]) -> F
         again = _with_addresses(mailboxes(decoded))
         if len(again) == 1 and (address := _address_of(again[0])):
             return FromReading(address, again[0].display, "encoded-words", problem)
-    found = {usable_address(a) for a in _BARE_ADDR.findall(decoded)} - {""}
+    found = list(dict.fromkeys(a for a in (usable_address(b) for b in
+                                            _BARE_ADDR.findall(decoded)) if a))
     if len(found) == 1:
         (address,) = found
         name = " ".join(decoded.replace(address, " ", 1).replace("<>", " ").split())
         return FromReading(address, name.strip('"'), "bare-in-name", problem)
+    if found:  # garbage naming several: answer the first, believe none
+        return FromReading(found[0], "", "bare-in-name", SEVERAL)
     return FromReading("", decoded, "", problem)
 
 

@@ -17,21 +17,19 @@ from daemon.mail.addresses import mailbox_key
 from daemon.mail.reply_text import REPLY_MARKER
 from daemon.mail.threading_tid import tagged_subject
 from daemon.outbound.letters import Incoming, LetterQueue, cached_tagged_subject
-from daemon.outbound.mailbuild import new_message_id
 from daemon.outbound.russian import duration_words, msk
 from daemon.storage import db
-from daemon.storage.models import Outgoing, Ticket
+from daemon.storage.models import NotificationFold, Outgoing, Ticket
 
-FOLDED = "folded"  # an outgoing row never sent: a notification folded into the next one
 _O = Outgoing.__table__.c
+_F = NotificationFold.__table__.c
 _LAST_NOTIFICATION = select(func.max(_O.created_at)).where(
     _O.kind == "notification", _O.recipient_key == bindparam("recipient"),
-    _O.cause_key == bindparam("cause"), _O.status != FOLDED)
+    _O.cause_key == bindparam("cause"))
 _FOLDED_SINCE = select(Ticket.__table__.c.tid).join_from(
-    Outgoing.__table__, Ticket.__table__, _O.ticket_id == Ticket.__table__.c.id).where(
-    _O.kind == "notification", _O.recipient_key == bindparam("recipient"),
-    _O.cause_key == bindparam("cause"), _O.status == FOLDED,
-    _O.created_at > bindparam("since")).order_by(_O.id)
+    NotificationFold.__table__, Ticket.__table__, _F.ticket_id == Ticket.__table__.c.id).where(
+    _F.recipient_key == bindparam("recipient"), _F.cause_key == bindparam("cause"),
+    _F.created_at > bindparam("since")).order_by(_F.id)
 
 
 class StaffLetters(LetterQueue):
@@ -70,14 +68,10 @@ class StaffLetters(LetterQueue):
             session, _FOLDED_SINCE, **keys, since=last or datetime.min.replace(tzinfo=UTC)))
 
     def _fold(self, session: Session, ticket: Ticket, recipient: str, sender: str) -> None:
-        """A notification not sent: a row of its own, counted by the next one sent."""
-        now = self.now()
-        db.insert_row(session, Outgoing.__table__, dict(  # type: ignore[arg-type]
-            ticket_id=ticket.id, kind="notification", automatic=False, recipient=recipient,
-            subject="", message_id=new_message_id("folded", ticket.id,
-                                                  self.config.service.domain),
-            raw=b"", status=FOLDED, created_at=now, next_attempt_at=now,
-            recipient_key=mailbox_key(recipient), cause_key=mailbox_key(sender)))
+        """A notification not sent: remembered, and counted by the next one sent."""
+        db.insert_row(session, NotificationFold.__table__, dict(  # type: ignore[arg-type]
+            ticket_id=ticket.id, recipient_key=mailbox_key(recipient),
+            cause_key=mailbox_key(sender), created_at=self.now()))
 
     def _notification(self, ticket: Ticket, letter: Incoming, folded: list[str]) -> str:
         body = letter.body if letter.body is not None else "(текст письма не удалось разобрать)"

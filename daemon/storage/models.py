@@ -186,6 +186,23 @@ class Attachment(Base):
     message: Mapped[Message] = relationship(back_populates="attachments")
 
 
+class NotificationFold(Base):
+    """A staff notification not sent because one about the same sender went to the
+    same agent a moment ago (`[abuse] notification_fold`); the next one sent counts
+    these and names their tickets."""
+
+    __tablename__ = "notification_folds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    recipient_key: Mapped[str] = mapped_column(String(320))
+    cause_key: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_notification_folds_key", "recipient_key", "cause_key",
+                            "created_at"),)
+
+
 class Inbound(Base):
     """The accounting of one received letter: exactly one row per spooled letter."""
 

@@ -1,4 +1,4 @@
-"""the caps on automatic letters count by mailbox and by the sender who caused them
+"""the caps count by mailbox and by the sender who caused them; folded notifications
 
 Revision ID: 0008
 Revises: 0007
@@ -8,6 +8,7 @@ outgoing.recipient_key is the recipient's mailbox (lower case, +tag dropped) and
 outgoing.cause_key the mailbox of the sender whose letter made us write (issue 21:
 a cap that rotating +tags or Reply-To addresses cannot dodge). Rows written before
 this revision have neither and are not counted: the cap's window is an hour.
+notification_folds records the staff notifications folded into the next one.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -27,9 +28,23 @@ def upgrade() -> None:
                               ['recipient_key', 'created_at'], unique=False)
         batch_op.create_index('ix_outgoing_cause_key_created', ['cause_key', 'created_at'],
                               unique=False)
+    op.create_table(
+        'notification_folds',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('ticket_id', sa.Integer(), nullable=False),
+        sa.Column('recipient_key', sa.String(length=320), nullable=False),
+        sa.Column('cause_key', sa.String(length=320), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'],
+                                name=op.f('fk_notification_folds_ticket_id_tickets')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_folds')))
+    op.create_index('ix_notification_folds_key', 'notification_folds',
+                    ['recipient_key', 'cause_key', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_notification_folds_key', table_name='notification_folds')
+    op.drop_table('notification_folds')
     with op.batch_alter_table('outgoing', schema=None) as batch_op:
         batch_op.drop_index('ix_outgoing_cause_key_created')
         batch_op.drop_index('ix_outgoing_recipient_key_created')

@@ -210,8 +210,7 @@ def story(root: Path) -> list[tuple[str, bytes]]:
         sweep(desk.app, batch=4)
 
     with desk.app.sessions() as s:
-        rows = s.execute(select(Outgoing.kind, Outgoing.raw).where(Outgoing.status != "folded")
-                         .order_by(Outgoing.id)).all()
+        rows = s.execute(select(Outgoing.kind, Outgoing.raw).order_by(Outgoing.id)).all()
     desk.app.close()
     return [(kind, bytes(raw)) for kind, raw in rows]
 
