@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
+from daemon.mail import complaints
 from daemon.mail.loops import auto_reply_reason
 from daemon.pipeline.context import Letter, Stop
 from daemon.pipeline.order import FALLBACK, STEPS, by_name
@@ -159,7 +160,8 @@ def process_batch(app: App, claimed: list[Path],
             continue
         letter = Letter(spooled=read, now=app.now())
         # Parsing is pure and the costliest step: done before the transaction opens.
-        PARSE.run(letter, None, app)  # type: ignore[arg-type]
+        with complaints.collecting(letter.complaints):
+            PARSE.run(letter, None, app)  # type: ignore[arg-type]
         items.append(_Item(path, letter))
     if items:
         try:
@@ -176,6 +178,7 @@ def process_batch(app: App, claimed: list[Path],
             if len(items) == 1:
                 item = items[0]
                 log.error("letter.failed", spool_id=item.spooled.spool_id, error=repr(exc))
+                _say_complaints(item.letter)
                 results[item.claimed] = _shunt(app, item.claimed, item.spooled, exc,
                                                traceback.format_exc())
                 return [results[p] for p in claimed]
@@ -193,12 +196,20 @@ def process_batch(app: App, claimed: list[Path],
                 item.result = _shunt(app, item.claimed, item.spooled, item.error, item.trace)
             assert item.result is not None
             r = item.result
+            _say_complaints(item.letter)
             if item.error is None:
                 log.info("letter.processed", spool_id=r.spool_id,
                          source=item.spooled.envelope.source, outcome=r.outcome,
                          reason=r.reason, tid=r.tid)
             results[item.claimed] = r
     return [results[p] for p in claimed]
+
+
+def _say_complaints(letter: Letter) -> None:
+    """What libraries said while the letter was in hand, in one line."""
+    if letter.complaints:
+        log.warning("letter.library_complaints", spool_id=letter.spooled.spool_id,
+                    complaints=letter.complaints.as_fields(), more=letter.complaints.more)
 
 
 def _run_batch(app: App, items: list[_Item]) -> None:
@@ -209,7 +220,7 @@ def _run_batch(app: App, items: list[_Item]) -> None:
             Inbound.spool_id.in_([i.spooled.spool_id for i in items]))))
         for item in items:
             try:
-                with session.begin_nested():
+                with session.begin_nested(), complaints.collecting(item.letter.complaints):
                     item.result = _one(app, session, item, known)
             except Exception as exc:  # a bug: only this letter's savepoint is rolled back
                 if is_disk_full(exc) or db.is_temporary(exc):
@@ -267,7 +278,9 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trac
            ) -> Result:
     """A bug stopped the pipeline: keep the letter, and get it before a person."""
     try:
-        with db.unit_of_work(app.sessions) as session:
+        # Read again: what libraries say now was said the first time, and logged then.
+        with db.unit_of_work(app.sessions) as session, \
+                complaints.collecting(complaints.Complaints()):
             letter = Letter(spooled=spooled, now=app.now())
             letter.internal_error = f"{type(exc).__name__}: {exc}"[:300]
             PARSE.run(letter, session, app)  # to know the sender from From, if it reads
