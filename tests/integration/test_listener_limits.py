@@ -7,7 +7,8 @@ told 421 on the next while others still deliver; the same for the total. With th
 process's descriptors used up (its RLIMIT_NOFILE lowered while it runs), the log
 says so in one line, not a traceback per accept(), and senders get in again once
 the idle connections go. A DATA that keeps coming is taken however long it takes;
-one that falls silent is dropped with nothing left in the spool.
+one that falls silent is dropped with nothing left in the spool. Caps that need
+more open files than the process may have keep it from starting, naming the key.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import resource
 import smtplib
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -25,6 +27,7 @@ import pytest
 
 from bench.harness.daemon import (
     SUPPORT_ADDRESS,
+    SUPPORTD,
     Daemon,
     crlf,
     running,
@@ -33,6 +36,7 @@ from bench.harness.daemon import (
 )
 from daemon.intake.smtp_listener import SPILL
 from daemon.storage.spool import Spool
+from tests.conftest import PROJECT
 from tests.support.drills import spool_state
 
 pytestmark = pytest.mark.integration
@@ -189,3 +193,23 @@ def test_data_that_keeps_coming_is_taken_and_silence_is_dropped(hasty: Daemon) -
     wait_until(lambda: spool_state(spool).settled, 60, message=hasty.tail)
     assert not list((spool / "tmp").iterdir()) and not list((spool / "incoming").iterdir())
     assert [Spool.raw_of(f) for f in (spool / "store").glob("*/*/*/*")] == [raw]
+
+
+def test_caps_above_the_open_file_limit_are_refused_naming_the_key(tmp_path: Path) -> None:
+    """The defaults (256 connections) need 640 open files: under a limit of 512 neither
+    check-config (the unit's ExecStartPre) nor run starts; under 1024 both do."""
+    cfg, _ = write_daemon_config(tmp_path)
+
+    def supportd(command: str, limit: int) -> subprocess.CompletedProcess[bytes]:
+        def lower() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+        return subprocess.run([*SUPPORTD, "--config", str(cfg), command], cwd=PROJECT,
+                              capture_output=True, timeout=60, preexec_fn=lower)
+
+    for command in ("check-config", "run"):
+        p = supportd(command, 512)
+        assert p.returncode == 78, p.stderr
+        assert b"config error: smtp.max_connections: 256 connections need 640 open files" \
+            in p.stderr and b"may open 512" in p.stderr
+    assert supportd("check-config", 1024).returncode == 0
