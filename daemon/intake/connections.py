@@ -28,7 +28,7 @@ from typing import Protocol, cast
 
 import structlog
 
-from daemon.mail.complaints import Throttle
+from daemon.mail.complaints import Throttle, summary
 
 log = structlog.get_logger("supportd.smtp")
 
@@ -151,17 +151,17 @@ class Listener:
             protocol.on_close = release
             await asyncio.get_running_loop().connect_accepted_socket(
                 lambda: cast(asyncio.BaseProtocol, protocol), conn)
-        except asyncio.CancelledError:
+        except BaseException as exc:
             release()
             conn.close()
-            raise
-        except OSError as exc:  # reset before it started; or no descriptor for its parts
-            release()
-            conn.close()
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the listener is closing
+            # Reset before it started, no descriptor for its parts, or a bug in making
+            # its session: this connection goes, the listener goes on.
             self._accept_failed(exc)
 
-    def _accept_failed(self, exc: OSError) -> None:
-        out = exc.errno in OUT_OF_DESCRIPTORS
+    def _accept_failed(self, exc: Exception) -> None:
+        out = isinstance(exc, OSError) and exc.errno in OUT_OF_DESCRIPTORS
         held = self.throttle.allow("out_of_descriptors" if out else "accept_failed")
         if held is None:
             return
@@ -169,7 +169,7 @@ class Listener:
             log.warning("smtp.out_of_descriptors", error=str(exc), connections=self.caps.open,
                         suppressed=held, paused_s=ACCEPT_PAUSE)
         else:
-            log.warning("smtp.accept_failed", error=str(exc), suppressed=held)
+            log.warning("smtp.accept_failed", error=summary(exc), suppressed=held)
 
     def _refuse(self, conn: socket.socket, client: str, reply: str) -> None:
         """Say why and close, without an SMTP session (RFC 5321 §3.8: 421 at once)."""

@@ -1,8 +1,8 @@
 """The listener under attack: idle connections, descriptors running out, slow DATA.
 
-Each story runs `supportd run` and talks to it over real sockets. A client is a
-source address: Linux routes all of 127.0.0.0/8 on loopback, so a socket bound to
-127.0.0.2 is a second client. One client holding its share of idle connections is
+Each story runs `supportd run` (one, the accept loop alone in this process) and
+talks to it over real sockets. A client is a source address: Linux routes all of
+127.0.0.0/8 on loopback, so a socket bound to 127.0.0.2 is a second client. One client holding its share of idle connections is
 told 421 on the next while others still deliver; the same for the total. With the
 process's descriptors used up (its RLIMIT_NOFILE lowered while it runs), the log
 says so in one line, not a traceback per accept(), and senders get in again once
@@ -13,13 +13,14 @@ more open files than the process may have keep it from starting, naming the key.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import smtplib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from bench.harness.daemon import (
     wait_until,
     write_daemon_config,
 )
+from daemon.intake.connections import TOO_MANY, TOO_MANY_FROM_CLIENT, Caps, Listener, bind
 from daemon.intake.smtp_listener import SPILL
 from daemon.storage.spool import Spool
 from tests.conftest import PROJECT
@@ -213,3 +215,54 @@ def test_caps_above_the_open_file_limit_are_refused_naming_the_key(tmp_path: Pat
         assert b"config error: smtp.max_connections: 256 connections need 640 open files" \
             in p.stderr and b"may open 512" in p.stderr
     assert supportd("check-config", 1024).returncode == 0
+
+
+class Greeter(asyncio.Protocol):
+    """A stand-in session: greets, and tells the listener when it ends."""
+
+    def __init__(self) -> None:
+        self.on_close: Callable[[], None] = lambda: None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"220 hello\r\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.on_close()
+
+
+def test_the_accept_loop_in_process_counts_refuses_and_survives_a_bad_session() -> None:
+    """The listener alone, on a free port: a session that cannot be made costs only
+    its connection, and the caps count what is open."""
+    async def scenario() -> list[bytes]:
+        made = 0
+
+        def factory() -> Greeter:
+            nonlocal made
+            made += 1
+            if made == 1:
+                raise RuntimeError("a bug in making a session")
+            return Greeter()
+
+        caps = Caps(total=2, per_client=1)
+        listener = Listener(bind("127.0.0.1", 0), factory, caps)
+        port = listener.sockets[0].getsockname()[1]
+        listener.start()
+        heard, writers = [], []
+        for client in ("127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.3"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port,
+                                                           local_addr=(client, 0))
+            heard.append(await asyncio.wait_for(reader.readline(), 5))
+            writers.append(writer)
+        assert caps.open == 2
+        for writer in writers:
+            writer.close()
+        await asyncio.sleep(0.2)
+        assert caps.open == 0 and caps.by_client == {}
+        listener.close()
+        await listener.wait_closed()
+        return heard
+
+    assert asyncio.run(scenario()) == [
+        b"", b"220 hello\r\n", TOO_MANY_FROM_CLIENT.encode() + b"\r\n", b"220 hello\r\n",
+        TOO_MANY.encode() + b"\r\n"]
