@@ -2,13 +2,14 @@
 
 Each story runs `supportd run` (one, the accept loop alone in this process) and
 talks to it over real sockets. A client is a source address: Linux routes all of
-127.0.0.0/8 on loopback, so a socket bound to 127.0.0.2 is a second client. One client holding its share of idle connections is
-told 421 on the next while others still deliver; the same for the total. With the
-process's descriptors used up (its RLIMIT_NOFILE lowered while it runs), the log
-says so in one line, not a traceback per accept(), and senders get in again once
-the idle connections go. A DATA that keeps coming is taken however long it takes;
-one that falls silent is dropped with nothing left in the spool. Caps that need
-more open files than the process may have keep it from starting, naming the key.
+127.0.0.0/8 on loopback, so a socket bound to 127.0.0.2 is a second client. One
+client holding its share of idle connections is told 421 on the next while others
+still deliver; the same for the total. With the process's descriptors used up (its
+RLIMIT_NOFILE lowered while it runs), the log says so in one line, not a traceback
+per accept(), and senders get in again once the idle connections go. A DATA that
+keeps coming is taken however long it takes; one that falls silent is dropped with
+nothing left in the spool. Caps that need more open files than the process may have
+keep it from starting, naming the key.
 """
 
 from __future__ import annotations
