@@ -40,11 +40,26 @@ def _app(args: argparse.Namespace) -> Any:
 # ---------------------------------------------------------------- commands
 
 
+def _open_files_fit(cfg: Any) -> bool:
+    """The listener's caps fit the open-file limit of this process (as `run` will
+    have it under the unit: check-config runs there as ExecStartPre)."""
+    import resource
+
+    try:
+        config_mod.check_open_files(cfg, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    except config_mod.ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from datetime import date
 
     from daemon.config import sla_config
 
+    if not _open_files_fit(args.cfg):
+        return EX_CONFIG
     # The working calendar is tabulated on first use (a letter's deadline): do it here
     # for this year, so a broken `holidays` install shows now and not on a letter.
     try:
@@ -65,6 +80,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from daemon.service import run as service
 
+    if not _open_files_fit(args.cfg):
+        return EX_CONFIG
     return service.run(_app(args), args.config)
 
 

@@ -172,6 +172,29 @@ def _validate_oauth(section: str, box: ImapConfig | OutboundConfig) -> None:
                           f"{box.oauth_token_url!r} is not an https:// URL")
 
 
+# Open files the listener's process needs: a socket and a spool file for each
+# connection (a letter in DATA past 4 MB, its fsync), and room for the rest (the
+# database, the pipes to the pipeline processes, the outbox, IMAP, the log).
+FILES_PER_CONNECTION = 2
+FILES_BESIDE_CONNECTIONS = 128
+
+
+def files_needed(cfg: Config) -> int:
+    return FILES_PER_CONNECTION * cfg.smtp.max_connections + FILES_BESIDE_CONNECTIONS
+
+
+def check_open_files(cfg: Config, limit: int) -> None:
+    """The listener's caps below the process's open-file limit (RLIMIT_NOFILE, the
+    unit's LimitNOFILE): past it accept() fails and real senders wait with the idle."""
+    if cfg.smtp.enabled and 0 <= limit < files_needed(cfg):
+        raise ConfigError(
+            "smtp.max_connections",
+            f"{cfg.smtp.max_connections} connections need {files_needed(cfg)} open files "
+            f"({FILES_PER_CONNECTION} each and {FILES_BESIDE_CONNECTIONS} more), but this "
+            f"process may open {limit} (LimitNOFILE in the unit, ulimit -n in a shell): "
+            f"lower it or raise the limit")
+
+
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
@@ -227,6 +250,14 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{section}.port", f"{port} is not a TCP port")
     if cfg.smtp.max_message_size < 1024:
         raise ConfigError("smtp.max_message_size", "must be at least 1024 bytes")
+    if cfg.smtp.timeout < 1:
+        raise ConfigError("smtp.timeout", "must be at least 1 second")
+    if cfg.smtp.max_connections < 1:
+        raise ConfigError("smtp.max_connections", "must be at least 1")
+    if not 1 <= cfg.smtp.max_connections_per_client <= cfg.smtp.max_connections:
+        raise ConfigError("smtp.max_connections_per_client",
+                          f"{cfg.smtp.max_connections_per_client}: use 1 to "
+                          f"smtp.max_connections ({cfg.smtp.max_connections})")
     if cfg.outbound.transport not in ("maildir", "smtp"):
         raise ConfigError("outbound.transport", f"{cfg.outbound.transport!r}: use maildir or smtp")
     _validate_dkim(cfg)

@@ -85,7 +85,12 @@ class SmtpConfig:
     lmtp: bool = doc("speak LMTP instead of SMTP (for an MTA's lmtp transport)", False)
     max_message_size: int = doc("largest letter accepted, bytes (552 above it)", 26214400)
     max_recipients: int = doc("RCPT TO limit per letter", 100)
-    timeout: int = doc("seconds of client silence before the connection is closed", 300)
+    timeout: int = doc("seconds of client silence before the connection is closed "
+                       "(in DATA too: a long transfer that keeps sending is never cut)", 300)
+    max_connections: int = doc("connections at once, from everyone (421 past it); needs "
+                               "2 open files each, under LimitNOFILE", 256)
+    max_connections_per_client: int = doc("connections at once from one IP address "
+                                          "(421 past it)", 32)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from daemon.app import App
+from daemon.intake import connections
 from daemon.intake.ingest import Refused, accept, accept_received
 from daemon.storage.spool import Envelope, Receiving
 
@@ -176,82 +177,130 @@ class Body:
             self.file = None
 
 
-def _clear_552(cls: type[SMTP], limit: int) -> type[SMTP]:
-    class Clear(cls):  # type: ignore[valid-type,misc]
-        line_length_limit = LINE_LIMIT  # read by __init__ for the stream reader's limit
+class Session(SMTP):
+    """aiosmtpd's protocol as the listener runs it: DATA read in large pieces
+    (`_read_body`, `Body`), a clear 552, only the client's silence timed, and the
+    listener told when the connection ends (`on_close`, connections.Listener)."""
 
-        async def push(self, status: str) -> None:
-            if status.startswith("552 Error"):
-                status = too_big_text(limit)
-            await super().push(status)
+    line_length_limit = LINE_LIMIT  # read by __init__ for the stream reader's limit
+    on_close: Callable[[], None] = staticmethod(lambda: None)  # set by the listener
+    _heard = 0.0  # loop time of the client's last bytes
+    _in_data = False  # reading DATA: only the client's silence counts
+    _ours = False  # the client waits for us (its letter is being spooled)
 
-        async def _read_body(self) -> Body | str | None:
-            """DATA up to the lone dot: the body, or the error reply, or None when
-            the connection went away. aiosmtpd reads it line by line (a coroutine
-            round trip per line, ~5,000 for a 400 KB letter, while every other
-            connection waits); this reads up to each ".<CRLF>" in C, and a lone dot
-            is one that follows a line end (or starts the body)."""
-            reader = self._reader
-            body = Body(self.data_size_limit, self._spill)
-            tail = b"\r\n"  # the body starts a line: a lone dot first ends it at once
-            try:
-                while True:
-                    try:
-                        chunk = await reader.readuntil(b".\r\n")
-                    except asyncio.LimitOverrunError as exc:  # no dot in the stream limit
-                        chunk = await reader.readexactly(exc.consumed)
-                    except asyncio.IncompleteReadError:
-                        body.discard()
-                        return None
-                    tail = (tail + chunk[-5:])[-5:]
-                    if tail.endswith(TERMINATOR):
-                        body.feed(chunk[:-3])  # the lone dot; the CRLF before it stays
-                        break
-                    body.feed(chunk)
-            except BaseException as exc:
-                body.discard()
-                if isinstance(exc, asyncio.CancelledError):
-                    log.info("smtp.connection_lost_in_data")
-                    self._writer.close()
-                raise
-            return body.error or body
+    # aiosmtpd's timer runs from the last command, DATA included, so a big letter
+    # on a slow line was cut after `timeout` seconds however steadily it came. In
+    # DATA, and while we store the letter, only the client's silence counts.
 
-        def _spill(self) -> Receiving:
-            handler: Handler = self.event_handler
-            assert self.envelope is not None and self.session is not None
-            return handler.app.spool.receive(handler.envelope_of(self.session, self.envelope))
+    def data_received(self, data: bytes) -> None:
+        self._heard = self.loop.time()
+        super().data_received(data)
 
-        async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
-            # aiosmtpd 1.4's smtp_DATA with the body read by `_read_body`.
-            if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+    def _timeout_cb(self) -> None:
+        if self._ours:
+            self._reset_timeout()
+            return
+        if self._in_data:
+            quiet = self.loop.time() - self._heard
+            if quiet < self._timeout_duration:
+                self._reset_timeout(self._timeout_duration - quiet)
                 return
-            assert self.envelope is not None
-            if not self.envelope.rcpt_tos:
-                await self.push("503 Error: need RCPT command")
-                return
-            if arg:
-                await self.push("501 Syntax: DATA")
-                return
-            await self.push("354 End data with <CR><LF>.<CR><LF>")
+        if isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.write(b"421 4.4.2 No data for %d seconds, closing\r\n"
+                                 % self._timeout_duration)
+        super()._timeout_cb()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        try:
+            super().connection_lost(error)
+        finally:
+            self.on_close()
+
+    async def push(self, status: str) -> None:  # type: ignore[override]  # str only here
+        if status.startswith("552 Error"):
+            status = too_big_text(self.data_size_limit or 0)
+        await super().push(status)
+
+    async def _read_body(self) -> Body | str | None:
+        """DATA up to the lone dot: the body, or the error reply, or None when
+        the connection went away. aiosmtpd reads it line by line (a coroutine
+        round trip per line, ~5,000 for a 400 KB letter, while every other
+        connection waits); this reads up to each ".<CRLF>" in C, and a lone dot
+        is one that follows a line end (or starts the body)."""
+        reader = self._reader
+        body = Body(self.data_size_limit, self._spill)
+        tail = b"\r\n"  # the body starts a line: a lone dot first ends it at once
+        try:
+            while True:
+                try:
+                    chunk = await reader.readuntil(b".\r\n")
+                except asyncio.LimitOverrunError as exc:  # no dot in the stream limit
+                    chunk = await reader.readexactly(exc.consumed)
+                except asyncio.IncompleteReadError:
+                    body.discard()
+                    return None
+                tail = (tail + chunk[-5:])[-5:]
+                if tail.endswith(TERMINATOR):
+                    body.feed(chunk[:-3])  # the lone dot; the CRLF before it stays
+                    break
+                body.feed(chunk)
+        except BaseException as exc:
+            body.discard()
+            if isinstance(exc, asyncio.CancelledError):
+                log.info("smtp.connection_lost_in_data")
+                self._writer.close()
+            raise
+        return body.error or body
+
+    def _spill(self) -> Receiving:
+        handler: Handler = self.event_handler
+        assert self.envelope is not None and self.session is not None
+        return handler.app.spool.receive(handler.envelope_of(self.session, self.envelope))
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
+        # aiosmtpd 1.4's smtp_DATA with the body read by `_read_body`.
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        self._heard, self._in_data = self.loop.time(), True
+        try:
             body = await self._read_body()
-            if body is None:
-                return
-            if isinstance(body, str):
-                await self.push(body)
-                self._set_post_data_state()
-                return
-            self.envelope.content = self.envelope.original_content = body.data
-            self.envelope.body = body  # type: ignore[attr-defined]  # the handler's
-            status = await self._call_handler_hook("DATA")
+        finally:
+            self._in_data = False
+        if body is None:
+            return
+        if isinstance(body, str):
+            await self.push(body)
             self._set_post_data_state()
-            await self.push(status)
+            self._reset_timeout()
+            return
+        # A bytearray, not copied: the handler reads it as bytes.
+        self.envelope.content = self.envelope.original_content = body.data  # type: ignore[assignment]
+        self.envelope.body = body  # type: ignore[attr-defined]  # the handler's
+        self._ours = True
+        try:
+            status = await self._call_handler_hook("DATA")
+        finally:
+            self._ours = False
+        self._set_post_data_state()
+        await self.push(status)
+        self._reset_timeout()  # the next command has the whole timeout
 
-    return Clear
+
+class LmtpSession(Session, LMTP):
+    """The same for LMTP (RFC 2033): LHLO, and a reply per recipient after DATA."""
 
 
 def protocol_factory(app: App, handler: Handler) -> Callable[[], SMTP]:
     cfg = app.config.smtp
-    cls = _clear_552(LMTP if cfg.lmtp else SMTP, cfg.max_message_size)
+    cls = LmtpSession if cfg.lmtp else Session
 
     def make() -> SMTP:
         proto: SMTP = cls(handler, data_size_limit=cfg.max_message_size,
@@ -263,10 +312,14 @@ def protocol_factory(app: App, handler: Handler) -> Callable[[], SMTP]:
     return make
 
 
-async def start(app: App, handler: Handler) -> asyncio.base_events.Server:
+async def start(app: App, handler: Handler) -> connections.Listener:
     cfg = app.config.smtp
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(protocol_factory(app, handler), host=cfg.host,
-                                      port=cfg.port, reuse_address=True)
-    log.info("smtp.listening", host=cfg.host, port=cfg.port, lmtp=cfg.lmtp)
-    return server
+    caps = connections.Caps(cfg.max_connections, cfg.max_connections_per_client)
+    listener = connections.Listener(connections.bind(cfg.host, cfg.port),
+                                    protocol_factory(app, handler),  # type: ignore[arg-type]
+                                    caps)
+    listener.start()
+    log.info("smtp.listening", host=cfg.host, port=cfg.port, lmtp=cfg.lmtp,
+             max_connections=cfg.max_connections,
+             max_connections_per_client=cfg.max_connections_per_client)
+    return listener

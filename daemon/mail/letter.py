@@ -42,7 +42,7 @@ from mailparser.utils import (
     raw_payload,
 )
 
-from daemon.mail import guard, skeleton
+from daemon.mail import complaints, guard, skeleton
 from daemon.mail.addresses import (
     clean_message_id,
     message_ids,
@@ -240,22 +240,38 @@ TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 def expand_tnef(attachments: list[RawAttachment]) -> list[RawAttachment]:
     """Outlook's winmail.dat holds the real attachments: judge those, not the wrapper.
 
-    A TNEF blob that cannot be read is kept as it is (its verdict says so)."""
+    A TNEF blob that cannot be read is kept as it is (its verdict says so); what was
+    wrong with it is noted once for the letter's log line (`complaints`)."""
     out: list[RawAttachment] = []
     for a in attachments:
         if a.content_type.lower() in TNEF_TYPES or a.filename.lower() == "winmail.dat":
             blob = a.content if isinstance(a.content, bytes) else a.content.whole()
+            name = a.filename or "winmail.dat"
             try:
-                inner = tnefparse.TNEF(blob, do_checksum=False).attachments
-            except Exception:
+                inner = [RawAttachment(filename=t.long_filename() or t.name or "attachment",
+                                       content_type="", content=bytes(t.data))
+                         for t in tnefparse.TNEF(blob, do_checksum=False).attachments]
+            except Exception as exc:
+                complaints.note("tnefparse", f"{name} cannot be read: {complaints.summary(exc)}")
                 inner = []
+            else:
+                if not _adds_up(blob):
+                    complaints.note("tnefparse", f"{name} is damaged: its parts do not add up "
+                                                 f"to its {len(blob)} bytes (cut short?)")
             if inner:
-                out.extend(RawAttachment(filename=t.long_filename() or t.name or "attachment",
-                                         content_type="", content=bytes(t.data))
-                           for t in inner)
+                out.extend(inner)
                 continue
         out.append(a)
     return out
+
+
+def _adds_up(blob: bytes) -> bool:
+    """The TNEF objects' declared sizes add up to the blob's (tnefparse reads what
+    there is of a cut one, and passes over a few stray bytes at its end)."""
+    offset = 6  # signature and key
+    while offset + 12 < len(blob):  # tnefparse's own walk over the objects
+        offset += int.from_bytes(blob[offset + 5:offset + 9], "little") + 11
+    return offset == len(blob)
 
 
 def _clean(text: str) -> str:

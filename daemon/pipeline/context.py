@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from daemon.mail.complaints import Complaints
 from daemon.mail.letter import ParsedLetter
 from daemon.outbound.notifier import Incoming
 from daemon.storage.models import Message, Ticket
@@ -72,6 +73,8 @@ class Letter:
     message: Message | None = None  # the stored row for this letter
     content_hash: str = ""
     notes: list[str] = field(default_factory=list)  # things the accounting should say
+    # What libraries said of it (a broken winmail.dat): one log line for the letter.
+    complaints: Complaints = field(default_factory=Complaints)
 
     @property
     def sender(self) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.app import App
+from daemon.mail import complaints
 from daemon.mail.loops import auto_reply_reason
 from daemon.pipeline.context import Letter, Stop
 from daemon.pipeline.order import (
@@ -172,12 +173,13 @@ def process_batch(app: App, claimed: list[Path],
         item = _Item(path, letter)
         # Parsing and authentication need no database: done before the transaction.
         try:
-            for step in EARLY:
-                try:
-                    step.run(letter, None, app)  # type: ignore[arg-type]
-                except Exception as exc:
-                    exc.add_note(STEP_NOTE + step.name)
-                    raise
+            with complaints.collecting(letter.complaints):
+                for step in EARLY:
+                    try:
+                        step.run(letter, None, app)  # type: ignore[arg-type]
+                    except Exception as exc:
+                        exc.add_note(STEP_NOTE + step.name)
+                        raise
         except Exception as exc:  # a bug: this letter takes the fallback
             item.error, item.trace = exc, traceback.format_exc()
             log.error("letter.failed", spool_id=read.spool_id, error=repr(exc),
@@ -198,6 +200,7 @@ def process_batch(app: App, claimed: list[Path],
             if len(items) == 1:
                 item = items[0]
                 log.error("letter.failed", spool_id=item.spooled.spool_id, error=repr(exc))
+                _say_complaints(item.letter)
                 results[item.claimed] = _shunt(app, item.claimed, item.spooled, exc,
                                                traceback.format_exc())
                 return [results[p] for p in claimed]
@@ -215,12 +218,20 @@ def process_batch(app: App, claimed: list[Path],
                 item.result = _shunt(app, item.claimed, item.spooled, item.error, item.trace)
             assert item.result is not None
             r = item.result
+            _say_complaints(item.letter)
             if item.error is None:
                 log.info("letter.processed", spool_id=r.spool_id,
                          source=item.spooled.envelope.source, outcome=r.outcome,
                          reason=r.reason, tid=r.tid)
             results[item.claimed] = r
     return [results[p] for p in claimed]
+
+
+def _say_complaints(letter: Letter) -> None:
+    """What libraries said while the letter was in hand, in one line."""
+    if letter.complaints:
+        log.warning("letter.library_complaints", spool_id=letter.spooled.spool_id,
+                    complaints=letter.complaints.as_fields(), more=letter.complaints.more)
 
 
 def _run_batch(app: App, items: list[_Item]) -> None:
@@ -233,7 +244,7 @@ def _run_batch(app: App, items: list[_Item]) -> None:
             if item.error is not None:
                 continue  # failed before the transaction: the fallback takes it
             try:
-                with session.begin_nested():
+                with session.begin_nested(), complaints.collecting(item.letter.complaints):
                     item.result = _one(app, session, item, known)
             except Exception as exc:  # a bug: only this letter's savepoint is rolled back
                 if is_disk_full(exc) or db.is_temporary(exc):
@@ -325,7 +336,9 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trac
            ) -> Result:
     """A bug stopped the pipeline: keep the letter, and get it before a person."""
     try:
-        with db.unit_of_work(app.sessions) as session:
+        # Read again: what libraries say now was said the first time, and logged then.
+        with db.unit_of_work(app.sessions) as session, \
+                complaints.collecting(complaints.Complaints()):
             letter = Letter(spooled=spooled, now=app.now())
             letter.internal_error = f"{type(exc).__name__}: {exc}"[:300]
             _fallback(letter, session, app, failed_step(exc))

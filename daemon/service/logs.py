@@ -2,16 +2,84 @@
 
 Every line is one event named as dotted noun and verb (`letter.processed`,
 `outbox.sent`); lines about a ticket carry its `tid`.
+
+Libraries speak through the stdlib `logging` module (tnefparse once per broken
+property of a winmail.dat, mail-parser, asyncio, aiosmtpd), the stdlib's
+`warnings` and the last-resort hooks print to stderr. All of it comes here and
+leaves as structured lines, never as a traceback: a library's record while a letter
+is in hand goes into that letter's complaints (`daemon.mail.complaints`), which the
+runner logs as one line with the spool id; outside a letter each is a
+`library.complaint` line, at most one a minute for each thing said, the next one
+counting those held back (`suppressed`). An exception nobody caught is one line
+with its traceback as a field.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import traceback
+from types import TracebackType
+from typing import Any
 
 import structlog
 
 from daemon.config.schema import LoggingConfig
+from daemon.mail import complaints
+
+log = structlog.get_logger("supportd.logs")
+
+
+class LibraryHandler(logging.Handler):
+    """The stdlib `logging` records of libraries, as structured lines (above)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.throttle = complaints.Throttle()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if complaints.take(record):
+                return
+            held = self.throttle.allow((record.name, str(record.msg)))
+            if held is None:
+                return
+            fields: dict[str, Any] = {"library": record.name,
+                                      "message": complaints.one_line(record.getMessage())}
+            if record.exc_info and record.exc_info[1] is not None:
+                fields["error"] = complaints.summary(record.exc_info[1])
+            if held:
+                fields["suppressed"] = held
+            log.log(record.levelno, "library.complaint", **fields)
+        except Exception:  # a record that cannot be rendered is not worth a traceback
+            pass
+
+
+def _trace(exc_type: type[BaseException], exc: BaseException,
+           tb: TracebackType | None) -> str:
+    return "".join(traceback.format_exception(exc_type, exc, tb))
+
+
+def _uncaught(exc_type: type[BaseException], exc: BaseException,
+              tb: TracebackType | None) -> None:
+    log.critical("process.crashed", error=complaints.summary(exc),
+                 trace=_trace(exc_type, exc, tb))
+
+
+def _thread_crashed(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or args.exc_type is SystemExit:
+        return
+    log.error("thread.crashed", thread=args.thread.name if args.thread else None,
+              error=complaints.summary(args.exc_value),
+              trace=_trace(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def _unraisable(u: Any) -> None:
+    """An exception in a __del__ or a finalizer ("Exception ignored in ...")."""
+    error = complaints.summary(u.exc_value) if u.exc_value is not None else u.err_msg
+    log.warning("exception.unraisable", error=error,
+                where=complaints.one_line(u.err_msg or repr(u.object))[:200])
 
 
 def configure(cfg: LoggingConfig) -> None:
@@ -34,5 +102,10 @@ def configure(cfg: LoggingConfig) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr,
-                        format="%(levelname)s %(name)s %(message)s")
+    # Libraries below warning are chatter (aiosmtpd logs every command at info).
+    logging.basicConfig(level=max(level, logging.WARNING), handlers=[LibraryHandler()],
+                        force=True)
+    logging.captureWarnings(True)
+    sys.excepthook = _uncaught
+    threading.excepthook = _thread_crashed
+    sys.unraisablehook = _unraisable

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from daemon.config.loader import load
-from daemon.config.schema import ConfigError, parse_duration
+from daemon.config.loader import check_open_files, files_needed, load
+from daemon.config.schema import Config, ConfigError, parse_duration
 from daemon.outbound.russian import duration_words, plural
 
 BOX = "techsupport@example.ru"
@@ -48,6 +49,11 @@ def test_the_demo_config_is_valid() -> None:
     ('[smtp]\nport = "25"', "smtp.port"),
     ("[smtp]\nport = 70000", "smtp.port"),
     ("[smtp]\nenabled = 1", "smtp.enabled"),
+    ("[smtp]\ntimeout = 0", "smtp.timeout"),
+    ("[smtp]\nmax_connections = 0", "smtp.max_connections"),
+    ("[smtp]\nmax_connections_per_client = 0", "smtp.max_connections_per_client"),
+    ("[smtp]\nmax_connections = 10\nmax_connections_per_client = 11",
+     "smtp.max_connections_per_client"),
     ('[outbound]\ntransport = "pigeon"', "outbound.transport"),
     ('[outbound]\nretry_base = "soon"', "outbound.retry_base"),
     ('[[staff]]\nname = "A"\nemail = "a@b.ru"\nrole = "boss"', "staff[0].role"),
@@ -89,6 +95,18 @@ def test_a_bad_value_names_its_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         load(write(tmp_path, text))
     assert err.value.key == key, str(err.value)
+
+
+def test_the_listener_caps_must_fit_under_the_open_file_limit() -> None:
+    cfg = Config()  # 256 connections: 2 files each and 128 beside
+    assert files_needed(cfg) == 640
+    check_open_files(cfg, 1024)  # a shell's usual soft limit is enough for the defaults
+    check_open_files(cfg, -1)  # RLIM_INFINITY
+    with pytest.raises(ConfigError) as err:
+        check_open_files(cfg, 512)
+    assert err.value.key == "smtp.max_connections"
+    assert "640 open files" in str(err.value) and "512" in str(err.value)
+    check_open_files(replace(cfg, smtp=replace(cfg.smtp, enabled=False)), 512)
 
 
 def test_levels_and_overrides_from_config(tmp_path: Path) -> None:
