@@ -8,7 +8,9 @@ is committed. The outbox worker sends it later.
 
 Automatic letters to one address are capped per hour (`outbound.auto_cap_per_hour`)
 so that even a robot that strips every auto-reply header cannot pull us into a
-mail loop.
+mail loop; and a ticket on which such a robot was caught in a loop
+(`Ticket.automatic_stopped_at`, the pipeline's `reply_loop` step) gets no automatic
+letter at all: no acknowledgement, rating thanks or transcript.
 """
 
 from __future__ import annotations
@@ -181,7 +183,8 @@ class Notifier:
                     resend: bool = False) -> bool:
         """The acknowledgement of §5.4/§5.5. False when it may not be sent."""
         recipient = ticket.requester if resend else (letter.requester or ticket.requester)
-        if not self.may_send_automatic(session, recipient):
+        if ticket.automatic_stopped_at is not None or \
+                not self.may_send_automatic(session, recipient):
             return False
         tz = self.config.tz
         level = self.level_view(ticket.sla_level)
@@ -299,7 +302,8 @@ class Notifier:
 
     def rating_thanks(self, session: Session, ticket: Ticket, letter: Incoming,
                       rating: int) -> None:
-        if not self.may_send_automatic(session, ticket.requester):
+        if ticket.automatic_stopped_at is not None or \
+                not self.may_send_automatic(session, ticket.requester):
             return
         text = self.render("client/rating_thanks.txt.j2", ticket=ticket, rating=rating)
         self.queue(session, ticket, "rating-thanks", ticket.requester,
@@ -308,6 +312,8 @@ class Notifier:
 
     def transcript(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
         """§5.5: the whole correspondence, to the ticket's requester only."""
+        if ticket.automatic_stopped_at is not None:
+            return  # a reply loop: nothing automatic goes to this ticket
         tz = self.config.tz
         shown = [m for m in ticket.messages if m.kind in ("client", "reply")]
         messages = [{"when": msk(m.at, tz), "direction": m.direction, "from_addr": m.from_addr,

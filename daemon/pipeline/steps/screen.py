@@ -41,6 +41,7 @@ from daemon.mail.returned_copy import returned_copy
 from daemon.mail.robot_text import robot_by_content
 from daemon.mail.threading_tid import format_tid, normalize_subject
 from daemon.pipeline.context import Letter, Stop
+from daemon.pipeline.steps import reply_loop
 from daemon.storage import db
 from daemon.storage.models import Message, Outgoing, Ticket
 
@@ -153,6 +154,8 @@ def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | Non
     if ticket is None:
         return
     letter.ticket = ticket
+    if reply_loop.caught(letter, session, ticket):
+        return  # the ticket is stopped and flagged; nothing more goes to it
     sent = app.notifier.acknowledge(session, ticket, letter.incoming(), resend=True)
     if not sent:
         letter.notes.append("ack not resent: hourly cap")
@@ -160,8 +163,10 @@ def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | Non
 
 def _record_bounce(letter: Letter, session: Session, app: App) -> None:
     assert letter.parsed is not None
+    # A mail system wrote it (its words, or Exchange's "System Administrator"@host):
+    # a free-text bounce then needs no bounce-like sender or subject to be read.
     info = bounce_of(letter.parsed.message,
-                     machine=(letter.robot or "").startswith("bounce-text"))
+                     machine=(letter.robot or "").startswith(("bounce-text", "system-sender")))
     if info is None:
         return
     ours, how = None, ""
@@ -172,9 +177,10 @@ def _record_bounce(letter: Letter, session: Session, app: App) -> None:
         ours, how = _ours_by_tid(letter, session, app, info)
     if ours is None:
         raise Stop("suppressed", f"bounce of a letter we do not know ({letter.robot}{how})")
+    why = f" ({'; '.join(filter(None, [letter.robot, how]))})"
     primary = info.primary
     if not info.failed:
-        raise Stop("bounce", f"delivery of our {ours.kind} to {ours.recipient} delayed{how}")
+        raise Stop("bounce", f"delivery of our {ours.kind} to {ours.recipient} delayed{why}")
     ours.status = "bounced"
     diagnostic = primary.diagnostic if primary is not None else ""
     ours.last_error = f"{info.status} {diagnostic}".strip()[:2000]
@@ -190,7 +196,8 @@ def _record_bounce(letter: Letter, session: Session, app: App) -> None:
                                 message_id=letter.parsed.message_id, at=letter.spooled.received_at,
                                 body_text=letter.parsed.text[:20000],
                                 raw_path=str(app.stored_path(letter.spooled))))
-    raise Stop("bounce", f"bounce of our {ours.kind} to {ours.recipient}: {info.status}{how}")
+    raise Stop("bounce", f"bounce of our {ours.kind} to {ours.recipient}: "
+                         f"{info.status or 'no status code'}{why}")
 
 
 def _ours_by_tid(letter: Letter, session: Session, app: App,
@@ -212,4 +219,4 @@ def _ours_by_tid(letter: Letter, session: Session, app: App,
         .order_by(Outgoing.id.desc()).limit(1))
     if ours is None:
         return None, f"; names {tid}, but we wrote to none of its addresses there"
-    return ours, f" (found by {tid} in the returned copy)"
+    return ours, f"found by {tid} in the returned copy"
