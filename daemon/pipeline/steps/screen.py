@@ -116,7 +116,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
                         sender=letter.sender)
         if prior:
             ticket_id = prior[0][0]
-            _resend_ack(letter, session, app, ticket_id)
+            _resend_ack(letter, session, app, ticket_id, answer=False)
             raise Stop("duplicate", f"same Message-ID as a letter on ticket {ticket_id}")
     digest = content_hash(letter.sender, p.subject, p.text, app.config.service.tid_prefix,
                           [a.sha256 for a in p.attachments])
@@ -127,7 +127,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
     since = letter.now - parse_duration(app.config.screen.duplicate_window)
     earlier = db.rows(session, _same_content(), content_hash=digest, since=since)
     if earlier:
-        _resend_ack(letter, session, app, earlier[0][0])
+        _resend_ack(letter, session, app, earlier[0][0], answer=True)
         raise Stop("duplicate", f"resent within {app.config.screen.duplicate_window}")
 
 
@@ -149,12 +149,16 @@ def _same_content() -> Select[tuple[int]]:
                                      m.at >= bindparam("since")).limit(1)
 
 
-def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | None) -> None:
+def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | None, *,
+                answer: bool) -> None:
+    """`answer`: the copy is a new letter with the same text (a robot answering each of
+    our letters alike is one), not the same letter delivered again; so it may close a
+    reply loop."""
     ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None:
         return
     letter.ticket = ticket
-    if reply_loop.caught(letter, session, ticket):
+    if answer and reply_loop.caught(letter, session, ticket):
         return  # the ticket is stopped and flagged; nothing more goes to it
     sent = app.notifier.acknowledge(session, ticket, letter.incoming(), resend=True)
     if not sent:
