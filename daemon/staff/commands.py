@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # name -> does it take an argument
 KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
-    "note": False, "urgent": False, "standard": False, "merge": True,
+    "note": False, "urgent": False, "standard": False, "merge": True, "resume": False,
 }
 
 _COMMAND = re.compile(r"^\s*#([A-Za-z][\w-]*)\s*(.*?)\s*$")

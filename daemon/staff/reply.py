@@ -149,6 +149,8 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         retime(ticket, STANDARD_OF.get(ticket.sla_level, ticket.sla_level), session, desk.sla)
     elif c.name == "merge":
         merge(ticket, c.arg, session, desk.config.service.tid_prefix)
+    elif c.name == "resume":
+        ticket.automatic_stopped_at = None  # a reply loop stopped them; staff fixed it
 
 
 def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:
