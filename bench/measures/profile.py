@@ -25,7 +25,8 @@ ROLES = (("drain (daemon/pipeline/runner.py)", "pipeline thread (runner.drain)")
 
 
 STAGES = tuple((f"run (daemon/pipeline/steps/{st}.py)", f"step {st}") for st in (
-    "parse", "screen", "thread", "identify", "classify", "attachments", "store", "answer")) + (
+    "parse", "screen", "thread", "reply_loop", "identify", "classify", "attachments", "store",
+    "answer")) + (
     ("_account (daemon/pipeline/runner.py)", "Inbound row"),
     ("Spool.accept (daemon/storage/spool.py)", "spool write (fsync'd)"),
     ("Spool.read (daemon/storage/spool.py)", "spool read"),

@@ -57,6 +57,7 @@ def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
         "rating": t.rating,
         "emergency": t.emergency,
         "attention_reason": t.attention_reason,
+        "automatic_stopped_at": iso(t.automatic_stopped_at),
         "missing_info": list(t.missing_info or []),
         "closed_at": iso(t.closed_at),
         "messages": [{

@@ -226,14 +226,16 @@ _DELAY_SUBJECT = re.compile(r"delay|warning|задерж|предупрежд", 
 _MAX_TEXT = 200_000  # characters of a free-text bounce we search; bounces can be huge
 
 
-def bounce_of(message: Message) -> BounceInfo | None:
+def bounce_of(message: Message, *, machine: bool = False) -> BounceInfo | None:
     """The bounce details of a delivery failure report, or None for anything else.
 
     A standard DSN (RFC 3464) gives per-recipient Final-Recipient, Action, Status and
     Diagnostic-Code, and returns the original letter or its headers, whose Message-ID
     identifies our letter. An older free-text bounce (recognised by its sender or its
     subject) gives what can be found: the returned letter's Message-ID, the recipients
-    in X-Failed-Recipients, the first status code in the text. Never raises.
+    in X-Failed-Recipients, the first status code in the text. `machine`: the caller
+    already knows a mail system wrote it (`daemon.mail.robot_text` read its words), so
+    a free-text bounce needs no bounce-like sender or subject. Never raises.
     """
     try:
         if message.get_content_type() == "multipart/report":
@@ -243,7 +245,7 @@ def bounce_of(message: Message) -> BounceInfo | None:
             info = _dsn(message)
             if info is not None:
                 return info
-        return _text_bounce(message)
+        return _text_bounce(message, machine)
     except (LookupError, ValueError, TypeError, AttributeError, IndexError):
         # A malformed report must never stop the pipeline; it is then simply not
         # recorded as a bounce, and the robot check still keeps it unanswered.
@@ -389,12 +391,12 @@ def _subject(fields: dict[str, str] | None) -> str | None:
     return decode_subject(fields["subject"])
 
 
-def _text_bounce(message: Message) -> BounceInfo | None:
+def _text_bounce(message: Message, machine: bool = False) -> BounceInfo | None:
     """A free-text bounce: recognised by its sender or subject, read as far as can be."""
     pairs = _header_pairs(message)
     senders = _addresses(_values(pairs, "from") + _values(pairs, "return-path"))
     subject = decode_subject(" ".join(_values(pairs, "subject")))
-    from_daemon = any(_localpart(a) in _DAEMON_LOCALPARTS for a in senders)
+    from_daemon = machine or any(_localpart(a) in _DAEMON_LOCALPARTS for a in senders)
     null_path = any(_is_null_path(v) for v in _values(pairs, "return-path"))
     if not (from_daemon or null_path or _BOUNCE_SUBJECT.search(subject)):
         return None

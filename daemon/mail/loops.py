@@ -7,7 +7,9 @@ whether a person wrote it, reading the signals RFC 3834 and two decades of mail
 software left in the headers; a bounce of one of our letters is taken apart by
 `bounce_of` (in `daemon.mail.bounces`, re-exported here) so that the pipeline can record it
 on its ticket; and `over_hourly_cap` is the last fuse should a robot slip through
-anyway. All pure: values in, values out.
+anyway; `reply_pairs` and `is_reply_loop` tell a sender that answers each of our
+letters on a ticket within a minute, time after time: a robot in a loop with us,
+whatever its headers say. All pure: values in, values out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from daemon.mail.bounces import (
     _localpart,
     _strip_comments,
     _token,
+    _unfold,
     _values,
     bounce_of,
 )
@@ -38,7 +41,9 @@ __all__ = [
     "BounceRecipient",
     "auto_reply_reason",
     "bounce_of",
+    "is_reply_loop",
     "over_hourly_cap",
+    "reply_pairs",
 ]
 
 # Every string `auto_reply_reason` may return, strongest evidence first: the order in
@@ -48,12 +53,14 @@ REASONS = (
     "our-own-address",  # From, Sender or the envelope sender is one of our addresses
     "null-return-path",  # MAIL FROM:<> / Return-Path: <>: bounces and reports (RFC 5321)
     "mailer-daemon",  # from MAILER-DAEMON or postmaster
+    "system-sender",  # "System Administrator"@host, MicrosoftExchange<hex>@host: NDRs
     "delivery-report",  # multipart/report, delivery status (RFC 3464) or unknown type
     "feedback-report",  # multipart/report; report-type=feedback-report (ARF, RFC 5965)
     "read-receipt",  # multipart/report; report-type=disposition-notification (RFC 8098)
     "auto-submitted",  # Auto-Submitted other than "no" (RFC 3834)
     "x-autoreply",  # X-Autoreply (Yandex, Mail.ru, many vacation scripts)
     "x-autorespond",  # X-Autorespond
+    "exchange-rules-loop",  # X-MS-Exchange-Inbox-Rules-Loop: an Exchange inbox rule sent it
     "precedence-bulk",  # Precedence: bulk (mass mail)
     "precedence-junk",  # Precedence: junk
     "precedence-list",  # Precedence: list (mailing lists)
@@ -121,6 +128,7 @@ def _checks(
         any(_localpart(a) in _DAEMON_LOCALPARTS for a in senders + envelope)
         or _daemon_named(_values(pairs, "from") + _values(pairs, "sender"))
     )
+    yield "system-sender", _system_mailbox(_values(pairs, "from") + _values(pairs, "sender"))
     report = _report_reason(_values(pairs, "content-type"))
     yield "delivery-report", report == "delivery-report"
     yield "feedback-report", report == "feedback-report"
@@ -128,6 +136,8 @@ def _checks(
     yield "auto-submitted", any(_token(v) != "no" for v in _values(pairs, "auto-submitted"))
     yield "x-autoreply", _flag_set(_values(pairs, "x-autoreply"))
     yield "x-autorespond", _flag_set(_values(pairs, "x-autorespond"))
+    yield "exchange-rules-loop", any(
+        v.strip() for v in _values(pairs, "x-ms-exchange-inbox-rules-loop"))
     precedence = {_PRECEDENCE.get(_token(v), "") for v in _values(pairs, "precedence")}
     for kind in ("bulk", "junk", "list", "auto-reply"):
         yield f"precedence-{kind}", kind in precedence
@@ -148,6 +158,17 @@ def _daemon_named(values: list[str]) -> bool:
     """From headers too broken for the address parser: ``MAILER-DAEMON <>``,
     ``"postmaster@" <junk postmaster@host>``, a bare ``<>``."""
     return any(_DAEMON_IN_TEXT.search(_strip_comments(v).replace('"', " ")) for v in values)
+
+
+# A quoted local part with a space in it ("System Administrator"@host: Exchange's
+# non-delivery reports) or Exchange's system mailbox, MicrosoftExchange and 32 hex
+# digits. No person's address looks like either.
+_SYSTEM_MAILBOX = re.compile(
+    r'"[^"@]*\s[^"@]*"\s*@|(?<![\w.+-])microsoftexchange[0-9a-f]{32}@', re.IGNORECASE)
+
+
+def _system_mailbox(values: list[str]) -> bool:
+    return any(_SYSTEM_MAILBOX.search(_unfold(v)) for v in values)
 
 
 def _flag_set(values: list[str]) -> bool:
@@ -195,3 +216,42 @@ def over_hourly_cap(sent_times: Sequence[datetime], now: datetime, cap: int) -> 
             if recent >= cap:
                 return True
     return False
+
+
+# ---------------------------------------------------------------- reply loops
+
+LOOP_RUNS = 5  # answers in a row
+LOOP_WITHIN = timedelta(minutes=1)  # each this soon after our letter
+
+
+def reply_pairs(ours: Sequence[datetime], theirs: Sequence[datetime]
+                ) -> list[tuple[datetime, datetime | None]]:
+    """Each of our letters (when it left) with the sender's answer to it, or None.
+
+    The answer to our letter is the sender's first letter after it and no later than
+    our next letter: an answer that came at the very moment of our next letter (which
+    answered it) is still the earlier letter's. Both sequences may come in any order.
+    """
+    ours_sorted, theirs_sorted = sorted(ours), sorted(theirs)
+    pairs: list[tuple[datetime, datetime | None]] = []
+    for i, sent in enumerate(ours_sorted):
+        until = ours_sorted[i + 1] if i + 1 < len(ours_sorted) else None
+        answer = next((r for r in theirs_sorted
+                       if r > sent and (until is None or r <= until)), None)
+        pairs.append((sent, answer))
+    return pairs
+
+
+def is_reply_loop(pairs: Sequence[tuple[datetime, datetime | None]], runs: int = LOOP_RUNS,
+                  within: timedelta = LOOP_WITHIN) -> bool:
+    """True when the last `runs` of our letters were each answered within `within`.
+
+    `pairs` are (our letter, their answer or None), oldest first, as `reply_pairs`
+    makes them. A person answers an acknowledgement once, perhaps twice, and not within
+    a minute each time; a robot that strips every auto-reply header answers each one
+    at once. Fewer than `runs` letters of ours are never a loop.
+    """
+    if runs <= 0 or len(pairs) < runs:
+        return False
+    return all(answer is not None and timedelta(0) < answer - sent <= within
+               for sent, answer in pairs[-runs:])

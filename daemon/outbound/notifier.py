@@ -3,6 +3,10 @@ closing and rating letters (§6), transcripts (§5.5).
 
 `Notifier` is the one object the pipeline and the sweep ask for any letter; the
 staff's letters are `StaffLetters`, the rows and caps `letters.LetterQueue`.
+
+A ticket on which a robot was caught in a loop (`Ticket.automatic_stopped_at`,
+the pipeline's `reply_loop` step) gets no automatic letter at all: no
+acknowledgement, rating thanks or transcript.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class Notifier(StaffLetters):
         # §5.11: the registration letter is the client's proof of acceptance; a proven
         # registered client's new ticket is acknowledged whatever the cap (issue 21).
         exempt = letter.new_ticket and letter.proven_client and not resend
-        if not self.may_send_automatic(session, recipient, letter.sender, exempt=exempt):
+        if ticket.automatic_stopped_at is not None or \
+                not self.may_send_automatic(session, recipient, letter.sender, exempt=exempt):
             return False
         tz = self.config.tz
         level = self.level_view(ticket.sla_level)
@@ -82,7 +87,8 @@ class Notifier(StaffLetters):
 
     def rating_thanks(self, session: Session, ticket: Ticket, letter: Incoming,
                       rating: int) -> None:
-        if not self.may_send_automatic(session, ticket.requester, letter.sender):
+        if ticket.automatic_stopped_at is not None or \
+                not self.may_send_automatic(session, ticket.requester, letter.sender):
             return
         text = self.render("client/rating_thanks.txt.j2", ticket=ticket, rating=rating)
         self.queue(session, ticket, "rating-thanks", ticket.requester,
@@ -92,6 +98,8 @@ class Notifier(StaffLetters):
 
     def transcript(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
         """§5.5: the whole correspondence, to the ticket's requester only."""
+        if ticket.automatic_stopped_at is not None:
+            return  # a reply loop: nothing automatic goes to this ticket
         tz = self.config.tz
         shown = [m for m in ticket.messages if m.kind in ("client", "reply")]
         messages = [{"when": msk(m.at, tz), "direction": m.direction, "from_addr": m.from_addr,

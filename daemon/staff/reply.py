@@ -198,6 +198,8 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         people = list(ticket.participants or [])
         ticket.participants = ([*people, address.lower()] if action == "add"
                                else [a for a in people if a != address.lower()])
+    elif c.name == "resume":
+        ticket.automatic_stopped_at = None  # a reply loop stopped them; staff fixed it
 
 
 def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:

@@ -97,6 +97,8 @@ class Ticket(Base):
     breach_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
     attention_reason: Mapped[str] = mapped_column(Text, default="")
+    # A reply loop stopped every automatic letter to the ticket at this time (issue 21).
+    automatic_stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     missing_info: Mapped[list[str]] = mapped_column(JSON, default=list)
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     credentials_shared: Mapped[bool] = mapped_column(Boolean, default=False)

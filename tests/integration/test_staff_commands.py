@@ -141,3 +141,20 @@ def test_the_transcript_goes_to_the_requester_only(desk: Desk) -> None:
     text = body(transcript)
     assert "Не работает выгрузка" in text and "Проверьте настройки выгрузки" in text
     assert t["reaction_state"] == "met"  # asking for the transcript starts no new clock
+
+
+def test_resume_turns_automatic_letters_back_on_after_a_reply_loop(desk: Desk) -> None:
+    from daemon.storage.models import Ticket
+
+    with db.unit_of_work(desk.app.sessions) as s:
+        ticket = s.get(Ticket, 1)
+        assert ticket is not None
+        ticket.automatic_stopped_at = TUESDAY_11  # as the reply_loop step leaves it
+    acks = len(to_client(desk))
+    client(desk, "Ошибка всё ещё есть, лог во вложении.")
+    assert len(to_client(desk)) == acks  # stopped: no acknowledgement
+    staff(desk, "#resume\n#note\nКлиент починил свой автоответчик.")
+    [t] = desk.tickets()
+    assert t["automatic_stopped_at"] is None
+    client(desk, "И ещё один вопрос по выгрузке.")
+    assert len(to_client(desk)) == acks + 1  # the acknowledgement goes again

@@ -1,8 +1,12 @@
 """Step: robots, bounces and duplicates (SPEC "Loops and abuse", regulation §5.11).
 
-A bounce of one of our letters is recorded on its ticket and ends here. Other
-automatic letters go on only as far as threading (an out-of-office naming a TID
-is kept on its ticket) and are never answered. A letter we already have (same
+Robots are known by their headers (`mail/loops.py`) or, when those look like a
+person's, by what they say (`mail/robot_text.py`: free-text bounces, out-of-office
+replies). A bounce of one of our letters is recorded on its ticket and ends here:
+found by the returned Message-ID, or else by the TID in the returned copy when we
+wrote on that ticket to an address the bounce names. Other automatic letters go
+on only as far as threading (an out-of-office naming a TID is kept on its ticket)
+and are never answered. A letter we already have (same
 Message-ID, or the same sender, subject and text resent within the window)
 opens nothing new: the acknowledgement for its ticket is sent again, because a
 client who resends usually never got the first one.
@@ -26,15 +30,18 @@ import hashlib
 import re
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.config.schema import parse_duration
-from daemon.mail.loops import auto_reply_reason, bounce_of
-from daemon.mail.threading_tid import normalize_subject
+from daemon.mail.loops import BounceInfo, auto_reply_reason, bounce_of
+from daemon.mail.returned_copy import returned_copy
+from daemon.mail.robot_text import robot_by_content
+from daemon.mail.threading_tid import format_tid, normalize_subject
 from daemon.pipeline.context import Letter, Stop
+from daemon.pipeline.steps import reply_loop
 from daemon.storage import db
 from daemon.storage.models import Message, Outgoing, Ticket
 
@@ -96,7 +103,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     if p is None:
         return
     letter.robot = auto_reply_reason(p.message, letter.spooled.envelope.mail_from,
-                                     app.config.our_addresses())
+                                     app.config.our_addresses()) or robot_by_content(
+        p.message, p.subject, p.text, replying=bool(p.in_reply_to or p.references))
     if letter.robot:
         _record_bounce(letter, session, app)
         return
@@ -108,7 +116,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
                         sender=letter.shown_from)
         if prior:
             ticket_id = prior[0][0]
-            _resend_ack(letter, session, app, ticket_id)
+            _resend_ack(letter, session, app, ticket_id, answer=False)
             raise Stop("duplicate", f"same Message-ID as a letter on ticket {ticket_id}")
     digest = content_hash(letter.shown_from, p.subject, p.text, app.config.service.tid_prefix,
                           [a.sha256 for a in p.attachments])
@@ -119,7 +127,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
     since = letter.now - parse_duration(app.config.screen.duplicate_window)
     earlier = db.rows(session, _same_content(), content_hash=digest, since=since)
     if earlier:
-        _resend_ack(letter, session, app, earlier[0][0])
+        _resend_ack(letter, session, app, earlier[0][0], answer=True)
         raise Stop("duplicate", f"resent within {app.config.screen.duplicate_window}")
 
 
@@ -141,11 +149,17 @@ def _same_content() -> Select[tuple[int]]:
                                      m.at >= bindparam("since")).limit(1)
 
 
-def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | None) -> None:
+def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | None, *,
+                answer: bool) -> None:
+    """`answer`: the copy is a new letter with the same text (a robot answering each of
+    our letters alike is one), not the same letter delivered again; so it may close a
+    reply loop."""
     ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None:
         return
     letter.ticket = ticket
+    if answer and reply_loop.caught(letter, session, ticket):
+        return  # the ticket is stopped and flagged; nothing more goes to it
     sent = app.notifier.acknowledge(session, ticket, letter.incoming(), resend=True)
     if not sent:
         letter.notes.append("ack not resent: hourly cap")
@@ -153,18 +167,24 @@ def _resend_ack(letter: Letter, session: Session, app: App, ticket_id: int | Non
 
 def _record_bounce(letter: Letter, session: Session, app: App) -> None:
     assert letter.parsed is not None
-    info = bounce_of(letter.parsed.message)
+    # A mail system wrote it (its words, or Exchange's "System Administrator"@host):
+    # a free-text bounce then needs no bounce-like sender or subject to be read.
+    info = bounce_of(letter.parsed.message,
+                     machine=(letter.robot or "").startswith(("bounce-text", "system-sender")))
     if info is None:
         return
-    ours = None
+    ours, how = None, ""
     if info.original_message_id:
         ours = session.scalar(select(Outgoing).where(
             Outgoing.message_id == info.original_message_id))
     if ours is None:
-        raise Stop("suppressed", f"bounce of a letter we do not know ({letter.robot})")
+        ours, how = _ours_by_tid(letter, session, app, info)
+    if ours is None:
+        raise Stop("suppressed", f"bounce of a letter we do not know ({letter.robot}{how})")
+    why = f" ({'; '.join(filter(None, [letter.robot, how]))})"
     primary = info.primary
     if not info.failed:
-        raise Stop("bounce", f"delivery of our {ours.kind} to {ours.recipient} delayed")
+        raise Stop("bounce", f"delivery of our {ours.kind} to {ours.recipient} delayed{why}")
     ours.status = "bounced"
     diagnostic = primary.diagnostic if primary is not None else ""
     ours.last_error = f"{info.status} {diagnostic}".strip()[:2000]
@@ -174,10 +194,33 @@ def _record_bounce(letter: Letter, session: Session, app: App) -> None:
             letter.ticket = ticket
             ticket.needs_attention = True
             ticket.attention_reason = (f"письмо {ours.kind} для {ours.recipient} не доставлено: "
-                                       f"{ours.last_error}")[:1000]
+                                       f"{ours.last_error or 'причина не указана'}")[:1000]
             session.add(Message(ticket=ticket, direction="in", kind="bounce",
                                 from_addr=letter.shown_from, subject=letter.subject,
                                 message_id=letter.parsed.message_id, at=letter.spooled.received_at,
                                 body_text=letter.parsed.text[:20000],
                                 raw_path=str(app.stored_path(letter.spooled))))
-    raise Stop("bounce", f"bounce of our {ours.kind} to {ours.recipient}: {info.status}")
+    raise Stop("bounce", f"bounce of our {ours.kind} to {ours.recipient}: "
+                         f"{info.status or 'no status code'}{why}")
+
+
+def _ours_by_tid(letter: Letter, session: Session, app: App,
+                 info: BounceInfo) -> tuple[Outgoing | None, str]:
+    """Our letter a bounce returns, found by the TID in the returned copy: the latest
+    letter we wrote on that ticket to an address the bounce names. A TID is easy to
+    guess; a letter of ours to a named address is the proof. (letter, how) - `how`
+    says so in the accounting."""
+    assert letter.parsed is not None
+    copy = returned_copy(letter.parsed.message, info, app.config.service.tid_prefix)
+    if copy.tid is None:
+        return None, ""
+    tid = format_tid(copy.tid, app.config.service.tid_prefix)
+    if not copy.addresses:
+        return None, f"; names {tid} but no address"
+    ours = session.scalar(
+        select(Outgoing).where(Outgoing.ticket_id == copy.tid,
+                               func.lower(Outgoing.recipient).in_(sorted(copy.addresses)))
+        .order_by(Outgoing.id.desc()).limit(1))
+    if ours is None:
+        return None, f"; names {tid}, but we wrote to none of its addresses there"
+    return ours, f"found by {tid} in the returned copy"

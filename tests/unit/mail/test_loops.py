@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.mail.loops import REASONS, BounceInfo, auto_reply_reason, bounce_of, over_hourly_cap
+from daemon.mail.loops import (
+    REASONS,
+    BounceInfo,
+    auto_reply_reason,
+    bounce_of,
+    is_reply_loop,
+    over_hourly_cap,
+    reply_pairs,
+)
 
 OURS = frozenset({"techsupport@example.ru", "support-alias@example.ru"})
 
@@ -54,6 +62,11 @@ def reason(extra: dict[str, str], envelope: str | None = None) -> str | None:
         {"Subject": "Delivery status notification: как узнать статус отправки?"},
         {"List-Id": ""},
         {"Thread-Index": "AdZ...", "X-MS-Has-Attach": "yes", "X-Mailer": "Microsoft Outlook 16.0"},
+        {"From": '"Petrov, Ivan" <ivan@romashka.example>'},  # a quoted name, not local part
+        {"From": '"System Administrator" <admin@romashka.example>'},  # a person's sysadmin
+        {"From": "ivan.microsoftexchange@romashka.example"},
+        {"X-MS-Exchange-Inbox-Rules-Loop": ""},
+        {"X-MS-Exchange-Organization-SCL": "1"},
     ],
 )
 def test_a_person_is_answered(extra: dict[str, str]) -> None:
@@ -122,6 +135,14 @@ def test_a_person_with_an_envelope_is_answered() -> None:
         ({"Return-Path": "<>"}, "null-return-path"),
         ({"Return-Path": "< >"}, "null-return-path"),
         ({"Return-Path": "<MAILER-DAEMON@mx.example.org>"}, "mailer-daemon"),
+        ({"From": '"System Administrator"@mail.romashka.example'}, "system-sender"),
+        ({"From": '"System Administrator" @mail.romashka.example'}, "system-sender"),
+        ({"Sender": '"Mail Admin"@mx.example.org'}, "system-sender"),
+        ({"From": "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e"
+                  "@romashka.example>"}, "system-sender"),
+        ({"X-MS-Exchange-Inbox-Rules-Loop": "a.ivanova@romashka.example"},
+         "exchange-rules-loop"),
+        ({"x-ms-exchange-inbox-rules-loop": "ivan@romashka.example"}, "exchange-rules-loop"),
     ],
 )
 def test_a_robot_is_not_answered(extra: dict[str, str], expected: str) -> None:
@@ -651,3 +672,62 @@ def test_sending_more_never_lifts_the_cap(times: list[datetime], cap: int, ago: 
     if over_hourly_cap(times, NOW, cap):
         assert over_hourly_cap([*times, NOW - timedelta(seconds=ago)], NOW, cap)
         assert over_hourly_cap(times, NOW, cap - 1)
+
+
+# ---------------------------------------------------------------- reply loops
+
+T0 = datetime(2026, 11, 10, 8, 25, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def exchange(gaps: list[float | None], spacing: float = 600) -> list[tuple[datetime,
+                                                                             datetime | None]]:
+    """Our letters `spacing` s apart, each answered after its gap (None: not answered)."""
+    ours = [at(i * spacing) for i in range(len(gaps))]
+    theirs = [at(i * spacing + g) for i, g in enumerate(gaps) if g is not None]
+    return reply_pairs(ours, theirs)
+
+
+@pytest.mark.parametrize(("gaps", "loop"), [
+    ([5, 5, 5, 5, 5], True),
+    ([60, 60, 60, 60, 60], True),  # "within a minute" includes the minute
+    ([3, 3, 3, 3, 3, 3, 3], True),
+    ([600 - 1, 5, 5, 5, 5, 5], True),  # the last five count
+    ([5, 5, 5, 5], False),  # four times is not five
+    ([5, 5, 61, 5, 5], False),
+    ([5, 5, None, 5, 5], False),  # one letter of ours not answered at all
+    ([5, 5, 5, 5, 5, None], False),  # the last one not answered (yet)
+    ([5, 5, 5, 5, 300], False),
+    ([], False),
+])
+def test_a_reply_loop_is_five_answers_within_a_minute(gaps: list[float | None],
+                                                      loop: bool) -> None:
+    assert is_reply_loop(exchange(gaps)) is loop
+
+
+def test_an_answer_belongs_to_the_letter_it_follows() -> None:
+    # Each answer came the moment our next letter (its acknowledgement) was written.
+    ours = [at(0), at(10), at(20)]
+    theirs = [at(10), at(20), at(30)]
+    assert reply_pairs(ours, theirs) == [(at(0), at(10)), (at(10), at(20)), (at(20), at(30))]
+    # An answer before our letter, or two answers to one, count once, for the right one.
+    assert reply_pairs([at(10), at(100)], [at(5), at(20), at(30), at(110)]) == \
+        [(at(10), at(20)), (at(100), at(110))]
+    assert reply_pairs([at(100), at(0)], [at(120), at(30)]) == \
+        [(at(0), at(30)), (at(100), at(120))]
+
+
+def test_runs_and_window_may_be_given() -> None:
+    pairs = exchange([5, 5, 5])
+    assert is_reply_loop(pairs, runs=3)
+    assert not is_reply_loop(pairs, runs=3, within=timedelta(seconds=4))
+    assert not is_reply_loop(pairs, runs=0)
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 200)), max_size=12))
+def test_a_reply_loop_needs_every_one_of_the_last_five(gaps: list[int | None]) -> None:
+    quick = [g is not None and 0 < g <= 60 for g in gaps]
+    assert is_reply_loop(exchange(list(gaps))) is (len(gaps) >= 5 and all(quick[-5:]))
