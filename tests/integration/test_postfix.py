@@ -2,7 +2,7 @@
 and our outgoing letters leaving through that Postfix.
 
 Each test starts a private, throw-away Postfix on loopback from Debian's package
-(tests/support/postfix.py: its own main.cf, master.cf, queue and log in a temp
+(bench/harness/postfix.py: its own main.cf, master.cf, queue and log in a temp
 folder, smtpd on a free port) and the real daemon (`supportd run` as a
 subprocess, the `Daemon` helper of test_daemon_smtp.py), or, for the pipe,
 Postfix's pipe(8) running `supportd ingest` itself. The letter is sent with
