@@ -144,7 +144,10 @@ def test_the_direct_writer_reads_back_like_the_email_package_letter(
         assert b"\n" not in raw.replace(b"\r\n", b"")
     for h in ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
               "Auto-Submitted", "X-Supportd-Ticket"):
-        assert str(fast[h]) == str(slow[h]), h
+        # .strip(): the email package folds a long value right after the colon and reads
+        # the fold's space back as part of it (a 72-character In-Reply-To, found by this
+        # test); white space there is not part of the value (RFC 5322 §2.2.3).
+        assert str(fast[h]).strip() == str(slow[h]).strip(), h
     assert fast.get_content_type() == slow.get_content_type()
     for kind in (("plain",), ("html",)):
         a, b = fast.get_body(kind), slow.get_body(kind)
