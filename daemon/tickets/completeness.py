@@ -98,11 +98,12 @@ def _without_greeting(lines: list[str]) -> list[str]:
 
 
 # Versions: a keyword and a number («версия 3.14», «v.3.14.2», «ЭДО v.3», «сборка 1234»),
-# a bare three-part number that is not a date («3.14.2»), or an edition.
+# a bare three-part number that is not a date («3.14.2»), or an edition. The keyword and
+# its number stand as words of their own: «V3AB» inside a coupon code is not a version.
 _VERSION_WORD = (r"(?:верси[яиюей]|верс\.|вер\.|version|ver\.?|v\.?|релиз\w*|release"
                  r"|сборк[аиеуой]|build|билд\w*|патч\w*|patch)")
 _VERSION = re.compile(
-    rf"(?<!{_L}){_VERSION_WORD}(?:\s+{_L}+){{0,3}}\s*[:№#\-–—]?\s*(?:v\.?\s*)?\d+(?:\.\d+)*"
+    rf"(?<!\w){_VERSION_WORD}(?:\s+{_L}+){{0,3}}\s*[:№#\-–—]?\s*(?:v\.?\s*)?\d+(?:\.\d+)*(?!\w)"
     r"|(?<![\d.])\d+\.\d+\.\d+(?!\.?\d)"
     rf"|(?<!{_L})(?:редакци[яиюей]|ред\.|edition)\s*[:\-–—]?\s*[«\"“]?{_L}{{3,}}"
     rf"|(?<!{_L}){_L}{{3,}}\s+(?:редакци[яиюей]|edition)(?!{_L})",

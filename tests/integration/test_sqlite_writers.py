@@ -98,7 +98,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     sessions = db.make_sessionmaker(engine)
     other = python(f"""
         from sqlalchemy import text
-        from daemon import db
+        from daemon.storage import db
         sessions = db.make_sessionmaker(db.make_engine({f"sqlite:///{database}"!r}))
         for n in range(150):
             with db.unit_of_work(sessions) as s:

@@ -129,6 +129,9 @@ def test_versions_and_editions_are_recognised(text: str) -> None:
     "версия не указана, ошибка 500",
     "сервер 192.168.1.10",
     "ИНН 7707083893",
+    "Купон SPC-V3AB-4JFF-69TS",  # letters and digits of one word, as a coupon code has
+    "Купон SPC-K9V3-4JFF-69TS",
+    "артикул AV3000X",
 ])
 def test_numbers_that_are_not_versions(text: str) -> None:
     assert "version" in missing_information(text, "")
