@@ -62,6 +62,12 @@ def test_an_unsigned_letter_from_a_reject_domain_is_forged(stub: DnsStub) -> Non
         "fail", "none", "fail", "fail")
 
 
+def test_a_header_dkimpy_cannot_parse_is_a_permerror_not_a_crash(stub: DnsStub) -> None:
+    broken = signed().replace(b"Subject: test", b"X-Mailer : old\r\nSubject: test")
+    # The signature cannot be checked, so nothing proves the sender: p=reject says forged.
+    assert check(stub, broken) == ("fail", "permerror", "none", "fail")
+
+
 def test_spf_from_the_right_server_passes(stub: DnsStub) -> None:
     assert check(stub, LETTER, ip="203.0.113.5", mail_from="it@romashka.example") == (
         "pass", "none", "pass", "pass")
