@@ -104,6 +104,22 @@ def test_answers_are_cached(stub: DnsStub) -> None:
     assert stub.queries[(f"_dmarc.{CLIENT}", "TXT")] == 1
 
 
+def test_no_record_is_remembered_too(stub: DnsStub) -> None:
+    del stub.txt[f"_dmarc.{CLIENT}"]
+    checker = Checker(Settings(verify=True, dns_servers=(stub.server,)))
+    for _ in range(3):
+        assert checker.verdict([], LETTER, CLIENT, signatures=0).verdict == "none"
+    assert stub.queries[(f"_dmarc.{CLIENT}", "TXT")] == 1
+
+
+def test_an_answer_is_kept_no_longer_than_its_ttl(stub: DnsStub) -> None:
+    stub.ttl = 0
+    checker = Checker(Settings(verify=True, dns_servers=(stub.server,)))
+    for _ in range(3):
+        assert checker.verdict([], signed(), CLIENT, signatures=1).verdict == "pass"
+    assert stub.queries[(f"_dmarc.{CLIENT}", "TXT")] == 3
+
+
 def test_our_mtas_verdict_is_taken_without_asking_dns(stub: DnsStub) -> None:
     checker = Checker(Settings(trusted_ids=("mx.example.ru",), verify=True,
                                dns_servers=(stub.server,)))
