@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
-import math
-import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
