@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry
+from daemon.cli import registry, report
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -66,6 +66,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except Exception as exc:
         problems.add("calendar", f"{type(exc).__name__}: {exc}")
     problems.found += host_problems(args.cfg)
+    if args.cfg.reports.charts:
+        from daemon.reports import charts
+
+        why = charts.available()
+        if why:
+            problems.add("reports.charts", f"the report's charts need matplotlib, which "
+                         f"cannot be used ({why}); install it (pip install matplotlib) or "
+                         "set charts = false")
     for warning in config_mod.warnings(args.cfg):
         print(f"config warning: {warning}", file=sys.stderr)
     for each in problems.found:
@@ -395,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
+    report.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 

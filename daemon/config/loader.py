@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from daemon.config import sla_config
+from daemon.config import schedules, sla_config
 from daemon.config.schema import (
     Config,
     ConfigError,
@@ -351,3 +351,8 @@ def _validate_rest(cfg: Config, p: Problems) -> None:
         p.add("logging.level", f"{cfg.logging.level!r}: use debug, info, warning or error")
     if cfg.logging.format not in ("auto", "json", "console"):
         p.add("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
+    for i, address in enumerate(cfg.reports.to):
+        if not _ADDRESS.match(address):
+            p.add(f"reports.to[{i}]", f"{address!r} is not an e-mail address")
+    with p.check():
+        schedules.of(cfg)  # names the key of a time it cannot read
