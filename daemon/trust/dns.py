@@ -6,8 +6,9 @@ Answers are kept for their TTL (no record: NEGATIVE_TTL) as the strings the chec
 read, in front of dnspython's own cache, whose every lookup costs about half a
 millisecond of Python (bench/auth.py: most letters ask the same few domains). A
 lookup that timed out or met a broken server is remembered as such for a minute, so
-a dead DNS costs one wait per name, not one per letter. A lookup that fails so raises `TempFailure`; the
-verdict is then "none" (temporary), never an error of the letter.
+a dead DNS costs one wait per name, not one per letter. A lookup that fails so
+raises `TempFailure`; the verdict is then "none" (temporary), never an error of the
+letter.
 
 pyspf asks dnspython's default resolver, so `install` makes this one the default:
 a process has one DNS configuration (a reload installs the new one).
