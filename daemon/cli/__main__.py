@@ -1,7 +1,7 @@
-"""`python -m daemon.cli`: how `supportd run` starts its pipeline processes."""
+"""`python -m daemon.cli`: how `supportd run` starts its pipeline processes (and\nthe same program as `supportd`: daemon/cli/front.py first)."""
 
 import sys
 
-from daemon.cli.main import main
+from daemon.cli.front import main
 
 sys.exit(main())
