@@ -1,4 +1,5 @@
-"""`python -m daemon.cli`: how `supportd run` starts its pipeline processes (and\nthe same program as `supportd`: daemon/cli/front.py first)."""
+"""`python -m daemon.cli`: how `supportd run` starts its pipeline processes, and the
+same program as `supportd` (daemon/cli/front.py first: the thin pipe)."""
 
 import sys
 

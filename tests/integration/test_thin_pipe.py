@@ -15,6 +15,7 @@ import sys
 import time
 
 from bench.harness.daemon import Daemon
+from bench.harness.desk_config import TEST_LETTER_LIMIT
 from bench.harness.paths import PROJECT
 from tests.conftest import simple_letter
 
@@ -90,7 +91,7 @@ def test_a_frozen_daemon_means_exit_75_and_nothing_kept(daemon: Daemon) -> None:
 def test_a_letter_over_the_limit_is_refused_and_nothing_kept(daemon: Daemon) -> None:
     spool = daemon.root / "spool"
     daemon.wait_for((spool / "supportd.sock").exists)
-    limit = 1048576  # write_config's [smtp] max_message_size
+    limit = TEST_LETTER_LIMIT  # write_config's [smtp] max_message_size
     p = ingest(daemon, simple_letter("Большое", "x" * (limit + 10)))
     assert p.returncode == 65, (p.stdout, p.stderr)
     assert b"5.3.4 Message too big" in p.stderr

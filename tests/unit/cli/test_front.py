@@ -14,7 +14,7 @@ from daemon.config.schema import StorageConfig
 
 def test_its_defaults_are_the_loaders() -> None:
     assert front.DEFAULT_CONFIG_PATHS == loader.DEFAULT_CONFIG_PATHS
-    assert front.DEFAULT_SPOOL == StorageConfig().spool
+    assert StorageConfig().spool == front.DEFAULT_SPOOL
 
 
 @pytest.mark.parametrize("argv, expected", [
