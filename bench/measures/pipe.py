@@ -31,20 +31,21 @@ from bench.harness.stats import median
 def measure(sz: dict[str, Any], seed: int, pg: str | None) -> dict[str, Any]:
     letters = letters_for(sz["pipe_n"], seed)
     root = WORK / "pipe"
-    rates, startup = [], []
+    rates, startup, cpu = [], [], []
     outcomes: Counter[str] = Counter()
     for rep in range(sz["reps"]):
         app = make_desk(root)
         warm_desk(app)
         cfg = str(root / "supportd.toml")
         app.close()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         for x in letters:
             p = subprocess.run([*SUPPORTD, "--config", cfg, "ingest", "--sender", x.sender],
                                input=x.raw, capture_output=True, timeout=120, cwd=PROJECT)
             if rep == 0:
                 outcomes[f"exit {p.returncode}"] += 1
         rates.append(len(letters) / (time.perf_counter() - t0))
+        cpu.append(1000 * (_children_cpu() - cpu0) / len(letters))
         # the cost of starting: interpreter, imports, config (no letter)
         s0 = time.perf_counter()
         subprocess.run([*SUPPORTD, "--config", cfg, "check-config"], capture_output=True,
@@ -53,7 +54,8 @@ def measure(sz: dict[str, Any], seed: int, pg: str | None) -> dict[str, Any]:
         shutil.rmtree(root, ignore_errors=True)
     return {"rates": rates, "rate": median(rates), "letters": len(letters),
             "ms_per_letter": 1000 / median(rates),
-            "check_config_ms": 1000 * median(startup), "outcomes": dict(outcomes)}
+            "check_config_ms": 1000 * median(startup), "outcomes": dict(outcomes),
+            "cpu_ms": median(cpu), "cpu_mss": cpu}
 
 
 def _children_cpu() -> float:
