@@ -128,7 +128,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     envelope = envelope_for(args.sender, args.recipient)
     try:  # a running daemon takes it (daemon/intake/thin_pipe.py)
-        handed = hand_over(args.cfg.spool_dir, args.file, envelope)
+        handed = None if args.in_process else \
+            hand_over(args.cfg.spool_dir, args.file, envelope)
     except OSError as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 66
@@ -358,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
                                     "(default: $SENDER)")
     s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
+    s.add_argument("--in-process", action="store_true",
+                   help="process it here and print its TID, even when a daemon runs "
+                        "(which would otherwise take it: the thin pipe)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.add_argument("--probe", action="store_true",

@@ -34,7 +34,7 @@ def test_the_ingest_lines_it_takes(argv: list[str], expected: dict[str, str]) ->
     [], ["run"], ["--config", "c.toml", "run"], ["ingest", "--help"], ["ingest", "-h"],
     ["ingest", "a.eml", "b.eml"], ["ingest", "--sender"], ["--sender", "s", "ingest"],
     ["ingest", "--config", "c.toml"], ["ingest", "--bogus"], ["tickets", "list"],
-    ["--config"], ["ingest", "ingest", "x"],
+    ["--config"], ["ingest", "ingest", "x"], ["ingest", "--in-process", "-"],
 ])
 def test_everything_else_goes_to_the_full_command_line(argv: list[str]) -> None:
     assert front.ingest_arguments(argv) is None
