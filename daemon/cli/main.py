@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry, report
+from daemon.cli import registry, report, storage
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -414,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
     report.add_parsers(sub)
+    storage.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 

@@ -289,6 +289,8 @@ def _validate_service(cfg: Config, p: Problems) -> None:
         p.add("service.tid_prefix", "must be 1-8 capital Latin letters")
     if not cfg.storage.url or "://" not in cfg.storage.url:
         p.add("storage.url", f"{cfg.storage.url!r} is not a database URL")
+    if cfg.storage.blobs not in ("spool", "database"):
+        p.add("storage.blobs", f"{cfg.storage.blobs!r}: use \"spool\" or \"database\"")
     for key, text in _durations(cfg):  # a Config built in code, not read from TOML
         try:
             parse_duration(text)

@@ -121,6 +121,10 @@ class ServiceConfig:
 class StorageConfig:
     url: str = doc("SQLAlchemy database URL", "sqlite:///var/supportd.db")
     spool: str = doc("folder for raw letters and attachments", "var/spool")
+    blobs: str = doc('where raw letters and attachments are kept for good: "spool" (the '
+                     'spool folder\'s store/ and attachments/) or "database" (the blobs '
+                     'table, committed with the letter\'s rows: every host sees them)',
+                     "spool")
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,19 @@ class Spool:
                 _fsync_dir(folder)
         return errors
 
+    def drop_many(self, claimed: list[Path]) -> None:
+        """Remove processed letters whose raw bytes were committed elsewhere (the
+        database), each folder fsync'd once. A file that stays (an error) is taken
+        again after a restart and found committed: only removed then."""
+        folders: set[Path] = set()
+        for path in claimed:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                folders.add(path.parent)
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                _fsync_dir(folder)
+
     def release(self, claimed: Path) -> None:
         """Give a claimed letter back to incoming/ (the database was away)."""
         with contextlib.suppress(FileNotFoundError):
