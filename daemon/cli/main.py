@@ -336,7 +336,10 @@ def _add_tickets(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from daemon import __version__
+
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
+    p.add_argument("--version", action="version", version=f"supportd {__version__}")
     p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
                                     "config/supportd.toml, /etc/supportd/supportd.toml)")
     sub = p.add_subparsers(dest="command", required=True)
