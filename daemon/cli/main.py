@@ -19,12 +19,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry, report
+from daemon.cli import admin, registry, report
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
     EX_TEMPFAIL,
     EX_USAGE,
+    Unusable,
     _app,
     _print_json,
 )
@@ -93,14 +94,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not _open_files_fit(args.cfg):
         return EX_CONFIG
-    return service.run(_app(args), args.config)
+    from daemon.storage import revisions
+
+    state = revisions.examine(args.cfg.storage.url, empty_ok=True)
+    if state.problem is not None and state.problem[0] == EX_CONFIG:
+        print(state.problem[1], file=sys.stderr)  # newer schema: this code must not write
+        return EX_CONFIG
+    # Missing, away or behind: the listener starts and answers 451 until it is fixed.
+    return service.run(_app(args, db=False), args.config)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One pipeline process of `supportd run` (daemon/service/worker.py)."""
     from daemon.service import worker as pipeline_worker
 
-    return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent)
+    return pipeline_worker.run(_app(args, db=False), args.config, args.report_fd, args.parent)
 
 
 @contextmanager
@@ -135,7 +143,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cannot read {args.file}: {exc}", file=sys.stderr)
             return 66
-    app = _app(args)
+    app = _app(args, db=False)
+    from daemon.storage import revisions
+
+    state = revisions.examine(args.cfg.storage.url, app.engine)  # one query, this engine
+    if state.problem is not None:
+        print(f"temporary failure, try again later: {state.problem[1]}", file=sys.stderr)
+        app.close()
+        return EX_TEMPFAIL
     envelope = envelope_from_environment()
     if args.sender is not None or args.recipient is not None:
         envelope = type(envelope)(
@@ -145,18 +160,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     print(line, file=sys.stderr if code else sys.stdout)
     app.close()
     return code
-
-
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from daemon.storage import db
-
-    try:
-        db.upgrade(args.cfg.storage.url)
-    except Exception as exc:
-        print(f"database upgrade failed: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL if db.is_temporary(exc) else 1
-    print("database is up to date")
-    return 0
 
 
 def cmd_tickets_list(args: argparse.Namespace) -> int:
@@ -258,7 +261,7 @@ def _parse_when(text: str) -> datetime:
 def cmd_sla_due(args: argparse.Namespace) -> int:
     from daemon.app import App
 
-    app: App = _app(args)
+    app: App = _app(args, db=False)
     if args.level not in app.sla.levels:
         print(f"--level: unknown SLA level {args.level!r}; known: {', '.join(app.sla.levels)}",
               file=sys.stderr)
@@ -282,7 +285,7 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
 def cmd_calendar_show(args: argparse.Namespace) -> int:
     from daemon.app import App
 
-    app: App = _app(args)
+    app: App = _app(args, db=False)
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
@@ -362,9 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(OAuth2 tokens renewed); non-zero when one cannot be reached")
     s.set_defaults(func=cmd_check_config)
 
-    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    dbp.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
-        func=cmd_db_upgrade)
+    admin.add_parsers(sub)  # config show, db upgrade|current|history
 
     _add_tickets(sub)
 
@@ -423,12 +424,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config error: {each}", file=sys.stderr)
         return failing
     logs.configure(args.cfg.logging)
-    if args.command != "ingest":
-        return int(args.func(args))
     try:
         return int(args.func(args))
+    except Unusable as exc:
+        print(exc.line, file=sys.stderr)
+        return EX_TEMPFAIL if args.command == "ingest" else exc.code
     except Exception as exc:
-        print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
-        return EX_TEMPFAIL
+        if args.command == "ingest":
+            print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
+            return EX_TEMPFAIL
+        if _database_away(exc):
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            print(f"database unavailable: {text[0] if text else type(exc).__name__}",
+                  file=sys.stderr)
+            return EX_TEMPFAIL
+        raise
 
 
+def _database_away(exc: BaseException) -> bool:
+    """A command's database went away while it ran (not a bug of ours)."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
+    from daemon.storage import db
+
+    return db.is_temporary(exc)

@@ -27,6 +27,7 @@ from daemon.config import loader as config_mod
 from daemon.intake import smtp_listener
 from daemon.service import logs, sdnotify
 from daemon.service.mailer import Mailer
+from daemon.service.schedule import Schedule
 from daemon.service.supervisor import STOP_TIMEOUT, Supervisor
 from daemon.service.worker import db_answers
 
@@ -42,6 +43,7 @@ class Service:
         self.stop = asyncio.Event()
         self.db_healthy = True
         self.mailer = Mailer(app, lambda: self.db_healthy)
+        self.schedule = Schedule(app, lambda: self.db_healthy, woken=self.mailer.wake)
         self.workers = Supervisor(app.config.pipeline.workers, config_path, self._health,
                                   self.mailer.wake)
 
@@ -75,6 +77,7 @@ class Service:
         self.app.reconfigure(new)
         logs.configure(new.logging)
         self.workers.reload()  # each worker loads the same file between two letters
+        self.schedule.reload()
         log.info("config.reloaded", source=new.source, needs_restart=restart_needed)
         sdnotify.notify("READY=1", "STATUS=running (config reloaded)")
 
@@ -94,6 +97,7 @@ class Service:
         self.app_loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.workers.start()
         self.mailer.start()
+        self.schedule.start()
         tasks: list[asyncio.Task[object]] = []
         server = None
         if self.app.config.smtp.enabled:
@@ -125,6 +129,7 @@ class Service:
         # theirs; what they queue now is sent after the next start.
         deadline = time.monotonic() + STOP_TIMEOUT
         self.mailer.request_stop()
+        await asyncio.to_thread(self.schedule.stop)  # after the job in hand
         await self.workers.stop()  # each finishes the letter in hand
         await asyncio.to_thread(self.mailer.stop, max(1.0, deadline - time.monotonic()))
         for t in tasks:
