@@ -33,7 +33,7 @@ def desk(tmp_path: Path) -> Desk:
 
 def coupon_for(desk: Desk, inn: str = "7736207543") -> str:
     with db.unit_of_work(desk.app.sessions) as s:
-        return issue(s, inn, SATURDAY_NIGHT.date()).code
+        return issue(s, inn, SATURDAY_NIGHT).code
 
 
 def ack(desk: Desk, address: str = CLIENT) -> str:
@@ -100,7 +100,7 @@ def test_only_licensees_of_the_edo_programs_get_coupons(desk: Desk) -> None:
 
     with pytest.raises(CouponError, match="7813045579"), \
             db.unit_of_work(desk.app.sessions) as s:
-        issue(s, "7813045579", SATURDAY_NIGHT.date())  # a partner
+        issue(s, "7813045579", SATURDAY_NIGHT)  # a partner
 
 
 def test_codes_carry_a_check_character() -> None:

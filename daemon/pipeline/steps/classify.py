@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.pipeline.context import Letter
 from daemon.tickets.completeness import urgency_requested
-from daemon.tickets.coupons import find_codes, spend
+from daemon.tickets.coupons import find_codes, lookalike_codes, spend
 from daemon.tickets.registry import has_vip, level_for
 
 
@@ -44,9 +44,11 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.sla_level = level_for(org.category if org else None, entitled, vip,
                                  letter.emergency_requested, app.config.sla.default_level)
     if p is not None and not letter.robot and letter.staff is None:
-        codes = find_codes(f"{p.subject}\n{p.text}")
+        text = f"{p.subject}\n{p.text}"
+        codes = find_codes(text)
         spent = spend(session, codes, org, entitled,
-                      letter.spooled.received_at.astimezone(app.config.tz).date())
+                      letter.spooled.received_at.astimezone(app.config.tz).date(),
+                      lookalike_codes(text) if not codes else ())
         if spent.coupon is not None:
             letter.sla_level, letter.coupon_id = "special", spent.coupon.id
         letter.coupon_note = spent.problem
