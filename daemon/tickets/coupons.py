@@ -120,9 +120,9 @@ def spend(session: Session, codes: list[str], org: Org | None, entitled: bool,
     they can fix), never to a stranger (no oracle: see below)."""
     if not codes:
         if lookalikes and org is not None and entitled:
-            return Spent(None, f"код {lookalikes[0]} похож на купон спецобращения, но не "
-                               "совпадает ни с одним выданным купоном; пожалуйста, проверьте "
-                               "код (в купонах нет букв O и I и цифр 0 и 1)")
+            return Spent(None, f"код {lookalikes[0]} не совпадает ни с одним выданным "
+                               "купоном; пожалуйста, проверьте его (в кодах купонов не "
+                               "используются буквы O, I и цифры 0, 1)")
         return Spent(None, "")
     if org is None or not entitled:
         # The same words whether the code exists or not: no oracle for strangers.
