@@ -90,6 +90,7 @@ class Incoming:
     received_at: datetime | None = None
     new_ticket: bool = False
     reopened: bool = False
+    deadline_stands: bool = False  # a follow-up: an earlier, unanswered deadline stands
     unreadable: bool = False  # the letter could not be parsed
     internal_error: bool = False  # a bug stopped the pipeline; this is its fallback
     verdicts: Sequence[Verdict] = ()

@@ -47,6 +47,7 @@ class Notifier(StaffLetters):
         context = dict(
             name=ticket.requester_name, ticket=ticket, level=level, resend=resend,
             followup=not letter.new_ticket and not resend, reopened=letter.reopened,
+            deadline_stands=letter.deadline_stands and not resend,
             due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
             assignee=assignee, show_phone=ticket.sla_level == "special",
             outside_hours=outside,

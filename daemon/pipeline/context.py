@@ -68,6 +68,7 @@ class Letter:
     coupon_id: int | None = None
     coupon_note: str = ""  # why a coupon named in the letter could not be used
     emergency_requested: bool = False
+    deadline_stands: bool = False  # a follow-up: an earlier unanswered deadline stands (§2.3)
     missing: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     message: Message | None = None  # the stored row for this letter
@@ -104,6 +105,7 @@ class Letter:
             requester_name=self.requester_name,
             received_at=self.spooled.received_at, new_ticket=self.new_ticket,
             reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
+            deadline_stands=self.deadline_stands,
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
             auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,

@@ -20,6 +20,7 @@ from daemon.mail.client_requests import asks_for_transcript, mentions_credential
 from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import format_tid, normalize_subject
 from daemon.pipeline.context import Letter
+from daemon.sla.policy import ReactionClock, standing_clock
 from daemon.storage import db
 from daemon.storage.models import Attachment, Message, Reaction, Ticket
 from daemon.tickets.participants import admit
@@ -128,13 +129,27 @@ def message_kind(letter: Letter, ticket: Ticket) -> str:
 
 
 def start_reaction_clock(ticket: Ticket, letter: Letter, app: App) -> dict[str, object]:
-    """Set the ticket's clock; the returned `Reaction` row is the caller's to write."""
-    start, due = app.sla.deadline(ticket.sla_level, letter.spooled.received_at,
-                              developers_involved=ticket.developers_involved)
-    ticket.clock_started_at, ticket.reaction_due = start, due
-    ticket.warn_due = app.sla.warn_time(ticket.sla_level, letter.spooled.received_at,
-                                    developers_involved=ticket.developers_involved)
-    ticket.awaiting_reaction, ticket.warned_at, ticket.breach_notified_at = True, None, None
+    """Start this letter's clock; the returned `Reaction` row is the caller's to write.
+
+    The ticket shows the earliest unanswered clock (§2.3, `standing_clock`): a
+    follow-up before the first reaction gets its own row, but the deadline, the
+    warning and what was already sent about them stay."""
+    received, dev = letter.spooled.received_at, ticket.developers_involved
+    start, due = app.sla.deadline(ticket.sla_level, received, developers_involved=dev)
+    new = ReactionClock(start, due, app.sla.warn_time(ticket.sla_level, received,
+                                                      developers_involved=dev))
+    unanswered = None
+    if ticket.awaiting_reaction and ticket.status in ("new", "open") and \
+            ticket.clock_started_at and ticket.reaction_due and ticket.warn_due:
+        unanswered = ReactionClock(ticket.clock_started_at, ticket.reaction_due, ticket.warn_due)
+    standing = standing_clock(unanswered, new)
+    if standing is new:
+        ticket.clock_started_at, ticket.reaction_due, ticket.warn_due = \
+            new.start, new.due, new.warn
+        ticket.warned_at, ticket.breach_notified_at = None, None
+    else:
+        letter.deadline_stands = True
+    ticket.awaiting_reaction = True
     return dict(ticket_id=ticket.id, sla_level=ticket.sla_level, started_at=start, due_at=due)
 
 
