@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import clock, registry
+from daemon.cli import clock, registry, report
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -62,6 +62,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"config error: calendar: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EX_CONFIG
+    if args.cfg.reports.charts:
+        from daemon.reports import charts
+
+        why = charts.available()
+        if why:
+            print(f"config error: reports.charts: the report's charts need matplotlib, which "
+                  f"cannot be used ({why}); install it (pip install matplotlib) or set "
+                  "charts = false", file=sys.stderr)
+            return EX_CONFIG
     for warning in config_mod.warnings(args.cfg):
         print(f"config warning: {warning}", file=sys.stderr)
     print(f"config ok: {args.cfg.source}")
@@ -391,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
+    report.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from daemon.config import sla_config
+from daemon.config import schedules, sla_config
 from daemon.config.schema import (
     Config,
     ConfigError,
@@ -300,4 +300,8 @@ def validate(cfg: Config) -> None:
                           f"{cfg.logging.level!r}: use debug, info, warning or error")
     if cfg.logging.format not in ("auto", "json", "console"):
         raise ConfigError("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
+    for i, address in enumerate(cfg.reports.to):
+        if not _ADDRESS.match(address):
+            raise ConfigError(f"reports.to[{i}]", f"{address!r} is not an e-mail address")
+    schedules.of(cfg)  # names the key of a time it cannot read
     sla_config.validate(cfg)

@@ -232,6 +232,22 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    to: tuple[str, ...] = doc(
+        "who gets the SLA and quality report; empty: the staff whose role is head", ())
+    weekly: str = doc("the weekly report (the past Monday to Sunday): 'DAY HH:MM'; empty: none",
+                      "mon 10:00")
+    monthly: str = doc("the monthly report (the past month): 'DAY-OF-MONTH HH:MM'; empty: none",
+                       "1 10:00")
+    digest: str = doc("the agents' morning digest, each working day at 'HH:MM'; empty: none",
+                      "10:00")
+    charts: bool = doc("PNG charts in the report's HTML (needs matplotlib)", True)
+    catch_up: Duration = doc(
+        "a report or digest not sent by this long after its time (the daemon was down) "
+        "is skipped", "12h")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     workers: int = doc("pipeline processes beside the listener; more than 1 needs PostgreSQL", 1)
 
@@ -260,6 +276,7 @@ class Config:
     abuse: AbuseConfig = doc("floods", factory=AbuseConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
     pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
+    reports: ReportsConfig = doc("reports and digests by e-mail", factory=ReportsConfig)
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)
     source: str = doc("where this config came from", "<defaults>")
 

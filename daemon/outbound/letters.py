@@ -169,7 +169,8 @@ class LetterQueue:
               subject: str, text: str, html: str | None, *, automatic: bool = True,
               auto_submitted: str | None = "auto-replied", in_reply_to: str | None = None,
               references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
-              sender_name: str | None = None, cause: str = "") -> None:
+              sender_name: str | None = None, cause: str = "",
+              images: tuple[tuple[str, bytes], ...] = ()) -> None:
         """Queue a letter: its `Outgoing` row, and its `Message` row on the ticket, each
         written at once with one INSERT; the ticket's row must be written already.
         `cause`: the sender of the letter that made us write it (the caps count it)."""
@@ -182,7 +183,7 @@ class LetterQueue:
             sender=service.address, to=recipient, subject=subject, text=text,
             html=html, message_id=mid, date=now, in_reply_to=in_reply_to,
             references=references, auto_submitted=auto_submitted, cc=cc,
-            ticket_tid=ticket.tid if ticket is not None else None))
+            ticket_tid=ticket.tid if ticket is not None else None, images=images))
         line = one_line(subject)
         out_id = db.insert_id(session, Outgoing.__table__, dict(  # type: ignore[arg-type]
             ticket_id=ticket_id, kind=kind, automatic=automatic,

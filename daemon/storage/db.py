@@ -14,9 +14,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar

@@ -5,8 +5,8 @@ with a check character so a typo is not someone else's coupon) issued to a
 licensee of «Организатор ЭДО v.3» / «Оператор ЭДО v.3». It gives 12 special
 requests and is valid for a year from the licence's purchase; a new coupon for
 the same organisation (a renewal of support) is valid a year from the renewal and
-revokes the old one, whose unused requests do not carry over. Spending is one conditional UPDATE, so two daemons never spend
-the 13th request.
+revokes the old one, whose unused requests do not carry over. Spending is one
+conditional UPDATE, so two daemons never spend the 13th request.
 """
 
 from __future__ import annotations
