@@ -79,7 +79,7 @@ class StaffLetters(LetterQueue):
             "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket, folded=folded,
             fold_window=duration_words(parse_duration(self.config.abuse.notification_fold),
                                        "calendar"),
-            new_ticket=letter.new_ticket, reopened=letter.reopened,
+            new_ticket=letter.new_ticket, reopened=letter.reopened, reading=letter.reading,
             sender=f"{letter.requester_name} <{letter.sender}>".strip(),
             level=self.level_view(ticket.sla_level),
             due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from daemon.mail.client_replies import ReplyReading
 from daemon.mail.complaints import Complaints
 from daemon.mail.letter import ParsedLetter
 from daemon.outbound.notifier import Incoming
@@ -68,6 +69,7 @@ class Letter:
     coupon_id: int | None = None
     coupon_note: str = ""  # why a coupon named in the letter could not be used
     emergency_requested: bool = False
+    reply_reading: ReplyReading | None = None  # an answered ticket's reply, read (§6)
     deadline_stands: bool = False  # a follow-up: an earlier unanswered deadline stands (§2.3)
     missing: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -106,6 +108,7 @@ class Letter:
             received_at=self.spooled.received_at, new_ticket=self.new_ticket,
             reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
             deadline_stands=self.deadline_stands,
+            reading=self.reply_reading.kind if self.reply_reading else "",
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
             auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
     "note": False, "urgent": False, "standard": False, "merge": True, "cc": True,
-    "resume": False,
+    "resume": False, "reopen": False,
 }
 WHOLE_ARGUMENT = frozenset({"cc"})  # `#cc add ADDRESS`: the argument is more than a word
 

@@ -198,6 +198,9 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         people = list(ticket.participants or [])
         ticket.participants = ([*people, address.lower()] if action == "add"
                                else [a for a in people if a != address.lower()])
+    elif c.name == "reopen":  # §6: staff decide that a closed ticket needs more work
+        if ticket.status == "closed" and ticket.merged_into is None:
+            ticket.status, ticket.closed_at = "open", None
     elif c.name == "resume":
         ticket.automatic_stopped_at = None  # a reply loop stopped them; staff fixed it
 

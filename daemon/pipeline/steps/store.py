@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.mail.attachments import unjudged
-from daemon.mail.client_requests import asks_for_transcript, mentions_credentials, rating_of
+from daemon.mail.client_replies import RATING, THANKS, read_reply
+from daemon.mail.client_requests import asks_for_transcript, mentions_credentials
 from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import format_tid, normalize_subject
 from daemon.pipeline.context import Letter
@@ -121,10 +122,15 @@ def message_kind(letter: Letter, ticket: Ticket) -> str:
         return "staff"
     if not letter.new_ticket and letter.parsed is not None:
         text = new_text_of_reply(letter.parsed.text)
-        if ticket.status == "closed" and rating_of(text) is not None:
-            return "rating"  # §6: a rating does not reopen the ticket
         if asks_for_transcript(text):
             return "transcript-request"  # §5.5: answered at once, no reaction clock
+        if ticket.status == "closed" or not ticket.awaiting_reaction:  # answered
+            reading = letter.reply_reading = read_reply(text)
+            # §6: thanks and ratings are recorded and never reopen, nor start a clock.
+            if reading.kind in (RATING, THANKS):
+                return reading.kind
+            if ticket.status == "closed" and not reading.reopens:
+                return "unclear"  # stays closed; staff are asked whether to reopen
     return "client"
 
 
@@ -160,8 +166,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.ticket = ticket
     p = letter.parsed
     kind = message_kind(letter, ticket)
-    if kind == "rating":
-        ticket.rating = rating_of(new_text_of_reply(p.text if p else ""))
+    if letter.reply_reading is not None and letter.reply_reading.rating is not None:
+        ticket.rating = letter.reply_reading.rating  # a rating, or one beside a new question
     if kind == "client" and p is not None and mentions_credentials(p.text):
         ticket.credentials_shared = True  # §5.3: remind to change them on closing
     reaction = None
