@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import clock, registry, report
+from daemon.cli import clock, queue, registry, report
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -158,6 +158,8 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
     from daemon.cli.views import ticket_summary
     from daemon.storage.models import Ticket
 
+    if args.queue:
+        return queue.cmd_tickets_queue(args)
     app = _app(args)
     limit = None if args.all else args.limit
     where = [Ticket.status == args.status] if args.status else []
@@ -317,6 +319,9 @@ def _add_tickets(sub: Any) -> None:
     s.add_argument("--json", action="store_true",
                    help='{"total": N, "offset": O, "limit": L or null, "tickets": [...]}')
     s.add_argument("--status", choices=("new", "open", "pending", "closed"))
+    s.add_argument("--queue", action="store_true",
+                   help="open tickets in the order they are served: emergencies first, "
+                        "then by reaction deadline, then by arrival (§2.1)")
     shown = s.add_mutually_exclusive_group()
     shown.add_argument("--limit", type=_count, default=100, help="show N (default 100)")
     shown.add_argument("--all", action="store_true", help="show every matching ticket")

@@ -65,6 +65,7 @@ class Notifier(StaffLetters):
             auth_failed=letter.new_ticket and not resend and letter.demoted,
             auth_domain=letter.auth.domain,
             emergency=ticket.emergency and letter.new_ticket and not resend,
+            outage=bool(letter.outage),
             coupon=(session.get(Coupon, ticket.coupon_id)
                     if ticket.coupon_id is not None and letter.new_ticket and not resend
                     else None),

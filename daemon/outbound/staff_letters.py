@@ -83,7 +83,7 @@ class StaffLetters(LetterQueue):
             sender=f"{letter.requester_name} <{letter.sender}>".strip(),
             level=self.level_view(ticket.sla_level),
             due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",
-            emergency_requested=letter.emergency_requested,
+            emergency_requested=letter.emergency_requested, outage=letter.outage,
             auth=letter.auth, reply_to_ignored=letter.reply_to_ignored,
             participants_added=letter.participants_added,
             participants_refused=letter.participants_refused,

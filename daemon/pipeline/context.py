@@ -69,6 +69,7 @@ class Letter:
     coupon_id: int | None = None
     coupon_note: str = ""  # why a coupon named in the letter could not be used
     emergency_requested: bool = False
+    outage: str = ""  # the words describing a total failure (§3.1, §3.3), if any
     reply_reading: ReplyReading | None = None  # an answered ticket's reply, read (§6)
     deadline_stands: bool = False  # a follow-up: an earlier unanswered deadline stands (§2.3)
     missing: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ class Letter:
             reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
             deadline_stands=self.deadline_stands,
             reading=self.reply_reading.kind if self.reply_reading else "",
+            outage=self.outage,
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
             auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,
