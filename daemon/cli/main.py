@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import clock, queue, registry, report
+from daemon.cli import calendar_year, clock, queue, registry, report
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -277,11 +277,14 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
 def cmd_calendar_show(args: argparse.Namespace) -> int:
     from daemon.app import App
 
+    if args.date.isdigit() and len(args.date) == 4:
+        return calendar_year.cmd_calendar_year(args, int(args.date))
     app: App = _app(args)
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
-        print(f"date: {args.date!r} is not a date like 2026-12-31", file=sys.stderr)
+        print(f"date: {args.date!r} is not a date like 2026-12-31 or a year like 2026",
+              file=sys.stderr)
         return EX_USAGE
     hours = app.sla.calendar.hours_of(day)
     data = {"date": day.isoformat(), "working": hours is not None,
@@ -401,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("calendar", help="working calendar").add_subparsers(
         dest="c_command", required=True)
-    s = cp.add_parser("show", help="is a date working, and its hours")
+    s = cp.add_parser("show", help="is a date working, and its hours; or a whole YEAR")
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)

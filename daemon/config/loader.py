@@ -8,6 +8,7 @@ type; the SLA tables are checked by `sla_config`, which builds them.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 import re
 import tomllib
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from daemon.config import schedules, sla_config
+from daemon.config import notices, schedules, sla_config
 from daemon.config.schema import (
     Config,
     ConfigError,
@@ -97,9 +98,10 @@ def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
     kwargs: dict[str, Any] = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
-        if k not in names or k == "source":
+        name = f"{k}_" if keyword.iskeyword(k) else k  # [[notice]] from = … is `from_`
+        if name not in names or k == "source":
             raise ConfigError(key, "unknown key")
-        kwargs[k] = _coerce(key, hints[k], v)
+        kwargs[name] = _coerce(key, hints[name], v)
     return cls(**kwargs)
 
 
@@ -277,6 +279,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
         if s.role not in ("agent", "head", "developer"):
             raise ConfigError(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+    for i, notice in enumerate(cfg.notice):
+        notices.check(notice, f"notice[{i}]", cfg.tz)
     for i, server in enumerate(cfg.auth.dns_servers):
         if not _DNS_SERVER.match(server):
             raise ConfigError(f"auth.dns_servers[{i}]",
