@@ -21,8 +21,8 @@ from daemon.config.schema import StaffMember
 from daemon.mail.threading_tid import tagged_subject
 from daemon.outbound.letters import Incoming, LevelView, cached_tagged_subject, make_environment
 from daemon.outbound.russian import day_words, msk
-from daemon.sla.schedule import days_that_differ
 from daemon.outbound.staff_letters import StaffLetters
+from daemon.sla.schedule import days_that_differ
 from daemon.storage.models import Coupon, Message, Org, Ticket
 
 __all__ = ["Incoming", "LevelView", "Notifier", "make_environment"]

@@ -10,14 +10,16 @@ from tests.conftest import PROJECT, simple_letter
 from tests.support.cli_desk import CliDesk, text_of, to
 
 CLIENT = "it@romashka.example"  # licensee, standard: 6 working hours
-HOLIDAYS = """
+NEW_YEAR = ("С 31 декабря 2026 года по 10 января 2027 года служба поддержки не работает; "
+            "30 декабря она работает с 10:00 до 15:00.")
+HOLIDAYS = f"""
 [calendar.overrides]
 "2026-12-30" = "10:00-15:00"
 
 [[notice]]
 from = 2026-12-25
 to = 2027-01-11
-text = "С 31 декабря 2026 года по 10 января 2027 года служба поддержки не работает; 30 декабря она работает с 10:00 до 15:00."
+text = "{NEW_YEAR}"
 
 [[notice]]
 from = "2026-12-30T15:00"
