@@ -301,3 +301,30 @@ def validate(cfg: Config) -> None:
     if cfg.logging.format not in ("auto", "json", "console"):
         raise ConfigError("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
     sla_config.validate(cfg)
+    _validate_regulation(cfg)
+
+
+def _validate_regulation(cfg: Config) -> None:
+    """[scope], [knowledge] and the head of support's address (issue 13)."""
+    from daemon.config import rule_files
+
+    head = cfg.service.head_address
+    if head:
+        if not _ADDRESS.match(head):
+            raise ConfigError("service.head_address", f"{head!r} is not an e-mail address")
+        if head.lower() == cfg.service.address.lower():
+            raise ConfigError("service.head_address", "is the support address itself")
+        if not any(s.role == "head" for s in cfg.staff):
+            raise ConfigError("service.head_address",
+                              "no [[staff]] member has role = \"head\" to receive its letters")
+    for key in ("scope.min_score", "scope.margin", "knowledge.min_score"):
+        section, name = key.split(".")
+        if getattr(getattr(cfg, section), name) < (1 if name == "min_score" else 0):
+            raise ConfigError(key, "must be at least 1" if name == "min_score"
+                              else "must not be negative")
+    if not 1 <= cfg.knowledge.max_entries <= 10:
+        raise ConfigError("knowledge.max_entries", f"{cfg.knowledge.max_entries}: use 1 to 10")
+    if cfg.scope.enabled:
+        rule_files.load_topics("scope.rules", cfg.scope_rules_path)
+    if cfg.knowledge.folder:
+        rule_files.load_entries("knowledge.folder", Path(cfg.knowledge.folder))

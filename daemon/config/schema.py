@@ -65,6 +65,8 @@ class ServiceConfig:
     tid_prefix: str = doc("letters before the ticket number in a TID", "SD")
     extra_addresses: tuple[str, ...] = doc("other addresses of ours (never answered)", ())
     templates: str = doc("folder of the Jinja2 letter templates", "")
+    head_address: str = doc("a second address, for letters to the head of support (§6); "
+                            "empty: none", "")
 
     @property
     def domain(self) -> str:
@@ -232,6 +234,31 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class ScopeConfig:
+    enabled: bool = doc("give each new ticket a topic of §4 or 'out of scope' (§1.3, §1.4)",
+                        True)
+    rules: str = doc("TOML file of the topics ([[topic]]); empty: config/scope.toml shipped",
+                     "")
+    min_score: int = doc("the least score a topic needs (a strong word 3, a word 1)", 3)
+    margin: int = doc("an out-of-scope topic wins only by this much over the best topic in "
+                      "scope", 2)
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    folder: str = doc("folder of knowledge-base files (*.toml, [[entry]] id, title, keywords, "
+                      "link, text); empty: no knowledge base", "")
+    min_score: int = doc("the least number of an entry's keywords a letter must hold", 2)
+    max_entries: int = doc("most entries the acknowledgement lists (§1.2, §5.9)", 3)
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    show_queue_position: bool = doc(
+        "the acknowledgement says the ticket's place in the queue of its level (§2.1)", False)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     workers: int = doc("pipeline processes beside the listener; more than 1 needs PostgreSQL", 1)
 
@@ -260,6 +287,11 @@ class Config:
     abuse: AbuseConfig = doc("floods", factory=AbuseConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
     pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
+    scope: ScopeConfig = doc("topics and what is out of scope (§1.3, §1.4, §4)",
+                             factory=ScopeConfig)
+    knowledge: KnowledgeConfig = doc("documentation answers (§1.2, §5.9)",
+                                     factory=KnowledgeConfig)
+    answer: AnswerConfig = doc("what the acknowledgement says", factory=AnswerConfig)
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)
     source: str = doc("where this config came from", "<defaults>")
 
@@ -288,9 +320,15 @@ class Config:
     def staff_by_email(self, address: str) -> StaffMember | None:
         return self._staff_index.get(address.lower())
 
+    @property
+    def scope_rules_path(self) -> Path:
+        return Path(self.scope.rules) if self.scope.rules else PROJECT_ROOT / "config" / "scope.toml"
+
     @cached_property
     def _our_addresses(self) -> frozenset[str]:
-        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses))
+        head = (self.service.head_address,) if self.service.head_address else ()
+        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses,
+                                             *head))
 
     def our_addresses(self) -> frozenset[str]:
         return self._our_addresses
