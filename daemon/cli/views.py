@@ -60,6 +60,14 @@ def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
         "automatic_stopped_at": iso(t.automatic_stopped_at),
         "missing_info": list(t.missing_info or []),
         "closed_at": iso(t.closed_at),
+        # Issue 13: the topic (§4 or out of scope), staff's correction beside the
+        # classifier's; the §5.10 reason of a postponement; a letter to the head (§6).
+        "topic": t.topic, "topic_auto": t.topic_auto, "topic_score": t.topic_score,
+        "topic_set_by": t.topic_set_by, "topic_set_at": iso(t.topic_set_at),
+        "pending_reason": t.pending_reason,
+        "escalated": t.escalated_at is not None, "escalated_at": iso(t.escalated_at),
+        "escalated_to": t.escalated_to,
+        "kb_offered": list(t.kb_offered or []), "kb_solved": t.kb_solved,
         "messages": [{
             "direction": m.direction, "kind": m.kind, "from": m.from_addr,
             "to": list(m.to_addrs or []), "cc": list(m.cc_addrs or []), "at": iso(m.at),

@@ -317,6 +317,10 @@ def _validate_regulation(cfg: Config) -> None:
         if not any(s.role == "head" for s in cfg.staff):
             raise ConfigError("service.head_address",
                               "no [[staff]] member has role = \"head\" to receive its letters")
+    if cfg.scope.out_of_scope_score < cfg.scope.min_score:
+        raise ConfigError("scope.out_of_scope_score",
+                          f"{cfg.scope.out_of_scope_score} is below scope.min_score "
+                          f"({cfg.scope.min_score})")
     for key in ("scope.min_score", "scope.margin", "knowledge.min_score"):
         section, name = key.split(".")
         if getattr(getattr(cfg, section), name) < (1 if name == "min_score" else 0):

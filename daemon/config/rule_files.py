@@ -53,7 +53,7 @@ class Entry:
 
 def _header_lines(text: str, table: str) -> list[int]:
     """The line numbers (from 1) where each `[[table]]` starts."""
-    pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", re.M)
+    pattern = re.compile(rf"^[ \t]*\[\[[ \t]*{re.escape(table)}[ \t]*\]\]", re.M)
     return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
 
 

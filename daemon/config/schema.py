@@ -242,6 +242,8 @@ class ScopeConfig:
     min_score: int = doc("the least score a topic needs (a strong word 3, a word 1)", 3)
     margin: int = doc("an out-of-scope topic wins only by this much over the best topic in "
                       "scope", 2)
+    out_of_scope_score: int = doc("the least score that puts a letter out of scope (two "
+                                  "strong words, or one in the subject)", 6)
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,9 @@ class Config:
 
     @property
     def scope_rules_path(self) -> Path:
-        return Path(self.scope.rules) if self.scope.rules else PROJECT_ROOT / "config" / "scope.toml"
+        if self.scope.rules:
+            return Path(self.scope.rules)
+        return PROJECT_ROOT / "config" / "scope.toml"
 
     @cached_property
     def _our_addresses(self) -> frozenset[str]:

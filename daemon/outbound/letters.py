@@ -29,6 +29,7 @@ from daemon.config.schema import Config, StaffMember
 from daemon.mail.addresses import mailbox_key
 from daemon.mail.attachments import Verdict
 from daemon.mail.threading_tid import tagged_subject
+from daemon.outbound.advice import NO_ADVICE, Advice
 from daemon.outbound.mailbuild import Outbound, build, new_message_id, one_line
 from daemon.outbound.russian import duration_words
 from daemon.sla.policy import SlaPolicy
@@ -104,6 +105,7 @@ class Incoming:
     message_id: str | None = None
     references: tuple[str, ...] = ()
     body: str | None = None  # its text; None when it could not be read
+    advice: Advice = NO_ADVICE  # scope, documentation, queue, head of support (issue 13)
 
 
 class LetterQueue:

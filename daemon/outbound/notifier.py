@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from daemon.config.schema import StaffMember
 from daemon.mail.threading_tid import tagged_subject
+from daemon.outbound.advice import NO_ADVICE
 from daemon.outbound.letters import Incoming, LevelView, cached_tagged_subject, make_environment
 from daemon.outbound.russian import msk
 from daemon.outbound.staff_letters import StaffLetters
@@ -68,6 +69,7 @@ class Notifier(StaffLetters):
                     if ticket.coupon_id is not None and letter.new_ticket and not resend
                     else None),
             coupon_note=letter.coupon_note if letter.new_ticket and not resend else "",
+            advice=NO_ADVICE if resend else letter.advice,
         )
         text = self.render("client/ack.txt.j2", **context)
         html = self.render("client/ack.html.j2", **context)

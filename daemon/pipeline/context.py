@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from daemon.mail.complaints import Complaints
 from daemon.mail.letter import ParsedLetter
+from daemon.outbound.advice import NO_ADVICE, Advice
 from daemon.outbound.notifier import Incoming
 from daemon.storage.models import Message, Ticket
 from daemon.storage.spool import SpooledLetter
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from daemon.config.schema import StaffMember
     from daemon.mail.attachments import Verdict
     from daemon.tickets.registry import Identification
+    from daemon.tickets.scope import Classification
 
 
 class Stop(Exception):  # noqa: N818 - it is an outcome, not an error
@@ -75,6 +77,8 @@ class Letter:
     notes: list[str] = field(default_factory=list)  # things the accounting should say
     # What libraries said of it (a broken winmail.dat): one log line for the letter.
     complaints: Complaints = field(default_factory=Complaints)
+    topic: Classification | None = None  # what the scope step found (issue 13)
+    advice: Advice = NO_ADVICE  # what the acknowledgement adds (issue 13)
 
     @property
     def sender(self) -> str:
@@ -112,7 +116,8 @@ class Letter:
             proven_client=self.auth.proven and not self.demoted
             and bool(self.identification and self.identification.entitled),
             message_id=p.message_id if p else None,
-            references=tuple(p.references) if p else (), body=p.text if p else None)
+            references=tuple(p.references) if p else (), body=p.text if p else None,
+            advice=self.advice)
 
 
 @dataclass(frozen=True)

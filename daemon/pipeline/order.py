@@ -15,6 +15,7 @@ from daemon.pipeline.steps import (
     identify,
     parse,
     reply_loop,
+    scope,
     screen,
     store,
     thread,
@@ -29,6 +30,7 @@ STEPS: tuple[Step, ...] = (
     Step("identify", identify),
     Step("flood", flood),
     Step("classify", classify),
+    Step("scope", scope),
     Step("attachments", attachments),
     Step("store", store),
     Step("answer", answer),
@@ -42,7 +44,8 @@ BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate")
 # ticket flagged for staff: no screening or threading; the step that failed is not run
 # again (but `store`, which the ticket needs: it is retried without the attachments),
 # any other that fails is passed over; `answer` is left out for a robot.
-FALLBACK: tuple[str, ...] = ("identify", "classify", "attachments", "store", "answer")
+FALLBACK: tuple[str, ...] = ("identify", "classify", "scope", "attachments", "store",
+                             "answer")
 
 STEP_NOTE = "supportd step: "  # added to an exception a step raised (`failed_step`)
 

@@ -23,6 +23,7 @@ from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import parse_tid
 from daemon.outbound.notifier import Incoming, Notifier
 from daemon.sla.policy import SlaPolicy
+from daemon.staff import regulation
 from daemon.staff.commands import Command, read_staff_letter
 from daemon.storage.models import Message, Reaction, Ticket
 from daemon.trust.verdict import UNCHECKED, AuthVerdict
@@ -50,6 +51,7 @@ class Desk:
     config: Config
     sla: SlaPolicy
     notifier: Notifier
+    rules: regulation.Rules = regulation.Rules()  # topics, knowledge base (issue 13)
 
 
 def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list[str]:
@@ -80,10 +82,13 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
     first = [c for c in staff.commands if c.name == "cc"]
     for command in first:
         apply(command, ticket, received, session, desk, sender)
+    # `#faq` and `#pending REASON` add their paragraphs to the answer (issue 13).
+    answer = regulation.client_text(staff.text, staff.commands, ticket, desk.rules,
+                                    desk.notifier)
     if "note" in names:
         msg.kind = "note"  # internal: kept on the ticket, never sent
-    elif staff.text:
-        desk.notifier.relay_staff_reply(session, ticket, letter.member, staff.text)
+    elif answer:
+        desk.notifier.relay_staff_reply(session, ticket, letter.member, answer)
         _record_reaction(ticket, session, received)
     elif not staff.commands:
         notes.append("staff letter with nothing above the quote; not relayed")
@@ -144,6 +149,8 @@ def check(commands: tuple[Command, ...], ticket: Ticket, session: Session,
                 problems.append(f"#merge {c.arg}: нельзя объединить обращение с самим собой")
         elif c.name == "cc":
             problems += _cc_problems(c.arg, ticket, desk.config)
+        elif c.name in regulation.NAMES:
+            problems += regulation.problems(c, desk.rules)
         elif c.name == "urgent" and ticket.sla_level not in (*OPERATIONAL_OF, *STANDARD_OF):
             problems.append(f"#urgent: уровень {ticket.sla_level} не предусматривает "
                             "оперативной поддержки (только партнёры и лицензиаты, §3.1, §3.3)")
@@ -172,8 +179,8 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
     if c.name == "close":
         ticket.status, ticket.closed_at, ticket.awaiting_reaction = "closed", now, False
         desk.notifier.closed(session, ticket)
-    elif c.name == "pending":
-        ticket.status = "pending"  # §5.10: waiting for the client; no chasing
+    elif c.name in regulation.NAMES:  # #topic, #pending, #faq
+        regulation.apply(c, ticket, now, actor, desk.rules)
     elif c.name == "assign":
         ticket.assignee = c.arg.lower()
     elif c.name == "sla":

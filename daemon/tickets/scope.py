@@ -6,10 +6,10 @@ points) and words (1 point), matched by dictionary form (`daemon.mail.lemmas`); 
 phrase matches its words in a row, and two words written apart («Крипто Про») also
 match the word they make together. A term counts up to three times: once for each
 time it is in the text, twice for the subject. The topic with the most points wins
-when it has `min_score`; a topic out of scope has to beat the best topic in scope by
-`margin` as well, because sending a paying client to the consultation level (§3.8)
-on a guess costs more than a staff member's `#topic` afterwards. Ties go to the
-topic written first in the rules.
+when it has `min_score`; a topic out of scope needs `out_of_scope_score` and has to
+beat the best topic in scope by `margin` as well, because sending a paying client to
+the consultation level (§3.8) on a guess costs more than a staff member's `#topic`
+afterwards. Ties go to the topic written first in the rules.
 """
 
 from __future__ import annotations
@@ -41,36 +41,28 @@ class Classification:
 
 
 @dataclass(frozen=True)
-class _Term:
-    topic: int  # index into the rules
+class Term:
+    owner: int  # whose term: a topic's or an entry's index
     lemmas: tuple[str, ...]
     weight: int
 
 
-class Classifier:
-    """The rules compiled once (their words lemmatised); `classify` per letter."""
+class TermIndex:
+    """Words and phrases, lemmatised once, found in texts (the topics' and the
+    knowledge base's): `hits` counts each term's occurrences in a text."""
 
-    def __init__(self, topics: tuple[Topic, ...], min_score: int, margin: int) -> None:
-        self.topics, self.min_score, self.margin = topics, min_score, margin
-        self.by_code = {t.code: t for t in topics}
-        self._starts: dict[str, list[_Term]] = {}
-        for i, topic in enumerate(topics):
-            for words, weight in ((topic.strong, STRONG), (topic.words, WEAK)):
-                for w in words:
-                    lem = term(w)
-                    if lem:
-                        self._starts.setdefault(lem[0], []).append(_Term(i, lem, weight))
-        singles = [k for k, terms in self._starts.items() if any(len(t.lemmas) == 1
-                                                                 for t in terms)]
+    def __init__(self, terms: list[tuple[int, str, int]]) -> None:
+        self._starts: dict[str, list[Term]] = {}
+        for owner, text, weight in terms:
+            lem = term(text)
+            if lem:
+                self._starts.setdefault(lem[0], []).append(Term(owner, lem, weight))
+        singles = [k for k, ts in self._starts.items() if any(len(t.lemmas) == 1 for t in ts)]
         self._typos = typo_index(singles)
 
-    def unmatched(self) -> list[tuple[str, str]]:
-        """(topic, word) for each rule word that lemmatises to nothing (a check)."""
-        return [(t.code, w) for t in self.topics for w in (*t.strong, *t.words) if not term(w)]
-
-    def _hits(self, text: str) -> Counter[_Term]:
+    def hits(self, text: str) -> Counter[Term]:
         seq = lemmas(text)
-        found: Counter[_Term] = Counter()
+        found: Counter[Term] = Counter()
         for i, here in enumerate(seq):
             matched = False
             for lem in here:
@@ -92,20 +84,34 @@ class Classifier:
                             found[t] += 1
         return found
 
+
+class Classifier:
+    """The rules compiled once (their words lemmatised); `classify` per letter."""
+
+    def __init__(self, topics: tuple[Topic, ...], min_score: int, margin: int,
+                 out_of_scope_score: int = 0) -> None:
+        self.topics, self.min_score, self.margin = topics, min_score, margin
+        self.out_of_scope_score = max(min_score, out_of_scope_score)
+        self.by_code = {t.code: t for t in topics}
+        self._index = TermIndex([(i, w, weight) for i, topic in enumerate(topics)
+                                 for words, weight in ((topic.strong, STRONG),
+                                                       (topic.words, WEAK))
+                                 for w in words])
+
     def classify(self, subject: str, text: str) -> Classification:
-        counts = self._hits(text)
-        for t, n in self._hits(subject).items():
+        counts = self._index.hits(text)
+        for t, n in self._index.hits(subject).items():
             counts[t] += 2 * n
         points = [0] * len(self.topics)
         for t, n in counts.items():
-            points[t.topic] += t.weight * min(n, MAX_COUNT)
+            points[t.owner] += t.weight * min(n, MAX_COUNT)
         ranked = sorted((i for i in range(len(self.topics)) if points[i]),
                         key=lambda i: (-points[i], i))
         scores = tuple((self.topics[i].code, points[i]) for i in ranked)
         best_in = next((i for i in ranked if self.topics[i].in_scope), None)
         best_out = next((i for i in ranked if not self.topics[i].in_scope), None)
         in_points = points[best_in] if best_in is not None else 0
-        if best_out is not None and points[best_out] >= self.min_score and \
+        if best_out is not None and points[best_out] >= self.out_of_scope_score and \
                 points[best_out] >= in_points + self.margin:
             return Classification(self.topics[best_out].code, points[best_out], False, scores)
         if best_in is not None and in_points >= self.min_score:

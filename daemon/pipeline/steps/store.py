@@ -61,6 +61,9 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
                     assignee=pick_assignee(session, app), missing_info=list(letter.missing),
                     emergency=letter.sla_level.endswith("-operational"),
                     coupon_id=letter.coupon_id)
+    if letter.topic is not None:  # issue 13: the scope step's finding, kept for the report
+        ticket.topic = ticket.topic_auto = letter.topic.topic
+        ticket.topic_score = letter.topic.score
     ident = letter.identification
     if ident is not None and ident.org is not None:
         ticket.org_id, ticket.identified_by = ident.org.id, ident.how

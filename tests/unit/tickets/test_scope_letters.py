@@ -22,7 +22,7 @@ FOLDER = Path(__file__).resolve().parents[2] / "fixtures" / "eml" / "scope"
 def classifier() -> Classifier:
     cfg = Config()
     return Classifier(load_topics("scope.rules", cfg.scope_rules_path), cfg.scope.min_score,
-                      cfg.scope.margin)
+                      cfg.scope.margin, cfg.scope.out_of_scope_score)
 
 
 def test_the_letters_get_their_topics_nine_times_in_ten(capsys) -> None:  # type: ignore[no-untyped-def]
