@@ -11,9 +11,12 @@ from daemon.pipeline.steps import (
     attachments,
     authenticate,
     classify,
+    documentation,
+    escalate,
     flood,
     identify,
     parse,
+    queue,
     reply_loop,
     scope,
     screen,
@@ -33,6 +36,9 @@ STEPS: tuple[Step, ...] = (
     Step("scope", scope),
     Step("attachments", attachments),
     Step("store", store),
+    Step("documentation", documentation),
+    Step("escalate", escalate),
+    Step("queue", queue),
     Step("answer", answer),
 )
 
