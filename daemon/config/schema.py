@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 # install from the wheel, anywhere, has it: the letter templates, the migrations.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_TEMPLATES = PACKAGE_ROOT / "templates" / "emails"
+SHIPPED_SCOPE_RULES = PACKAGE_ROOT / "config" / "scope.toml"  # the topics of issue 13
 
 
 class ConfigError(ValueError):
@@ -283,7 +284,7 @@ class SchedulerConfig:
 class ScopeConfig:
     enabled: bool = doc("give each new ticket a topic of §4 or 'out of scope' (§1.3, §1.4)",
                         True)
-    rules: str = doc("TOML file of the topics ([[topic]]); empty: config/scope.toml shipped",
+    rules: str = doc("TOML file of the topics ([[topic]]); empty: the package's own",
                      "")
     min_score: int = doc("the least score a topic needs (a strong word 3, a word 1)", 3)
     margin: int = doc("an out-of-scope topic wins only by this much over the best topic in "
@@ -389,7 +390,7 @@ class Config:
     def scope_rules_path(self) -> Path:
         if self.scope.rules:
             return Path(self.scope.rules)
-        return PROJECT_ROOT / "config" / "scope.toml"
+        return SHIPPED_SCOPE_RULES
 
     @cached_property
     def _our_addresses(self) -> frozenset[str]:

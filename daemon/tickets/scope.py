@@ -1,5 +1,5 @@
 """What a letter is about: a topic of §4, or a question the regulation puts out of
-scope (§1.3, §1.4, §4.5 «НЕ решаются»), by the rules of `config/scope.toml`.
+scope (§1.3, §1.4, §4.5 «НЕ решаются»), by the rules of `daemon/config/scope.toml`.
 
 Pure: rules and text in, a `Classification` out. Each topic has strong words (3
 points) and words (1 point), matched by dictionary form (`daemon.mail.lemmas`); a
