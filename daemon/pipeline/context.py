@@ -28,10 +28,10 @@ from daemon.trust.verdict import UNCHECKED, AuthVerdict
 
 if TYPE_CHECKING:
     from daemon.app import App
-    from daemon.scan.scanners import Infection
-    from daemon.scan.verdict import SpamVerdict
     from daemon.config.schema import StaffMember
     from daemon.mail.attachments import Verdict
+    from daemon.scan.scanners import Infection
+    from daemon.scan.verdict import SpamVerdict
     from daemon.tickets.registry import Identification
 
 

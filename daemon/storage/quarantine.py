@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from daemon.storage.spool import MAGIC, Envelope, Spool, SpooledLetter
+from daemon.storage.spool import MAGIC, Spool, SpooledLetter
 
 _QID = re.compile(r"^[0-9a-f]{10}$")
 

@@ -162,3 +162,63 @@ def test_an_unknown_quarantine_id_is_refused(desk: Desk,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(desk, capsys, "spam", "release", "0123456789")[0] == 69
     assert run_cli(desk, capsys, "spam", "show", "nonsense")[0] == 69
+
+
+# ---------------------------------------------------------------- backend = "headers"
+
+OUTSIDE_HOP = (b"Received: from mail.bulk.example (mail.bulk.example [203.0.113.9]) by "
+               b"mx.example.ru (Postfix) with ESMTPS id 4AbC; Tue, 24 Nov 2026 11:00:00 +0300"
+               b"\r\n")
+
+
+@pytest.fixture
+def headers_desk(tmp_path: Path, clock: Clock) -> Iterator[Desk]:
+    d = make_desk(tmp_path, extra='[spam]\nbackend = "headers"\nhold_score = 6.0\n'
+                                  'reject_score = 20.0\n', clock=clock)
+    with db.unit_of_work(d.app.sessions) as s:
+        import_orgs(s, load_file(PROJECT / "config" / "demo-registry.toml"))
+    yield d
+    d.app.close()
+
+
+def test_a_forged_clean_flag_below_our_hop_is_not_believed(headers_desk: Desk) -> None:
+    ours = b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=9.1 required=6.0 tests=GTUBE\r\n"
+    forged = simple_letter("Выгодное предложение", GTUBE, sender=SPAMMER,
+                           X_Spam_Flag="NO", X_Spam_Status="No, score=-10.0")
+    r = headers_desk.ingest(ours + OUTSIDE_HOP + forged)
+    assert r.outcome == "held"  # type: ignore[attr-defined]
+    [entry] = headers_desk.app.quarantine.entries()
+    assert entry["verdict"]["score"] == 9.1 and entry["verdict"]["backend"] == "headers"
+    assert headers_desk.tickets() == [] and headers_desk.sent() == []
+
+
+def test_a_spam_flag_the_sender_wrote_is_not_believed_either(headers_desk: Desk) -> None:
+    prank = simple_letter("Не работает выгрузка", sender="ivan@client.example",
+                          X_Spam_Flag="YES", X_Spam_Status="Yes, score=50.0")
+    r = headers_desk.ingest(OUTSIDE_HOP + prank)
+    assert r.outcome == "ticket"  # type: ignore[attr-defined]
+    [t] = headers_desk.tickets()
+    assert t["spam"]["action"] == "no verdict" and t["spam"]["score"] is None
+
+
+def test_the_flag_from_our_trusted_hop_is_believed(headers_desk: Desk) -> None:
+    ours = b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=7.0 required=6.0 tests=X\r\n"
+    r = headers_desk.ingest(ours + OUTSIDE_HOP + simple_letter("Скидки", sender=SPAMMER))
+    assert r.outcome == "held"  # type: ignore[attr-defined]
+
+
+def test_a_proven_registered_client_is_answered_below_reject(headers_desk: Desk) -> None:
+    mta = (b"Authentication-Results: mx.example.ru; dkim=pass header.d=romashka.example; "
+           b"dmarc=pass header.from=romashka.example\r\n"
+           b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=11.0 required=6.0 tests=X\r\n")
+    letter = simple_letter("Не работает выгрузка", sender="it@romashka.example",
+                           authenticated=False)
+    r = headers_desk.ingest(mta + OUTSIDE_HOP + letter)
+    assert r.outcome == "ticket"  # type: ignore[attr-defined]
+    [t] = headers_desk.tickets()
+    assert t["spam"]["score"] == 11.0 and "похоже на спам" in t["attention_reason"]
+    assert any("it@romashka.example" in str(m["To"]) for m in headers_desk.sent())
+    big = mta.replace(b"score=11.0", b"score=25.0")
+    r = headers_desk.ingest(big + OUTSIDE_HOP + simple_letter(
+        "Ещё вопрос", sender="it@romashka.example", authenticated=False))
+    assert r.outcome == "held"  # type: ignore[attr-defined]
