@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 EX_USAGE, EX_DATAERR, EX_NOTFOUND, EX_TEMPFAIL, EX_CONFIG = 64, 65, 69, 75, 78
+EX_UNAVAILABLE, EX_CANTCREAT = 69, 73
 
 
 def _print_json(data: Any) -> None:

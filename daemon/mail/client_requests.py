@@ -43,3 +43,17 @@ _CREDENTIALS = re.compile(
 def mentions_credentials(text: str) -> bool:
     """§5.3: a letter that seems to hand over access (passwords, SSH/FTP, remote desktop)."""
     return bool(_CREDENTIALS.search(text))
+
+
+def rating_comment(text: str) -> str:
+    """§6: the words a client wrote beside a rating ("5. Спасибо, быстро!"): the rest of
+    the rating's line and the lines after it, without the digit."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip():
+            m = _RATING.match(line)
+            if m is None:
+                return ""
+            rest = [line[m.end():].strip(), *(x.strip() for x in lines[i + 1:])]
+            return "\n".join(x for x in rest if x).strip()[:2000]
+    return ""

@@ -1,6 +1,6 @@
 """Letters as rows: rendering, MIME, the caps on automatic letters; what letters say.
 
-Each letter is rendered from a Jinja2 template in `templates/emails/`
+Each letter is rendered from a Jinja2 template in `daemon/templates/emails/`
 (`client/…` for clients, `staff/…` for staff), built into MIME once, and queued
 as an `Outgoing` row plus a `Message` row on its ticket — in the caller's
 transaction, so a letter is queued if and only if the ticket change it reports
@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Template
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from daemon.mail.attachments import Verdict
 from daemon.mail.threading_tid import tagged_subject
 from daemon.outbound.mailbuild import Outbound, build, new_message_id, one_line
 from daemon.outbound.russian import duration_words
+from daemon.outbound.templating import make_environment
 from daemon.sla.policy import SlaPolicy
 from daemon.storage import db
 from daemon.storage.models import Message, Outgoing, Ticket
@@ -50,16 +51,6 @@ def _automatic_since(by: str) -> Select[Any]:
 # A ticket's letters share their subjects (every acknowledgement of a ticket, every
 # notification of its follow-ups): the pure `tagged_subject` is asked once for each.
 cached_tagged_subject = lru_cache(maxsize=1024)(tagged_subject)
-
-
-def make_environment(config: Config) -> Environment:
-    return Environment(loader=FileSystemLoader(str(config.templates_dir)),
-                       autoescape=select_autoescape(["html.j2"]),
-                       undefined=StrictUndefined, keep_trailing_newline=True,
-                       # Templates are read once per process (SIGHUP reads them anew):
-                       # new templates deployed under old code must not meet it.
-                       auto_reload=False,
-                       trim_blocks=False, lstrip_blocks=False)
 
 
 class LevelView(NamedTuple):
@@ -170,7 +161,8 @@ class LetterQueue:
               subject: str, text: str, html: str | None, *, automatic: bool = True,
               auto_submitted: str | None = "auto-replied", in_reply_to: str | None = None,
               references: tuple[str, ...] = (), cc: tuple[str, ...] = (),
-              sender_name: str | None = None, cause: str = "") -> None:
+              sender_name: str | None = None, cause: str = "",
+              images: tuple[tuple[str, bytes], ...] = ()) -> None:
         """Queue a letter: its `Outgoing` row, and its `Message` row on the ticket, each
         written at once with one INSERT; the ticket's row must be written already.
         `cause`: the sender of the letter that made us write it (the caps count it)."""
@@ -183,7 +175,7 @@ class LetterQueue:
             sender=service.address, to=recipient, subject=subject, text=text,
             html=html, message_id=mid, date=now, in_reply_to=in_reply_to,
             references=references, auto_submitted=auto_submitted, cc=cc,
-            ticket_tid=ticket.tid if ticket is not None else None))
+            ticket_tid=ticket.tid if ticket is not None else None, images=images))
         line = one_line(subject)
         out_id = db.insert_id(session, Outgoing.__table__, dict(  # type: ignore[arg-type]
             ticket_id=ticket_id, kind=kind, automatic=automatic,

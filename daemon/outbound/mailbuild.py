@@ -51,6 +51,8 @@ class Outbound:
     auto_submitted: str | None = "auto-replied"  # None for a person's letter (a staff reply)
     cc: tuple[str, ...] = ()
     ticket_tid: str | None = None
+    # PNG images the HTML shows as <img src="cid:NAME">: (NAME, bytes) (the report's charts)
+    images: tuple[tuple[str, bytes], ...] = ()
 
 
 _FOLD_AT = 78  # RFC 5322 §2.1.1: lines SHOULD be at most 78 characters
@@ -174,6 +176,19 @@ def _text_part(text: str, subtype: str) -> list[bytes]:
             b"Content-Transfer-Encoding: quoted-printable", b"", _qp_body(text)]
 
 
+def _alternative(text: str, html: str) -> list[bytes]:
+    boundary = f"=_supportd_{os.urandom(16).hex()}"
+    return [f"Content-Type: multipart/alternative; boundary=\"{boundary}\"".encode(),
+            b"", f"--{boundary}".encode(), *_text_part(text, "plain"),
+            f"--{boundary}".encode(), *_text_part(html, "html"),
+            f"--{boundary}--".encode(), b""]
+
+
+def _base64_lines(data: bytes) -> list[bytes]:
+    encoded = binascii.b2a_base64(data, newline=False)
+    return [encoded[i:i + 76] for i in range(0, len(encoded), 76)]
+
+
 @lru_cache(maxsize=256)
 def _from(sender_name: str, sender: str) -> str:
     """The From header. Our letters have a few senders (the desk, its staff): made once."""
@@ -220,12 +235,22 @@ def build(o: Outbound) -> bytes:
         head.append(f"X-Supportd-Ticket: {one_line(o.ticket_tid)}")
     head.append("MIME-Version: 1.0")
     lines = [h.encode() for h in head]  # ASCII but for such addresses
-    if o.html:
-        boundary = f"=_supportd_{os.urandom(16).hex()}"
-        lines += [f"Content-Type: multipart/alternative; boundary=\"{boundary}\"".encode(),
-                  b"", f"--{boundary}".encode(), *_text_part(o.text, "plain"),
-                  f"--{boundary}".encode(), *_text_part(o.html, "html"),
-                  f"--{boundary}--".encode(), b""]
+    if o.html and o.images:
+        # multipart/related: the alternatives first, then the images the HTML names
+        # by Content-ID (RFC 2387); mail clients show them inline, not as attachments.
+        related = f"=_supportd_{os.urandom(16).hex()}"
+        lines += [f"Content-Type: multipart/related; boundary=\"{related}\"; "
+                  f"type=\"multipart/alternative\"".encode(), b"", f"--{related}".encode(),
+                  *_alternative(o.text, o.html)]
+        for name, png in o.images:
+            cid = one_line(name)
+            lines += [f"--{related}".encode(), b"Content-Type: image/png",
+                      b"Content-Transfer-Encoding: base64", f"Content-ID: <{cid}>".encode(),
+                      f"Content-Disposition: inline; filename=\"{cid.split('@')[0]}.png\""
+                      .encode(), b"", *_base64_lines(png)]
+        lines += [f"--{related}--".encode(), b""]
+    elif o.html:
+        lines += _alternative(o.text, o.html)
     else:
         lines += _text_part(o.text, "plain")
     return b"\r\n".join(lines)

@@ -27,6 +27,7 @@ ROWS: tuple[frozenset[str], ...] = (
     frozenset({"storage"}),
     frozenset({"tickets"}),
     frozenset({"outbound"}),
+    frozenset({"reports"}),  # the report, digests: read the rows, queue letters
     frozenset({"staff"}),
     frozenset({"app"}),  # daemon/app.py, the composition root
     frozenset({"pipeline"}),

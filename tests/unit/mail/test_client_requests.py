@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.mail.client_requests import asks_for_transcript, mentions_credentials, rating_of
+from daemon.mail.client_requests import (
+    asks_for_transcript,
+    mentions_credentials,
+    rating_comment,
+    rating_of,
+)
 
 
 @pytest.mark.parametrize(("text", "rating"), [
@@ -35,3 +40,12 @@ def test_transcript_requests(text: str, asks: bool) -> None:
 ])
 def test_credentials(text: str, creds: bool) -> None:
     assert mentions_credentials(text) is creds
+
+
+@pytest.mark.parametrize(("text", "comment"), [
+    ("5", ""), ("5. Спасибо, быстро!", "Спасибо, быстро!"),
+    ("\n4\nВсё хорошо,\nно долго ждали", "Всё хорошо,\nно долго ждали"),
+    ("5 из 5 отличная работа", "отличная работа"), ("Спасибо!", ""), ("", ""),
+])
+def test_rating_comments(text: str, comment: str) -> None:
+    assert rating_comment(text) == comment
