@@ -29,6 +29,8 @@ from daemon.trust.check import Checker, Settings
 if TYPE_CHECKING:
     from daemon.outbound.oauth2 import OAuthError
     from daemon.outbound.outbox import Outbox
+    from daemon.scan.scanners import Scanners
+    from daemon.storage.quarantine import Quarantine
 
 
 class App:
@@ -41,7 +43,7 @@ class App:
     def reconfigure(self, config: Config) -> None:
         """Switch to a new, already validated config (SIGHUP)."""
         self.config, self.sla = config, sla_config.build_policy(config)
-        for derived in ("notifier", "outbox", "trust"):  # all read anew from the config
+        for derived in ("notifier", "outbox", "trust", "scanners"):  # all read anew from the config
             self.__dict__.pop(derived, None)
 
     def now(self) -> datetime:
@@ -67,6 +69,19 @@ class App:
             internal_hosts=auth.internal_hosts, verify=auth.verify,
             dns_servers=auth.dns_servers,
             dns_timeout=parse_duration(auth.dns_timeout).total_seconds()))
+
+    @cached_property
+    def scanners(self) -> Scanners:
+        """The spam backend and clamd (`[spam]`, `[antivirus]`)."""
+        from daemon.scan.scanners import Scanners
+
+        return Scanners(self.config.spam, self.config.antivirus, self.config.auth.internal_hosts)
+
+    @cached_property
+    def quarantine(self) -> Quarantine:
+        from daemon.storage.quarantine import Quarantine
+
+        return Quarantine(self.spool)
 
     @cached_property
     def outbox(self) -> Outbox:

@@ -95,6 +95,8 @@ class Incoming:
     message_id: str | None = None
     references: tuple[str, ...] = ()
     body: str | None = None  # its text; None when it could not be read
+    spam: dict[str, Any] | None = None  # the spam verdict (`daemon.scan.verdict`)
+    infections: tuple[tuple[str, str], ...] = ()  # (file, signature) removed as malware
 
 
 class LetterQueue:

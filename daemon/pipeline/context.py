@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from daemon.app import App
     from daemon.config.schema import StaffMember
     from daemon.mail.attachments import Verdict
+    from daemon.scan.scanners import Infection
+    from daemon.scan.verdict import SpamVerdict
     from daemon.tickets.registry import Identification
 
 
@@ -40,6 +42,11 @@ class Stop(Exception):  # noqa: N818 - it is an outcome, not an error
         super().__init__(f"{outcome}: {reason}")
         self.outcome = outcome
         self.reason = reason
+
+
+class Wait(Exception):  # noqa: N818 - it is an outcome, not an error
+    """The letter waits in the spool and is tried again later: a scanner is away
+    (`[spam] max_wait`). Raised before the letter's transaction; nothing is written."""
 
 
 @dataclass
@@ -75,6 +82,9 @@ class Letter:
     notes: list[str] = field(default_factory=list)  # things the accounting should say
     # What libraries said of it (a broken winmail.dat): one log line for the letter.
     complaints: Complaints = field(default_factory=Complaints)
+    spam: SpamVerdict | None = None  # the spam check's verdict (`scan` step), None: off
+    infections: list[Infection] = field(default_factory=list)  # malware in attachments
+    quarantined: str = ""  # the quarantine entry of this letter's raw bytes (malware)
 
     @property
     def sender(self) -> str:
@@ -112,7 +122,9 @@ class Letter:
             proven_client=self.auth.proven and not self.demoted
             and bool(self.identification and self.identification.entitled),
             message_id=p.message_id if p else None,
-            references=tuple(p.references) if p else (), body=p.text if p else None)
+            references=tuple(p.references) if p else (), body=p.text if p else None,
+            spam=self.spam.as_dict() if self.spam is not None else None,
+            infections=tuple((i.filename, i.signature) for i in self.infections))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from daemon.pipeline.steps import (
     identify,
     parse,
     reply_loop,
+    scan,
     screen,
+    spam,
     store,
     thread,
 )
@@ -23,10 +25,12 @@ from daemon.pipeline.steps import (
 STEPS: tuple[Step, ...] = (
     Step("parse", parse),
     Step("authenticate", authenticate),
+    Step("scan", scan),
     Step("screen", screen),
     Step("thread", thread),
     Step("reply_loop", reply_loop),
     Step("identify", identify),
+    Step("spam", spam),
     Step("flood", flood),
     Step("classify", classify),
     Step("attachments", attachments),
@@ -35,8 +39,9 @@ STEPS: tuple[Step, ...] = (
 )
 
 # What the runner runs before a letter's transaction opens: parsing is pure and the
-# costliest step, authentication may wait for DNS; neither needs the database.
-BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate")
+# costliest step, authentication may wait for DNS, the scanners answer over the
+# network; none needs the database.
+BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate", "scan")
 
 # What the runner's fallback runs after parsing a letter a bug stopped, to open a
 # ticket flagged for staff: no screening or threading; the step that failed is not run
