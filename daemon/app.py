@@ -29,6 +29,8 @@ from daemon.trust.check import Checker, Settings
 if TYPE_CHECKING:
     from daemon.outbound.oauth2 import OAuthError
     from daemon.outbound.outbox import Outbox
+    from daemon.scan.scanners import Scanners
+    from daemon.storage.quarantine import Quarantine
     from daemon.tickets.knowledge import Knowledge
     from daemon.tickets.scope import Classifier
 
@@ -44,7 +46,7 @@ class App:
         """Switch to a new, already validated config (SIGHUP)."""
         self.config, self.sla = config, sla_config.build_policy(config)
         # All read anew from the config.
-        for derived in ("notifier", "outbox", "trust", "scope", "knowledge"):
+        for derived in ("notifier", "outbox", "trust", "scanners", "scope", "knowledge"):
             self.__dict__.pop(derived, None)
 
     def now(self) -> datetime:
@@ -90,6 +92,19 @@ class App:
         folder = self.config.knowledge.folder
         return Knowledge(load_entries("knowledge.folder", Path(folder)) if folder else (),
                          self.config.knowledge.min_score)
+
+    @cached_property
+    def scanners(self) -> Scanners:
+        """The spam backend and clamd (`[spam]`, `[antivirus]`)."""
+        from daemon.scan.scanners import Scanners
+
+        return Scanners(self.config.spam, self.config.antivirus, self.config.auth.internal_hosts)
+
+    @cached_property
+    def quarantine(self) -> Quarantine:
+        from daemon.storage.quarantine import Quarantine
+
+        return Quarantine(self.spool)
 
     @cached_property
     def outbox(self) -> Outbox:

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry, report
+from daemon.cli import registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -364,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_db_upgrade)
 
     _add_tickets(sub)
+    spam.add_parser(sub)
 
     op = sub.add_parser("outbox", help="outgoing letters").add_subparsers(dest="o_command",
                                                                           required=True)

@@ -265,6 +265,45 @@ def _validate_dkim(cfg: Config) -> None:
         raise ConfigError("outbound.dkim_selector", f"{out.dkim_selector!r} is not a selector")
 
 
+SPAM_BACKENDS = ("rspamd", "spamassassin", "headers", "off")
+
+
+def socket_address(key: str, text: str) -> tuple[str, str, int]:
+    """'unix:/run/clamav/clamd.ctl' -> ("unix", path, 0); 'tcp:HOST:PORT' -> ("tcp",
+    host, port). ConfigError naming `key` otherwise."""
+    kind, _, rest = text.partition(":")
+    if kind == "unix" and rest.startswith("/"):
+        return "unix", rest, 0
+    if kind == "tcp":
+        host, _, port = rest.rpartition(":")
+        if host and port.isdigit() and 0 < int(port) < 65536:
+            return "tcp", host.strip("[]"), int(port)
+    raise ConfigError(key, f"{text!r}: write 'unix:/absolute/path' or 'tcp:HOST:PORT'")
+
+
+def _validate_scanners(cfg: Config) -> None:
+    spam = cfg.spam
+    if spam.backend not in SPAM_BACKENDS:
+        raise ConfigError("spam.backend", f"{spam.backend!r}: use {', '.join(SPAM_BACKENDS)}")
+    if not 0 < spam.hold_score <= spam.reject_score:
+        raise ConfigError("spam.hold_score", f"{spam.hold_score}: must be above 0 and not "
+                          f"above spam.reject_score ({spam.reject_score})")
+    if spam.keep_days < 1:
+        raise ConfigError("spam.keep_days", "must be at least 1")
+    for url_key in ("rspamd_url", "rspamd_controller_url"):
+        url = getattr(spam, url_key)
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+            raise ConfigError(f"spam.{url_key}", f"{url!r} is not an http:// URL")
+    if spam.backend == "spamassassin":
+        socket_address("spam.spamd", spam.spamd)
+    if cfg.antivirus.clamd:
+        socket_address("antivirus.clamd", cfg.antivirus.clamd)
+    for key, text in (("spam.timeout", spam.timeout), ("antivirus.timeout",
+                                                       cfg.antivirus.timeout)):
+        if parse_duration(text).total_seconds() < 1:
+            raise ConfigError(key, "must be at least 1s")
+
+
 def validate(cfg: Config) -> None:
     """Checks that need more than a type: addresses, enums, durations, ranges. Every
     problem is found before any is raised (`ConfigErrors` when there are several)."""
@@ -339,6 +378,8 @@ def _validate_rest(cfg: Config, p: Problems) -> None:
         p.add("tickets.max_participants", f"{cfg.tickets.max_participants}: use 1 to 100")
     if cfg.abuse.new_tickets_per_hour < 1:
         p.add("abuse.new_tickets_per_hour", "must be at least 1")
+    with p.check():
+        _validate_scanners(cfg)
     if not 0 < cfg.scheduler.warn_at < 1:
         p.add("scheduler.warn_at", "must be between 0 and 1")
     if not 1 <= cfg.pipeline.workers <= 64:

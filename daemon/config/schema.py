@@ -275,6 +275,34 @@ class AbuseConfig:
 
 
 @dataclass(frozen=True)
+class SpamConfig:
+    backend: str = doc("who judges spam before any answer: 'rspamd', 'spamassassin' (spamd), "
+                       "'headers' (our MTA's X-Spam-* headers) or 'off'", "off")
+    rspamd_url: str = doc("rspamd's normal worker (scans, /checkv2)", "http://127.0.0.1:11333")
+    rspamd_controller_url: str = doc(
+        "rspamd's controller (learns from releases, /learnham and /learnspam); empty: no "
+        "learning", "")
+    rspamd_password_file: str = doc("file holding the controller's password; empty: none", "")
+    spamd: str = doc("spamd's address: 'tcp:HOST:PORT' or 'unix:PATH'", "tcp:127.0.0.1:783")
+    spamd_user: str = doc("the user spamd scans as (its per-user rules and Bayes)", "")
+    hold_score: float = doc("at or above this score a letter is held in the quarantine: "
+                            "no ticket, no answer", 8.0)
+    reject_score: float = doc("at or above this score even a proven registered client's "
+                              "letter is held, and it is deleted after keep_days", 15.0)
+    keep_days: int = doc("days a letter at or above reject_score stays in the quarantine", 30)
+    max_wait: Duration = doc("how long a letter waits for a scanner that is away before it "
+                             "goes through flagged 'not checked'", "30m")
+    timeout: Duration = doc("the longest wait for one scanner's answer", "20s")
+
+
+@dataclass(frozen=True)
+class AntivirusConfig:
+    clamd: str = doc("clamd's address, 'unix:/run/clamav/clamd.ctl' or 'tcp:127.0.0.1:3310'; "
+                     "empty: attachments are not scanned", "")
+    timeout: Duration = doc("the longest wait for clamd's answer on one attachment", "30s")
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     sweep_interval: Duration = doc("how often deadlines are checked", "60s")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
@@ -350,6 +378,8 @@ class Config:
     auth: AuthConfig = doc("who to believe a letter is from", factory=AuthConfig)
     tickets: TicketsConfig = doc("tickets", factory=TicketsConfig)
     abuse: AbuseConfig = doc("floods", factory=AbuseConfig)
+    spam: SpamConfig = doc("spam checks before any answer (§5.11)", factory=SpamConfig)
+    antivirus: AntivirusConfig = doc("malware checks of attachments", factory=AntivirusConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
     pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
     scope: ScopeConfig = doc("topics and what is out of scope (§1.3, §1.4, §4)",

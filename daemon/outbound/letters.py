@@ -97,6 +97,8 @@ class Incoming:
     references: tuple[str, ...] = ()
     body: str | None = None  # its text; None when it could not be read
     advice: Advice = NO_ADVICE  # scope, documentation, queue, head of support (issue 13)
+    spam: dict[str, Any] | None = None  # the spam verdict (`daemon.scan.verdict`)
+    infections: tuple[tuple[str, str], ...] = ()  # (file, signature) removed as malware
 
 
 class LetterQueue:

@@ -18,8 +18,10 @@ from daemon.pipeline.steps import (
     parse,
     queue,
     reply_loop,
+    scan,
     scope,
     screen,
+    spam,
     store,
     thread,
 )
@@ -27,10 +29,12 @@ from daemon.pipeline.steps import (
 STEPS: tuple[Step, ...] = (
     Step("parse", parse),
     Step("authenticate", authenticate),
+    Step("scan", scan),
     Step("screen", screen),
     Step("thread", thread),
     Step("reply_loop", reply_loop),
     Step("identify", identify),
+    Step("spam", spam),
     Step("flood", flood),
     Step("classify", classify),
     Step("scope", scope),
@@ -43,8 +47,9 @@ STEPS: tuple[Step, ...] = (
 )
 
 # What the runner runs before a letter's transaction opens: parsing is pure and the
-# costliest step, authentication may wait for DNS; neither needs the database.
-BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate")
+# costliest step, authentication may wait for DNS, the scanners answer over the
+# network; none needs the database.
+BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate", "scan")
 
 # What the runner's fallback runs after parsing a letter a bug stopped, to open a
 # ticket flagged for staff: no screening or threading; the step that failed is not run

@@ -12,6 +12,7 @@ not acted on either: it is kept on the ticket and the ticket is flagged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,9 +24,11 @@ from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import parse_tid
 from daemon.outbound.notifier import Incoming, Notifier
 from daemon.sla.policy import SlaPolicy
+from daemon.staff import quarantine as held
 from daemon.staff import regulation
 from daemon.staff.commands import Command, read_staff_letter
 from daemon.storage.models import Message, Reaction, Ticket
+from daemon.storage.quarantine import Quarantine
 from daemon.trust.verdict import UNCHECKED, AuthVerdict
 
 STANDARD_OF = {"partner-operational": "partner-standard",
@@ -51,6 +54,8 @@ class Desk:
     config: Config
     sla: SlaPolicy
     notifier: Notifier
+    quarantine: Quarantine | None = None  # `#spam`, `#release`
+    learn: Callable[[bytes, bool], str] | None = None  # teach the spam backend (raw, spam)
     rules: regulation.Rules = regulation.Rules()  # topics, knowledge base (issue 13)
 
 
@@ -69,7 +74,8 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
         return [f"staff letter not authenticated ({letter.auth.verdict}); "
                 "not relayed, no command run"]
     staff = read_staff_letter(new_text_of_reply(letter.about.body or ""))
-    problems = list(staff.problems) or check(staff.commands, ticket, session, desk)
+    problems = list(staff.problems) or check(staff.commands, ticket, session, desk) + \
+        held.problems(staff.commands, desk.quarantine, session, desk.config.service.tid_prefix)
     if problems:
         msg.kind = "staff-rejected"
         desk.notifier.command_problems(session, ticket, letter.about, problems)
@@ -95,6 +101,11 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
     for command in staff.commands:
         if command not in first:
             apply(command, ticket, received, session, desk, sender)
+    asked = tuple(c for c in staff.commands if c.name in held.QUARANTINE_COMMANDS)
+    if asked and desk.quarantine is not None:
+        done, listing = held.run(asked, desk.quarantine, desk.learn, received, session,
+                                 desk.config.service.tid_prefix, sender)
+        desk.notifier.quarantine_report(session, ticket, letter.about, done, listing)
     if staff.commands:
         notes.append("commands: " + " ".join(f"#{c.name} {c.arg}".strip()
                                              for c in staff.commands))

@@ -170,6 +170,7 @@ class Message(Base):
     raw_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     auth: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # AuthVerdict
+    spam: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # SpamVerdict
     outgoing_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing.id"), nullable=True)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -237,6 +238,7 @@ class Inbound(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ticket|threaded|duplicate|suppressed|...
     reason: Mapped[str] = mapped_column(Text, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    spam: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # SpamVerdict
 
     # Known to the unit of work, so the ticket's row is written first (its number is
     # taken before the row is written: daemon/pipeline/steps/store.py).

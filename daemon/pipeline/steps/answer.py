@@ -32,7 +32,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     elif msg.kind == "staff":
         letter.notes += handle_staff_letter(
             FromStaff(ticket, msg, letter.staff, about, letter.auth), session,
-            Desk(app.config, app.sla, app.notifier, staff_rules(app)))
+            Desk(app.config, app.sla, app.notifier, app.quarantine,
+                 lambda raw, spam: app.scanners.learn(raw, spam=spam), staff_rules(app)))
     elif msg.kind == "rating":
         app.notifier.rating_thanks(session, ticket, about, ticket.rating or 0)
     elif msg.kind == "transcript-request":

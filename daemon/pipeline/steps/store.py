@@ -180,7 +180,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
         body_text=(p.text if p else "")[:1_000_000],
         raw_path=str(app.stored_path(letter.spooled)),
         content_hash=letter.content_hash or None,
-        auth=letter.auth.as_dict() if letter.auth.source else None))
+        auth=letter.auth.as_dict() if letter.auth.source else None,
+        spam=letter.spam.as_dict() if letter.spam is not None else None))
     letter.message = msg
     db.expire_loaded(session, ticket, "messages", "deadlines")
     if p is not None and p.attachments:

@@ -1,7 +1,7 @@
 """the rest of the regulation: topics, postponement reasons, escalation, documentation
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 
 Issue 13. tickets.topic is the ticket's topic of §4 or an out-of-scope kind
@@ -16,8 +16,8 @@ and empty-string defaults: nothing is rewritten on PostgreSQL.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
