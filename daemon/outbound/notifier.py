@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from daemon.config.notices import active_notices
 from daemon.config.schema import StaffMember
 from daemon.mail.threading_tid import tagged_subject
+from daemon.outbound.advice import NO_ADVICE
 from daemon.outbound.letters import Incoming, LevelView, cached_tagged_subject, make_environment
 from daemon.outbound.russian import day_words, msk
 from daemon.outbound.staff_letters import StaffLetters
@@ -76,6 +77,7 @@ class Notifier(StaffLetters):
             coupon_note=letter.coupon_note if letter.new_ticket and not resend else "",
             schedule=self.schedule_lines(ticket),
             notices=self.notices_at(letter.received_at or self.now()),
+            advice=NO_ADVICE if resend else letter.advice,
         )
         text = self.render("client/ack.txt.j2", **context)
         html = self.render("client/ack.html.j2", **context)

@@ -179,6 +179,13 @@ class Worker:
                 self.wait(delay, wakes=False)
                 delay = min(delay * 2, 60.0)
                 continue
+            except runner.Misconfigured as exc:
+                # As for a database that is away: the listener says 451 and the
+                # letters wait in the spool, until check-config's fix and a reload.
+                self._unhealthy("db down", "pipeline.misconfigured", exc)
+                self.wait(delay, wakes=False)
+                delay = min(delay * 2, 60.0)
+                continue
             except runner.TemporaryFailure as exc:
                 self._unhealthy("db down", "db.unavailable", exc)
                 self.wait(delay, wakes=False)  # it may answer pings and still fail
@@ -192,9 +199,12 @@ class Worker:
                 log.info("db.available")
                 self.healthy, delay = True, 1.0
                 self.report("db up")
-            if results:
-                self.report(f"processed {len(results)}")
-            if len(results) < BATCH:
+            # Letters waiting for a scanner that is away went back to incoming/: the
+            # timer tries them again, not a busy loop.
+            done = [r for r in results if r.outcome != "waiting"]
+            if done:
+                self.report(f"processed {len(done)}")
+            if len(done) < BATCH or len(done) < len(results):
                 self.wait(TIMER)
         self.app.close()
         log.info("worker.stopped", pid=os.getpid())

@@ -113,6 +113,18 @@ class Ticket(Base):
     credentials_shared: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into: Mapped[str | None] = mapped_column(String(32), nullable=True)
     coupon_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Issue 13: the topic (§4, or out of scope: §1.3, §1.4) as staff last set it, and
+    # what the classifier said, kept beside it for the report.
+    topic: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    topic_auto: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    topic_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    topic_set_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    topic_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    pending_reason: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    escalated_to: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    kb_offered: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    kb_solved: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -167,6 +179,7 @@ class Message(Base):
     raw_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     auth: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # AuthVerdict
+    spam: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # SpamVerdict
     outgoing_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing.id"), nullable=True)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -234,6 +247,7 @@ class Inbound(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ticket|threaded|duplicate|suppressed|...
     reason: Mapped[str] = mapped_column(Text, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    spam: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # SpamVerdict
 
     # Known to the unit of work, so the ticket's row is written first (its number is
     # taken before the row is written: daemon/pipeline/steps/store.py).

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.pipeline.context import Letter
+from daemon.staff.regulation import Rules
 from daemon.staff.reply import Desk, FromStaff, handle_staff_letter
+
+
+def staff_rules(app: App) -> Rules:
+    """What `#topic` and `#faq` check against (issue 13)."""
+    return Rules(frozenset(app.scope.by_code), {e.id: e for e in app.knowledge.entries})
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -26,7 +32,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     elif msg.kind == "staff":
         letter.notes += handle_staff_letter(
             FromStaff(ticket, msg, letter.staff, about, letter.auth), session,
-            Desk(app.config, app.sla, app.notifier))
+            Desk(app.config, app.sla, app.notifier, app.quarantine,
+                 lambda raw, spam: app.scanners.learn(raw, spam=spam), staff_rules(app)))
     elif msg.kind == "rating":
         app.notifier.rating_thanks(session, ticket, about, ticket.rating or 0)
     elif msg.kind == "unclear" or (msg.kind == "thanks" and ticket.status != "closed"):

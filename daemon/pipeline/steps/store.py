@@ -63,6 +63,9 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
                     assignee=pick_assignee(session, app), missing_info=list(letter.missing),
                     emergency=letter.sla_level.endswith("-operational"),
                     coupon_id=letter.coupon_id)
+    if letter.topic is not None:  # issue 13: the scope step's finding, kept for the report
+        ticket.topic = ticket.topic_auto = letter.topic.topic
+        ticket.topic_score = letter.topic.score
     ident = letter.identification
     if ident is not None and ident.org is not None:
         ticket.org_id, ticket.identified_by = ident.org.id, ident.how
@@ -198,7 +201,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
         body_text=(p.text if p else "")[:1_000_000],
         raw_path=str(app.stored_path(letter.spooled)),
         content_hash=letter.content_hash or None,
-        auth=letter.auth.as_dict() if letter.auth.source else None))
+        auth=letter.auth.as_dict() if letter.auth.source else None,
+        spam=letter.spam.as_dict() if letter.spam is not None else None))
     letter.message = msg
     db.expire_loaded(session, ticket, "messages", "deadlines")
     if p is not None and p.attachments:
