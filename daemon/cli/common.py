@@ -41,4 +41,4 @@ def _app(args: argparse.Namespace, *, db: bool = True) -> Any:
         state = revisions.examine(args.cfg.storage.url)
         if state.problem is not None:
             raise Unusable(*state.problem)
-    return App(args.cfg)
+    return App(args.cfg, clock=getattr(args, "clock", None))

@@ -3,9 +3,10 @@
 One asyncio loop hosts the SMTP/LMTP listener. The pipeline runs in separate
 processes (`[pipeline] workers`, daemon/service/supervisor.py), so its parsing and ORM work
 never holds the listener's GIL; a letter spooled wakes them, and what they report
-about the database drives the listener's 451s. Beside the loop, two threads: the
-outbox with the deadline sweep (daemon/service/mailer.py), woken when a worker reports
-letters processed, and IMAP polling when it is enabled. Signal handlers only
+about the database drives the listener's 451s. Beside the loop, threads: the
+outbox (daemon/service/mailer.py), woken when a worker reports letters processed,
+the periodic work on APScheduler (daemon/service/schedule.py: the deadline sweep,
+retention), and IMAP polling when it is enabled. Signal handlers only
 set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
 reloads the config all or nothing and passes it on to the workers. Under systemd
 (Type=notify) READY=1 is sent once the listener is bound and the spool recovered,
