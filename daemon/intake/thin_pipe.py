@@ -26,6 +26,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from daemon.storage.spool import Envelope, Spool
@@ -136,10 +137,11 @@ def read_letter(file: str | None) -> bytes:
     return Path(file).read_bytes()
 
 
-def hand_over(spool_root: Path, file: str | None, envelope: Envelope
-              ) -> tuple[int, str] | None:
+def hand_over(spool_root: Path, file: str | None, envelope: Envelope,
+              now: datetime | None = None) -> tuple[int, str] | None:
     """`supportd ingest` through a running daemon: (exit code, line to print), or
     None when no daemon answers (then nothing was read and nothing written).
+    `now`: when it was received (`--now`; the real time by default).
     Raises OSError when FILE cannot be read."""
     bell = Doorbell(spool_root)
     try:
@@ -157,7 +159,7 @@ def hand_over(spool_root: Path, file: str | None, envelope: Envelope
         if why is not None:
             return EX_DATAERR, f"refused: {why}"
         try:
-            spooled = Spool(spool_root).accept(raw, envelope)
+            spooled = Spool(spool_root).accept(raw, envelope, now=now)
         except OSError as exc:
             return EX_TEMPFAIL, f"temporary failure, try again later: spool: {exc}"
         bell.queued(spooled.spool_id, len(raw))  # unheard: the workers' timer finds it

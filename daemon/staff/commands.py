@@ -14,8 +14,11 @@ from dataclasses import dataclass
 KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
     "note": False, "urgent": False, "standard": False, "merge": True, "cc": True,
-    "resume": False,
+    "resume": False, "spam": False, "release": True, "topic": True, "faq": True,
+    "reopen": False,
 }
+# `#spam` lists the quarantine, `#spam TID` marks; `#pending` or `#pending REASON` (§5.10)
+OPTIONAL_ARGUMENT = frozenset({"spam", "pending"})
 WHOLE_ARGUMENT = frozenset({"cc"})  # `#cc add ADDRESS`: the argument is more than a word
 
 _COMMAND = re.compile(r"^\s*#([A-Za-z][\w-]*)\s*(.*?)\s*$")
@@ -52,7 +55,7 @@ def read_staff_letter(text: str) -> StaffLetter:
             problems.append(f"неизвестная команда #{name}")
         elif KNOWN[name] and not arg:
             problems.append(f"команде #{name} нужен аргумент")
-        elif not KNOWN[name] and arg:
+        elif not KNOWN[name] and arg and name not in OPTIONAL_ARGUMENT:
             problems.append(f"команда #{name} пишется без аргумента («{arg}» лишнее)")
         else:
             words = arg.split()

@@ -3,17 +3,21 @@ the thin pipe, and where it finds the spool without the config loader."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from daemon.cli import front
-from daemon.config import loader
 from daemon.config.schema import StorageConfig
 
 
 def test_its_defaults_are_the_loaders() -> None:
-    assert front.DEFAULT_CONFIG_PATHS == loader.DEFAULT_CONFIG_PATHS
+    # In a fresh interpreter: tests/conftest.py keeps both away from /etc here.
+    code = ("from daemon.cli import front; from daemon.config import loader; "
+            "assert front.DEFAULT_CONFIG_PATHS == loader.DEFAULT_CONFIG_PATHS")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert StorageConfig().spool == front.DEFAULT_SPOOL
 
 
