@@ -13,6 +13,7 @@ from daemon.pipeline.steps import (
     classify,
     flood,
     identify,
+    malware,
     parse,
     reply_loop,
     scan,
@@ -35,6 +36,7 @@ STEPS: tuple[Step, ...] = (
     Step("classify", classify),
     Step("attachments", attachments),
     Step("store", store),
+    Step("malware", malware),
     Step("answer", answer),
 )
 
@@ -47,7 +49,10 @@ BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate", "scan")
 # ticket flagged for staff: no screening or threading; the step that failed is not run
 # again (but `store`, which the ticket needs: it is retried without the attachments),
 # any other that fails is passed over; `answer` is left out for a robot.
-FALLBACK: tuple[str, ...] = ("identify", "classify", "attachments", "store", "answer")
+# `scan` is run again for clamd's sake (a file with malware is never stored); a scanner
+# that fails there keeps every attachment out of the ticket (the raw letter has them).
+FALLBACK: tuple[str, ...] = ("identify", "classify", "scan", "attachments", "store",
+                             "malware", "answer")
 
 STEP_NOTE = "supportd step: "  # added to an exception a step raised (`failed_step`)
 
