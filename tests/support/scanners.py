@@ -173,6 +173,59 @@ class Clamd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Spamd:
+    """SpamAssassin's spamd with the shipped rules, no network tests, its own Bayes."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="supportd-spamd-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"tcp:127.0.0.1:{self.port}"
+
+    def start(self) -> Spamd:
+        d = self.dir
+        site, home = d / "site", d / "home"
+        site.mkdir()
+        home.mkdir()
+        os.chmod(d, 0o755)
+        os.chmod(home, 0o777)  # spamd's children run as nobody under root
+        for pre in Path("/etc/spamassassin").glob("*.pre"):
+            shutil.copy(pre, site / pre.name)
+        (site / "local.cf").write_text(
+            f"skip_rbl_checks 1\ndns_available no\nuse_bayes 1\nbayes_auto_learn 0\n"
+            f"bayes_path {home}/bayes\nbayes_file_mode 0777\nbayes_min_spam_num 1\n"
+            "bayes_min_ham_num 1\n")
+        args = ["spamd", f"--listen=127.0.0.1:{self.port}", "--max-children=1",
+                f"--siteconfigpath={site}", "--nouser-config", f"--helper-home-dir={home}",
+                f"--pidfile={d}/spamd.pid", "--syslog=stderr", "--allow-tell"]
+        if os.geteuid() == 0:
+            args.append("--username=nobody")
+        log = d / "stdout.log"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([shutil.which("spamd") or "/usr/sbin/spamd", *args[1:]],
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        _wait_port(self.port, self.proc, 120, "spamd", log)
+        return self
+
+    def close(self) -> None:
+        _stop(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def spamd_running() -> Iterator[Spamd]:
+    require("spamd", "spamd")
+    server = Spamd()
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
 @contextlib.contextmanager
 def clamd_running() -> Iterator[Clamd]:
     require("clamd", "clamav-daemon")
