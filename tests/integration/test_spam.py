@@ -263,3 +263,20 @@ def test_probe_asks_each_configured_scanner(tmp_path: Path, rspamd_server: Rspam
     assert probe(cfg) == 75
     assert "clamd: unreachable" in capsys.readouterr().err
     d.app.close()
+
+
+def test_a_release_and_spam_tid_teach_rspamd(desk: Desk, rspamd_server: Rspamd) -> None:
+    if not rspamd_server.learns:
+        pytest.skip("redis-server not installed: rspamd keeps its Bayes in Redis")
+    desk.ingest(simple_letter("Купите рекламу", "Лучшие цены на рекламу в интернете, "
+                              "звоните прямо сейчас!", sender="ads@bulk.example"))
+    [t] = desk.tickets()
+    desk.ingest(simple_letter("Выгодное предложение", GTUBE, sender=SPAMMER))
+    [entry] = desk.app.quarantine.entries()
+    staff = "agent1@example.ru"
+    desk.ingest(simple_letter(f"Re: [{t['tid']}] Купите рекламу",
+                              f"#spam {t['tid']}\n#release {entry['id']}", sender=staff))
+    [report] = [m for m in desk.sent() if staff in str(m["To"])
+                and "Карантин" in str(m["Subject"])]
+    text = body(report)
+    assert text.count("фильтр спама дообучен") == 2, text
