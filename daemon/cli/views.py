@@ -47,7 +47,10 @@ def ticket_summary(t: Ticket) -> dict[str, Any]:
 def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
     reactions = list(session.scalars(select(Reaction).where(Reaction.ticket_id == t.id)
                                      .order_by(Reaction.id)))
-    current = reactions[-1] if reactions else None
+    # The clock the ticket is judged by: the earliest unanswered one (§2.3), else the last.
+    unanswered = [r for r in reactions if r.met_at is None]
+    current = min(unanswered, key=lambda r: (r.due_at, r.id)) if unanswered else \
+        (reactions[-1] if reactions else None)
     return {
         **ticket_summary(t),
         "first_response_at": iso(t.first_response_at),
@@ -70,6 +73,14 @@ def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
         "automatic_stopped_at": iso(t.automatic_stopped_at),
         "missing_info": list(t.missing_info or []),
         "closed_at": iso(t.closed_at),
+        # Issue 13: the topic (§4 or out of scope), staff's correction beside the
+        # classifier's; the §5.10 reason of a postponement; a letter to the head (§6).
+        "topic": t.topic, "topic_auto": t.topic_auto, "topic_score": t.topic_score,
+        "topic_set_by": t.topic_set_by, "topic_set_at": iso(t.topic_set_at),
+        "pending_reason": t.pending_reason,
+        "escalated": t.escalated_at is not None, "escalated_at": iso(t.escalated_at),
+        "escalated_to": t.escalated_to,
+        "kb_offered": list(t.kb_offered or []), "kb_solved": t.kb_solved,
         "messages": [{
             "direction": m.direction, "kind": m.kind, "from": m.from_addr,
             "to": list(m.to_addrs or []), "cc": list(m.cc_addrs or []), "at": iso(m.at),

@@ -11,12 +11,16 @@ from daemon.pipeline.steps import (
     attachments,
     authenticate,
     classify,
+    documentation,
+    escalate,
     flood,
     identify,
     malware,
     parse,
+    queue,
     reply_loop,
     scan,
+    scope,
     screen,
     spam,
     store,
@@ -34,9 +38,13 @@ STEPS: tuple[Step, ...] = (
     Step("spam", spam),
     Step("flood", flood),
     Step("classify", classify),
+    Step("scope", scope),
     Step("attachments", attachments),
     Step("store", store),
     Step("malware", malware),
+    Step("documentation", documentation),
+    Step("escalate", escalate),
+    Step("queue", queue),
     Step("answer", answer),
 )
 
@@ -51,7 +59,7 @@ BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate", "scan")
 # any other that fails is passed over; `answer` is left out for a robot.
 # `scan` is run again for clamd's sake (a file with malware is never stored); a scanner
 # that fails there keeps every attachment out of the ticket (the raw letter has them).
-FALLBACK: tuple[str, ...] = ("identify", "classify", "scan", "attachments", "store",
+FALLBACK: tuple[str, ...] = ("identify", "classify", "scope", "scan", "attachments", "store",
                              "malware", "answer")
 
 STEP_NOTE = "supportd step: "  # added to an exception a step raised (`failed_step`)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
     "note": False, "urgent": False, "standard": False, "merge": True, "cc": True,
-    "resume": False, "spam": False, "release": True,
+    "resume": False, "spam": False, "release": True, "topic": True, "faq": True,
+    "reopen": False,
 }
-OPTIONAL_ARGUMENT = frozenset({"spam"})  # `#spam` lists the quarantine, `#spam TID` marks
+# `#spam` lists the quarantine, `#spam TID` marks; `#pending` or `#pending REASON` (§5.10)
+OPTIONAL_ARGUMENT = frozenset({"spam", "pending"})
 WHOLE_ARGUMENT = frozenset({"cc"})  # `#cc add ADDRESS`: the argument is more than a word
 
 _COMMAND = re.compile(r"^\s*#([A-Za-z][\w-]*)\s*(.*?)\s*$")
