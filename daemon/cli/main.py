@@ -363,6 +363,18 @@ def _add_tickets(sub: Any) -> None:
     s.set_defaults(func=cmd_tickets_show)
 
 
+def _add_ingest(sub: Any) -> None:
+    s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
+    s.add_argument("file", nargs="?", default="-")
+    s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
+                                    "(default: $SENDER)")
+    s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
+    s.add_argument("--in-process", action="store_true",
+                   help="process it here and print its TID, even when a daemon runs "
+                        "(which would otherwise take it: the thin pipe)")
+    s.set_defaults(func=cmd_ingest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from daemon import __version__
 
@@ -382,15 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report-fd", type=int, required=True)
     s.add_argument("--parent", type=int, required=True)
     s.set_defaults(func=cmd_worker)
-    s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
-    s.add_argument("file", nargs="?", default="-")
-    s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
-                                    "(default: $SENDER)")
-    s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
-    s.add_argument("--in-process", action="store_true",
-                   help="process it here and print its TID, even when a daemon runs "
-                        "(which would otherwise take it: the thin pipe)")
-    s.set_defaults(func=cmd_ingest)
+    _add_ingest(sub)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.add_argument("--probe", action="store_true",
                    help="also connect to the IMAP mailbox and the SMTP relay and log in "
