@@ -23,4 +23,4 @@ def _print_json(data: Any) -> None:
 def _app(args: argparse.Namespace) -> Any:
     from daemon.app import App
 
-    return App(args.cfg)
+    return App(args.cfg, clock=getattr(args, "clock", None))

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry, report, spam
+from daemon.cli import calendar_year, clock, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -62,7 +62,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # The working calendar is tabulated on first use (a letter's deadline): do it here
     # for this year, so a broken `holidays` install shows now and not on a letter.
     try:
-        sla_config.build_calendar(args.cfg).day_kind(date.today())
+        today = args.clock().astimezone(args.cfg.tz).date() if args.clock else date.today()
+        sla_config.build_calendar(args.cfg).day_kind(today)
     except Exception as exc:
         problems.add("calendar", f"{type(exc).__name__}: {exc}")
     problems.found += host_problems(args.cfg)
@@ -165,6 +166,8 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
     from daemon.cli.views import ticket_summary
     from daemon.storage.models import Ticket
 
+    if args.queue:
+        return queue.cmd_tickets_queue(args)
     app = _app(args)
     limit = None if args.all else args.limit
     where = [Ticket.status == args.status] if args.status else []
@@ -282,11 +285,14 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
 def cmd_calendar_show(args: argparse.Namespace) -> int:
     from daemon.app import App
 
+    if args.date.isdigit() and len(args.date) == 4:
+        return calendar_year.cmd_calendar_year(args, int(args.date))
     app: App = _app(args)
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
-        print(f"date: {args.date!r} is not a date like 2026-12-31", file=sys.stderr)
+        print(f"date: {args.date!r} is not a date like 2026-12-31 or a year like 2026",
+              file=sys.stderr)
         return EX_USAGE
     hours = app.sla.calendar.hours_of(day)
     data = {"date": day.isoformat(), "working": hours is not None,
@@ -324,6 +330,9 @@ def _add_tickets(sub: Any) -> None:
     s.add_argument("--json", action="store_true",
                    help='{"total": N, "offset": O, "limit": L or null, "tickets": [...]}')
     s.add_argument("--status", choices=("new", "open", "pending", "closed"))
+    s.add_argument("--queue", action="store_true",
+                   help="open tickets in the order they are served: emergencies first, "
+                        "then by reaction deadline, then by arrival (§2.1)")
     shown = s.add_mutually_exclusive_group()
     shown.add_argument("--limit", type=_count, default=100, help="show N (default 100)")
     shown.add_argument("--all", action="store_true", help="show every matching ticket")
@@ -339,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
     p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
                                     "config/supportd.toml, /etc/supportd/supportd.toml)")
+    p.add_argument("--now", metavar="TIMESTAMP",
+                   help="run the command at this moment, ISO 8601 with offset, e.g. "
+                        "2026-12-08T11:00+03:00 (default: $SUPPORTD_NOW, else the real time; "
+                        "`run` starts there and its time runs on)")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run the daemon").set_defaults(func=cmd_run)
@@ -400,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("calendar", help="working calendar").add_subparsers(
         dest="c_command", required=True)
-    s = cp.add_parser("show", help="is a date working, and its hours")
+    s = cp.add_parser("show", help="is a date working, and its hours; or a whole YEAR")
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
@@ -414,6 +427,13 @@ def main(argv: list[str] | None = None) -> int:
     # An MTA bounces the client's letter on any exit but 75: for `ingest`, a bad
     # config or a crash must mean "try again later", never a lost letter.
     failing = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
+    try:
+        if args.command == "run":
+            clock.hand_down(args.now)
+        args.clock = clock.from_arguments(args.now, args.command)
+    except clock.ClockError as exc:
+        print(str(exc), file=sys.stderr)
+        return EX_TEMPFAIL if args.command == "ingest" else EX_USAGE
     try:
         args.cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:

@@ -227,6 +227,16 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """§7: a change of the desk's hours told in acknowledgements ([[notice]])."""
+
+    from_: str = doc("first moment it is told: 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM' (desk time)",
+                     "")
+    to: str = doc("last moment it is told: a date means the end of that day", "")
+    text: str = doc("the words added to acknowledgements, in Russian", "")
+
+
+@dataclass(frozen=True)
 class ScreenConfig:
     duplicate_window: Duration = doc("same sender+subject+body within this is a resend", "24h")
     urgent_words: tuple[str, ...] = doc(
@@ -373,6 +383,8 @@ class Config:
     staff: tuple[StaffMember, ...] = doc("support staff", ())
     sla: SlaConfig = doc("service levels", factory=SlaConfig)
     calendar: CalendarConfig = doc("working calendar", factory=CalendarConfig)
+    notice: tuple[Notice, ...] = doc(
+        "changed hours, holiday schedules, planned breaks told in acknowledgements", ())
     screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
     security: SecurityConfig = doc("trust", factory=SecurityConfig)
     auth: AuthConfig = doc("who to believe a letter is from", factory=AuthConfig)

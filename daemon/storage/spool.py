@@ -342,6 +342,11 @@ def _alive(pid: int) -> bool:
 
 
 
+# The time written in a receiving letter's head until `commit` writes the real one
+# over it (the same length: an aware UTC time with microseconds).
+_STAND_IN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class Receiving:
     """A letter written to tmp/ as it arrives, so a big one is never held whole in
     memory (the listener's DATA past `smtp_listener.SPILL`). The head goes first with
@@ -353,11 +358,12 @@ class Receiving:
     def __init__(self, spool: Spool, envelope: Envelope) -> None:
         self.spool, self.envelope = spool, envelope
         self.tmp = spool.tmp_path("receiving")
-        self.head_size = len(_head(envelope, datetime.now(UTC)))
+        stand_in = _head(envelope, _STAND_IN)
+        self.head_size = len(stand_in)
         self.size = 0  # the letter's bytes written so far
         self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
-            self._write(_head(envelope, datetime.now(UTC)))
+            self._write(stand_in)
         except BaseException:
             self.abort()
             raise
