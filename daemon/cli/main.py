@@ -389,8 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     orp = sub.add_parser("orgs", help="the registry of organisations").add_subparsers(
         dest="org_command", required=True)
-    s = orp.add_parser("import", help="add or update organisations from TOML or CSV")
+    s = orp.add_parser("import", help="add organisations, or update the fields the file "
+                                      "carries (TOML or CSV)")
     s.add_argument("file")
+    s.add_argument("--replace", action="store_true",
+                   help="the file is the whole truth of each organisation it names: fields "
+                        "it leaves out are cleared")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the changes per organisation; write nothing")
     s.set_defaults(func=registry.cmd_orgs_import)
     s = orp.add_parser("list")
     s.add_argument("--json", action="store_true")

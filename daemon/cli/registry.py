@@ -13,7 +13,7 @@ from daemon.cli.common import EX_DATAERR, _app, _print_json
 
 def cmd_orgs_import(args: argparse.Namespace) -> int:
     from daemon.storage import db
-    from daemon.tickets.registry import RegistryError, import_orgs, load_file
+    from daemon.tickets.registry import OrgReport, RegistryError, import_orgs, load_file
 
     try:
         entries = load_file(Path(args.file))
@@ -21,8 +21,20 @@ def cmd_orgs_import(args: argparse.Namespace) -> int:
         print(f"registry error: {exc}", file=sys.stderr)
         return EX_DATAERR
     app = _app(args)
+    report: list[OrgReport] = []
     with db.unit_of_work(app.sessions) as session:
-        created, updated = import_orgs(session, entries)
+        created, updated = import_orgs(session, entries, replace_all=args.replace,
+                                       dry_run=args.dry_run, report=report)
+        if args.dry_run:
+            session.rollback()
+    if args.dry_run:
+        for org in report:
+            print(f"{org.label}: {org.status}")
+            for line in org.changes if org.status != "new" else ():
+                print(f"  {line}")
+        print(f"dry run: {len(entries)} organisations, {created} new, {updated} updated; "
+              "nothing written")
+        return 0
     print(f"imported {len(entries)} organisations: {created} new, {updated} updated")
     return 0
 
