@@ -387,30 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                           required=True)
     op.add_parser("flush", help="send everything queued now").set_defaults(func=cmd_outbox_flush)
 
-    orp = sub.add_parser("orgs", help="the registry of organisations").add_subparsers(
-        dest="org_command", required=True)
-    s = orp.add_parser("import", help="add organisations, or update the fields the file "
-                                      "carries (TOML or CSV)")
-    s.add_argument("file")
-    s.add_argument("--replace", action="store_true",
-                   help="the file is the whole truth of each organisation it names: fields "
-                        "it leaves out are cleared")
-    s.add_argument("--dry-run", action="store_true",
-                   help="print the changes per organisation; write nothing")
-    s.set_defaults(func=registry.cmd_orgs_import)
-    s = orp.add_parser("list")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=registry.cmd_orgs_list)
-
-    cop = sub.add_parser("coupons", help="special-request coupons (§3.6)").add_subparsers(
-        dest="coupon_command", required=True)
-    s = cop.add_parser("issue", help="issue a coupon of 12 requests (revokes the old one)")
-    s.add_argument("--inn", required=True)
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=registry.cmd_coupons_issue)
-    s = cop.add_parser("list")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=registry.cmd_coupons_list)
+    registry.add_parsers(sub)  # orgs, coupons
 
     sp = sub.add_parser("sla", help="service levels").add_subparsers(dest="s_command",
                                                                      required=True)

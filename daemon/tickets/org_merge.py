@@ -11,11 +11,33 @@ whole truth of each organisation it names: what it leaves out is gone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from datetime import date
 
-if TYPE_CHECKING:
-    from daemon.tickets.registry import LicenceEntry, OrgEntry
+
+@dataclass(frozen=True)
+class LicenceEntry:
+    product: str
+    edition: str = ""
+    purchased: date | None = None
+    plan: str = "standard"
+
+
+@dataclass(frozen=True)
+class OrgEntry:
+    name: str
+    category: str
+    inn: str | None = None
+    ogrn: str | None = None
+    emails: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    logins: tuple[str, ...] = ()
+    licences: tuple[LicenceEntry, ...] = field(default=())
+    # The fields the file gave (a TOML key, a CSV cell not empty; "licence"): an
+    # import updates only these (org_merge). Built in code: all of them.
+    carried: frozenset[str] = frozenset(
+        ("name", "category", "inn", "ogrn", "emails", "domains", "logins", "licence"))
+
 
 LISTS = ("emails", "domains", "logins")
 SCALARS = ("name", "category", "inn", "ogrn")

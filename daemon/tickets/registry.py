@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from daemon.storage.models import Licence, Org, OrgAddress
 from daemon.tickets.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
-from daemon.tickets.org_merge import OrgState, changes, merge
+from daemon.tickets.org_merge import LicenceEntry, OrgEntry, OrgState, changes, merge
 
 CATEGORIES = ("partner", "licensee", "user", "demo")
 PLANS = ("standard", "vip")
@@ -32,30 +32,6 @@ PLANS = ("standard", "vip")
 
 class RegistryError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class LicenceEntry:
-    product: str
-    edition: str = ""
-    purchased: date | None = None
-    plan: str = "standard"
-
-
-@dataclass(frozen=True)
-class OrgEntry:
-    name: str
-    category: str
-    inn: str | None = None
-    ogrn: str | None = None
-    emails: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
-    logins: tuple[str, ...] = ()
-    licences: tuple[LicenceEntry, ...] = field(default=())
-    # The fields the file gave (a TOML key, a CSV cell not empty; "licence"): an
-    # import updates only these (org_merge). Built in code: all of them.
-    carried: frozenset[str] = frozenset(
-        ("name", "category", "inn", "ogrn", "emails", "domains", "logins", "licence"))
 
 
 def _list(value: Any, where: str) -> tuple[str, ...]:
