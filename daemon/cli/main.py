@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import admin, calendar_year, clock, queue, registry, report, spam
+from daemon.cli import admin, backup, calendar_year, clock, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check_config)
 
     admin.add_parsers(sub)  # config show, db upgrade|current|history
+    backup.add_parsers(sub)  # backup, restore, store reimport
 
     _add_tickets(sub)
     spam.add_parser(sub)

@@ -199,7 +199,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
         cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
         message_id=p.message_id if p else None, at=letter.spooled.received_at,
         body_text=(p.text if p else "")[:1_000_000],
-        raw_path=str(app.stored_path(letter.spooled)),
+        raw_path=app.recorded_path(letter.spooled),
         content_hash=letter.content_hash or None,
         auth=letter.auth.as_dict() if letter.auth.source else None,
         spam=letter.spam.as_dict() if letter.spam is not None else None))
@@ -217,6 +217,6 @@ def run(letter: Letter, session: Session, app: App) -> None:
             rows.append(dict(
                 message_id=msg.id, filename=verdict.filename,
                 declared_type=raw.content_type[:255], detected_type=verdict.detected_type,
-                size=verdict.size, sha256=digest, stored_path=str(path),
+                size=verdict.size, sha256=digest, stored_path=app.spool.relative(path),
                 verdict=verdict.verdict, reason=verdict.reason))
         db.insert_row(session, Attachment.__table__, rows)  # type: ignore[arg-type]
