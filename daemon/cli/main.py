@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import admin, backup, calendar_year, clock, queue, registry, report, spam
+from daemon.cli import admin, backup, calendar_year, manual, clock, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -352,8 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
     p.add_argument("--version", action="version", version=f"supportd {__version__}")
-    p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
-                                    "config/supportd.toml, /etc/supportd/supportd.toml)")
+    p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, else "
+                                    "/etc/supportd/supportd.toml; never the current folder)")
     p.add_argument("--now", metavar="TIMESTAMP",
                    help="run the command at this moment, ISO 8601 with offset, e.g. "
                         "2026-12-08T11:00+03:00 (default: $SUPPORTD_NOW, else the real time; "
@@ -380,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin.add_parsers(sub)  # config show, db upgrade|current|history
     backup.add_parsers(sub)  # backup, restore, store reimport
+    manual.add_parsers(sub)  # completion, man
 
     _add_tickets(sub)
     spam.add_parser(sub)
@@ -415,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     # An MTA bounces the client's letter on any exit but 75: for `ingest`, a bad
     # config or a crash must mean "try again later", never a lost letter.
     failing = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
+    if not getattr(args, "needs_config", True):  # completion, man: the parser alone
+        return int(args.func(args))
     try:
         if args.command == "run":
             clock.hand_down(args.now)
