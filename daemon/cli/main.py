@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import admin, backup, calendar_year, manual, clock, queue, registry, report, spam
+from daemon.cli import admin, backup, calendar_year, clock, manual, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,

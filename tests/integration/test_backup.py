@@ -37,7 +37,7 @@ def ingest_and_send(config: Path, subject: str, sender: str) -> str:
     p = cli(config, "ingest", "-", input=simple_letter(subject, sender=sender))
     assert p.returncode == 0, p.stderr
     assert cli(config, "outbox", "flush").returncode == 0
-    return p.stdout.split()[1]  # ticket SD-000013 …: the TID
+    return p.stdout.split()[0]  # SD-000013 ticket new: the TID first
 
 
 def test_backup_new_letters_restore_reimport(tmp_path: Path) -> None:
