@@ -412,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.root_parser = parser  # completion and man are made from it
     # An MTA bounces the client's letter on any exit but 75: for `ingest`, a bad
     # config or a crash must mean "try again later", never a lost letter.
     failing = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG

@@ -16,9 +16,7 @@ _HIDDEN = ("worker",)  # started by `run` itself
 def cmd_completion(args: argparse.Namespace) -> int:
     import shtab
 
-    from daemon.cli.main import build_parser
-
-    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    sys.stdout.write(shtab.complete(args.root_parser, shell=args.shell))
     return 0
 
 
@@ -95,9 +93,8 @@ def page(parser: argparse.ArgumentParser, version: str, today: date) -> str:
 
 def cmd_man(args: argparse.Namespace) -> int:
     from daemon import __version__
-    from daemon.cli.main import build_parser
 
-    sys.stdout.write(page(build_parser(), __version__, date.today()))
+    sys.stdout.write(page(args.root_parser, __version__, date.today()))
     return 0
 
 
