@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"--to {last} is before --from {first}", file=sys.stderr)
         return EX_USAGE
     app = _app(args)
+    if args.now:
+        from daemon.app import App
+
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            now = None
+        if now is None or now.tzinfo is None:
+            print(f"--now: {args.now!r} is not an ISO 8601 time with an offset",
+                  file=sys.stderr)
+            return EX_USAGE
+        app = App(args.cfg, clock=lambda: now)
     try:
         with app.sessions() as session:
             report = queries.make(session, first, last, app.now(), tz=app.config.tz,
@@ -84,4 +96,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="the figures as JSON")
     s.add_argument("--csv", metavar="FILE", help="write the figures as CSV")
     s.add_argument("--html", metavar="FILE", help="write the report as HTML, charts inline")
+    s.add_argument("--now", metavar="ISO8601",
+                   help="the report as it stood then (default: now): which reactions were "
+                        "overdue, the open tickets")
     s.set_defaults(func=cmd_report)

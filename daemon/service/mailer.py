@@ -2,7 +2,8 @@
 
 The pipeline processes (daemon/service/worker.py) queue letters as rows; this thread
 sends them (daemon/outbound/outbox.py) and, every `[scheduler] sweep_interval`, chases
-deadlines (daemon/service/sweep.py). It lives beside the listener, not in a pipeline process:
+deadlines (daemon/service/sweep.py) and sends the scheduled report and digests
+(daemon/service/reports_job.py). It lives beside the listener, not in a pipeline process:
 sending is mostly waiting (the relay, fsync), and its ~1 ms of Python per letter
 held the pipeline's GIL for two letters out of every client letter (issue 5). A
 worker's "processed N" report, or a letter queued by IMAP polling here, wakes it;
@@ -20,7 +21,7 @@ import structlog
 from daemon.app import App
 from daemon.config.schema import Config, parse_duration
 from daemon.outbound import outbox
-from daemon.service import sweep
+from daemon.service import reports_job, sweep
 
 log = structlog.get_logger("supportd.mailer")
 
@@ -102,3 +103,9 @@ class Mailer:
             sweep.sweep(self.app)
         except Exception as exc:
             log.warning("sweep.failed", error=str(exc).splitlines()[0][:300])
+        # The report and digests (issue 12) on the same beat, after the warnings; their
+        # own failures are logged inside and retried on the next sweep.
+        try:
+            reports_job.send_due(self.app)
+        except Exception as exc:
+            log.warning("reports.failed", error=str(exc).splitlines()[0][:300])
