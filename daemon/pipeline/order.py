@@ -16,6 +16,7 @@ from daemon.pipeline.steps import (
     parse,
     reply_loop,
     screen,
+    staff_query,
     store,
     thread,
 )
@@ -25,6 +26,7 @@ STEPS: tuple[Step, ...] = (
     Step("authenticate", authenticate),
     Step("screen", screen),
     Step("thread", thread),
+    Step("staff_query", staff_query),
     Step("reply_loop", reply_loop),
     Step("identify", identify),
     Step("flood", flood),
