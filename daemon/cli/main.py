@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry, report
+from daemon.cli import health, registry, report
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -396,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
     report.add_parsers(sub)
+    health.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 

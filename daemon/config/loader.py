@@ -245,7 +245,7 @@ def validate(cfg: Config) -> None:
     if not cfg.storage.url or "://" not in cfg.storage.url:
         raise ConfigError("storage.url", f"{cfg.storage.url!r} is not a database URL")
     for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
-                          ("outbound", cfg.outbound.port)):
+                          ("outbound", cfg.outbound.port), ("metrics", cfg.metrics.port)):
         if not 0 < port < 65536:
             raise ConfigError(f"{section}.port", f"{port} is not a TCP port")
     if cfg.smtp.max_message_size < 1024:

@@ -5,7 +5,8 @@ processes (`[pipeline] workers`, daemon/service/supervisor.py), so its parsing a
 never holds the listener's GIL; a letter spooled wakes them, and what they report
 about the database drives the listener's 451s. Beside the loop, two threads: the
 outbox with the deadline sweep (daemon/service/mailer.py), woken when a worker reports
-letters processed, and IMAP polling when it is enabled. Signal handlers only
+letters processed, and IMAP polling when it is enabled; and the Prometheus endpoint's
+when `[metrics] enabled` (daemon/service/metrics.py). Signal handlers only
 set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
 reloads the config all or nothing and passes it on to the workers. Under systemd
 (Type=notify) READY=1 is sent once the listener is bound and the spool recovered,
@@ -94,6 +95,17 @@ class Service:
         self.app_loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.workers.start()
         self.mailer.start()
+        metrics = None
+        if self.app.config.metrics.enabled:
+            from daemon.service.metrics import MetricsServer
+
+            metrics = MetricsServer(self.app)
+            try:
+                metrics.start()
+            except OSError as exc:  # the port taken: the desk runs on, without metrics
+                log.error("metrics.failed_to_listen", error=str(exc),
+                          port=self.app.config.metrics.port)
+                metrics = None
         tasks: list[asyncio.Task[object]] = []
         server = None
         if self.app.config.smtp.enabled:
@@ -120,6 +132,8 @@ class Service:
         if server is not None:
             server.close()
             await server.wait_closed()
+        if metrics is not None:
+            metrics.stop()
         # One deadline for both (systemd's TimeoutStopSec is 60 s): the outbox is told
         # at once and ends after the letter it is handing over, while the workers finish
         # theirs; what they queue now is sent after the next start.
