@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import corpus
 from bench.harness.daemon import Daemon
-from bench.harness.desk_config import free_port, write_config
+from bench.harness.desk_config import TEST_AUTH, free_port, write_config
 from bench.harness.paths import PROJECT
 
 MAX_SIZE = 26_214_400  # the default [smtp].max_message_size (25 MiB)
@@ -52,9 +52,11 @@ def warm_desk(app: Any) -> None:
         raise RuntimeError(f"warm-up opened {tickets} tickets, expected {WARM_BASE}")
 
 
-def make_desk(root: Path, url: str | None = None, smtp_port: int | None = None) -> Any:
+def make_desk(root: Path, url: str | None = None, smtp_port: int | None = None,
+              auth: str = TEST_AUTH) -> Any:
     """Config, migrated database, the demo registry of organisations, an App. The
-    listener is on only with `smtp_port` (a daemon is to run on the desk)."""
+    listener is on only with `smtp_port` (a daemon is to run on the desk); `auth`:
+    the [auth] lines (bench/auth.py measures our own DNS checks with them)."""
     from daemon.app import App
     from daemon.config import loader as config_mod
     from daemon.storage import db
@@ -63,7 +65,7 @@ def make_desk(root: Path, url: str | None = None, smtp_port: int | None = None) 
     if root.exists():
         shutil.rmtree(root)
     path = write_config(root, url, smtp_port=smtp_port, listen=smtp_port is not None,
-                        max_message_size=MAX_SIZE, retry_base=None)
+                        max_message_size=MAX_SIZE, retry_base=None, auth=auth)
     cfg = config_mod.load(path)
     db.upgrade(cfg.storage.url)
     app = App(cfg)

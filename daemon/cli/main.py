@@ -48,30 +48,38 @@ def _open_files_fit(cfg: Any) -> bool:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Every problem at once, each by its key: the config's (the loader's, already
+    passed), then the host's as the service user sees it (daemon/cli/checks.py)."""
+    import resource
     from datetime import date
 
+    from daemon.cli.checks import host_problems
     from daemon.config import sla_config
 
-    if not _open_files_fit(args.cfg):
-        return EX_CONFIG
+    problems = config_mod.Problems()
+    with problems.check():
+        config_mod.check_open_files(args.cfg, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     # The working calendar is tabulated on first use (a letter's deadline): do it here
     # for this year, so a broken `holidays` install shows now and not on a letter.
     try:
         sla_config.build_calendar(args.cfg).day_kind(date.today())
     except Exception as exc:
-        print(f"config error: calendar: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        problems.add("calendar", f"{type(exc).__name__}: {exc}")
+    problems.found += host_problems(args.cfg)
     if args.cfg.reports.charts:
         from daemon.reports import charts
 
         why = charts.available()
         if why:
-            print(f"config error: reports.charts: the report's charts need matplotlib, which "
-                  f"cannot be used ({why}); install it (pip install matplotlib) or set "
-                  "charts = false", file=sys.stderr)
-            return EX_CONFIG
+            problems.add("reports.charts", f"the report's charts need matplotlib, which "
+                         f"cannot be used ({why}); install it (pip install matplotlib) or "
+                         "set charts = false")
     for warning in config_mod.warnings(args.cfg):
         print(f"config warning: {warning}", file=sys.stderr)
+    for each in problems.found:
+        print(f"config error: {each}", file=sys.stderr)
+    if problems.found:
+        return EX_CONFIG
     print(f"config ok: {args.cfg.source}")
     if args.probe:
         from daemon.cli.probe import probe
@@ -409,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        for each in exc.each():
+            print(f"config error: {each}", file=sys.stderr)
         return failing
     logs.configure(args.cfg.logging)
     if args.command != "ingest":

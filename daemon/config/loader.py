@@ -1,8 +1,11 @@
 """Loading the configuration: TOML walked against the declarations of `schema`.
 
-Every problem raises `ConfigError` naming the key (as ``section.key``): an unknown
-key, a wrong type, a bad value. `validate` holds the checks that need more than a
-type; the SLA tables are checked by `sla_config`, which builds them.
+Every problem is a `ConfigError` naming the key (as ``section.key``): an unknown
+key, a wrong type, a bad value; all of a file's problems are found before any is
+raised, together as one `ConfigErrors`, so `check-config` lists them all at once.
+`validate` holds the checks that need more than a type; the SLA tables are checked
+by `sla_config`, which builds them. The checks of the host (folders, templates, the
+database driver) are `check-config`'s: `daemon/cli/checks.py`.
 """
 
 from __future__ import annotations
@@ -24,27 +27,36 @@ from daemon.config import schedules, sla_config
 from daemon.config.schema import (
     Config,
     ConfigError,
+    ConfigErrors,  # noqa: F401  (the CLI reads it from here)
     Duration,
     ImapConfig,
     OutboundConfig,
+    Problems,
     parse_duration,
 )
 
-DEFAULT_CONFIG_PATHS = (Path("config/supportd.toml"), Path("/etc/supportd/supportd.toml"))
+# Never a path relative to the current folder: a demo config found because of where
+# a command was started would answer for the real desk (`make run` names its own).
+DEFAULT_CONFIG_PATHS = (Path("/etc/supportd/supportd.toml"),)
 
 
-
-def _coerce(key: str, hint: Any, value: Any) -> Any:
+def _coerce(key: str, hint: Any, value: Any, problems: Problems | None = None) -> Any:
+    """`value` as `hint`; a table's bad keys go to `problems` and the rest is kept."""
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(key, f"must be a table, not {type(value).__name__}")
-        return _build(hint, value, key)
+        return _build(hint, value, key, problems)
     if origin is tuple:
         (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
         if not isinstance(value, list):
             raise ConfigError(key, "must be a list")
-        return tuple(_coerce(f"{key}[{i}]", item, v) for i, v in enumerate(value))
+        found, items = Problems(), []
+        for i, v in enumerate(value):
+            with found.check():
+                items.append(_coerce(f"{key}[{i}]", item, v, problems))
+        found.raise_any()
+        return tuple(items)
     if origin in (Mapping, dict) or origin is typing.get_origin(Mapping[str, str]):
         _, vtype = typing.get_args(hint)
         if not isinstance(value, dict):
@@ -91,35 +103,57 @@ def _duration(key: str, value: Any) -> str:
     return value
 
 
-def _build(cls: Any, table: Mapping[str, Any], prefix: str) -> Any:
+def _build(cls: Any, table: Mapping[str, Any], prefix: str, problems: Problems | None = None
+           ) -> Any:
+    """`cls` from a TOML table. Each bad key goes to `problems` (raised at once when
+    none is given) and is left at its default, so the rest is still built and checked."""
+    own = problems is None
+    problems = problems or Problems()
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
         if k not in names or k == "source":
-            raise ConfigError(key, "unknown key")
-        kwargs[k] = _coerce(key, hints[k], v)
+            problems.add(key, "unknown key")
+            continue
+        with problems.check():
+            kwargs[k] = _coerce(key, hints[k], v, problems)
+    if own:
+        problems.raise_any()
     return cls(**kwargs)
 
 
+def find(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file in force: `--config`, else $SUPPORTD_CONFIG, else
+    /etc/supportd/supportd.toml if it exists; never one found in the current folder."""
+    if path is not None:
+        return Path(path)
+    if os.environ.get("SUPPORTD_CONFIG"):
+        return Path(os.environ["SUPPORTD_CONFIG"])
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+
+
 def load(path: str | os.PathLike[str] | None = None) -> Config:
-    """Load and validate; `path` None means $SUPPORTD_CONFIG, then the default places."""
-    if path is None:
-        path = os.environ.get("SUPPORTD_CONFIG") or next(
-            (p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
-    if path is None:
+    """Load and validate (`find` says which file). Raises `ConfigError`, or
+    `ConfigErrors` naming every bad key at once."""
+    found = find(path)
+    problems = Problems()
+    if found is None:
         cfg = Config()
     else:
-        p = Path(path)
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = tomllib.loads(found.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError("(file)", f"{p} does not exist") from None
+            raise ConfigError("(file)", f"{found} does not exist") from None
+        except OSError as exc:
+            raise ConfigError("(file)", f"cannot read {found}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("(file)", f"{p} is not valid TOML: {exc}") from None
-        cfg = dataclasses.replace(_build(Config, data, ""), source=str(p))
-    validate(cfg)
+            raise ConfigError("(file)", f"{found} is not valid TOML: {exc}") from None
+        cfg = dataclasses.replace(_build(Config, data, "", problems), source=str(found))
+    with problems.check():
+        validate(cfg)
+    problems.raise_any()
     return cfg
 
 
@@ -232,76 +266,93 @@ def _validate_dkim(cfg: Config) -> None:
 
 
 def validate(cfg: Config) -> None:
-    """Checks that need more than a type: addresses, enums, durations, ranges."""
+    """Checks that need more than a type: addresses, enums, durations, ranges. Every
+    problem is found before any is raised (`ConfigErrors` when there are several)."""
+    p = Problems()
+    _validate_service(cfg, p)
+    _validate_mail(cfg, p)
+    _validate_rest(cfg, p)
+    if not any(e.key == "service.timezone" for e in p.found):  # the calendar needs it
+        with p.check():
+            sla_config.validate(cfg)
+    p.raise_any()
+
+
+def _validate_service(cfg: Config, p: Problems) -> None:
     if not _ADDRESS.match(cfg.service.address):
-        raise ConfigError("service.address", f"{cfg.service.address!r} is not an e-mail address")
+        p.add("service.address", f"{cfg.service.address!r} is not an e-mail address")
     try:
         ZoneInfo(cfg.service.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("service.timezone", f"unknown time zone {cfg.service.timezone!r}") \
-            from None
+        p.add("service.timezone", f"unknown time zone {cfg.service.timezone!r}")
     if not re.fullmatch(r"[A-Z]{1,8}", cfg.service.tid_prefix):
-        raise ConfigError("service.tid_prefix", "must be 1-8 capital Latin letters")
+        p.add("service.tid_prefix", "must be 1-8 capital Latin letters")
     if not cfg.storage.url or "://" not in cfg.storage.url:
-        raise ConfigError("storage.url", f"{cfg.storage.url!r} is not a database URL")
-    for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
-                          ("outbound", cfg.outbound.port), ("metrics", cfg.metrics.port)):
-        if not 0 < port < 65536:
-            raise ConfigError(f"{section}.port", f"{port} is not a TCP port")
-    if cfg.smtp.max_message_size < 1024:
-        raise ConfigError("smtp.max_message_size", "must be at least 1024 bytes")
-    if cfg.smtp.timeout < 1:
-        raise ConfigError("smtp.timeout", "must be at least 1 second")
-    if cfg.smtp.max_connections < 1:
-        raise ConfigError("smtp.max_connections", "must be at least 1")
-    if not 1 <= cfg.smtp.max_connections_per_client <= cfg.smtp.max_connections:
-        raise ConfigError("smtp.max_connections_per_client",
-                          f"{cfg.smtp.max_connections_per_client}: use 1 to "
-                          f"smtp.max_connections ({cfg.smtp.max_connections})")
-    if cfg.outbound.transport not in ("maildir", "smtp"):
-        raise ConfigError("outbound.transport", f"{cfg.outbound.transport!r}: use maildir or smtp")
-    _validate_dkim(cfg)
-    if cfg.outbound.max_attempts < 1:
-        raise ConfigError("outbound.max_attempts", "must be at least 1")
-    if cfg.imap.enabled and not cfg.imap.username:
-        raise ConfigError("imap.username", "is required when imap.enabled is true")
-    for section, box in (("imap", cfg.imap), ("outbound", cfg.outbound)):
-        _validate_oauth(section, box)
+        p.add("storage.url", f"{cfg.storage.url!r} is not a database URL")
     for key, text in _durations(cfg):  # a Config built in code, not read from TOML
         try:
             parse_duration(text)
         except ValueError as exc:
-            raise ConfigError(key, str(exc)) from None
+            p.add(key, str(exc))
     for i, s in enumerate(cfg.staff):
         if not _ADDRESS.match(s.email):
-            raise ConfigError(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
+            p.add(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
         if s.role not in ("agent", "head", "developer"):
-            raise ConfigError(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+            p.add(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+
+
+def _validate_mail(cfg: Config, p: Problems) -> None:
+    for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
+                          ("outbound", cfg.outbound.port), ("metrics", cfg.metrics.port)):
+        if not 0 < port < 65536:
+            p.add(f"{section}.port", f"{port} is not a TCP port")
+    if cfg.smtp.max_message_size < 1024:
+        p.add("smtp.max_message_size", "must be at least 1024 bytes")
+    if cfg.smtp.timeout < 1:
+        p.add("smtp.timeout", "must be at least 1 second")
+    if cfg.smtp.max_connections < 1:
+        p.add("smtp.max_connections", "must be at least 1")
+    elif not 1 <= cfg.smtp.max_connections_per_client <= cfg.smtp.max_connections:
+        p.add("smtp.max_connections_per_client",
+              f"{cfg.smtp.max_connections_per_client}: use 1 to "
+              f"smtp.max_connections ({cfg.smtp.max_connections})")
+    if cfg.outbound.transport not in ("maildir", "smtp"):
+        p.add("outbound.transport", f"{cfg.outbound.transport!r}: use maildir or smtp")
+    with p.check():
+        _validate_dkim(cfg)
+    if cfg.outbound.max_attempts < 1:
+        p.add("outbound.max_attempts", "must be at least 1")
+    if cfg.imap.enabled and not cfg.imap.username:
+        p.add("imap.username", "is required when imap.enabled is true")
+    for section, box in (("imap", cfg.imap), ("outbound", cfg.outbound)):
+        with p.check():
+            _validate_oauth(section, box)
     for i, server in enumerate(cfg.auth.dns_servers):
         if not _DNS_SERVER.match(server):
-            raise ConfigError(f"auth.dns_servers[{i}]",
-                              f"{server!r}: use an IP address, 'IP:port' or '[IPv6]:port'")
+            p.add(f"auth.dns_servers[{i}]",
+                  f"{server!r}: use an IP address, 'IP:port' or '[IPv6]:port'")
+
+
+def _validate_rest(cfg: Config, p: Problems) -> None:
     if not 1 <= cfg.tickets.max_participants <= 100:
-        raise ConfigError("tickets.max_participants",
-                          f"{cfg.tickets.max_participants}: use 1 to 100")
+        p.add("tickets.max_participants", f"{cfg.tickets.max_participants}: use 1 to 100")
     if cfg.abuse.new_tickets_per_hour < 1:
-        raise ConfigError("abuse.new_tickets_per_hour", "must be at least 1")
+        p.add("abuse.new_tickets_per_hour", "must be at least 1")
     if not 0 < cfg.scheduler.warn_at < 1:
-        raise ConfigError("scheduler.warn_at", "must be between 0 and 1")
+        p.add("scheduler.warn_at", "must be between 0 and 1")
     if not 1 <= cfg.pipeline.workers <= 64:
-        raise ConfigError("pipeline.workers", f"{cfg.pipeline.workers}: use 1 to 64")
-    if cfg.pipeline.workers > 1 and cfg.storage.url.startswith("sqlite"):
+        p.add("pipeline.workers", f"{cfg.pipeline.workers}: use 1 to 64")
+    elif cfg.pipeline.workers > 1 and cfg.storage.url.startswith("sqlite"):
         # One writer at a time: a second worker only waits for the first one's
         # commit (measured: no faster, and the listener slower; docs/admin.md).
-        raise ConfigError("pipeline.workers",
-                          f"{cfg.pipeline.workers}: SQLite takes 1 worker; more need PostgreSQL")
+        p.add("pipeline.workers",
+              f"{cfg.pipeline.workers}: SQLite takes 1 worker; more need PostgreSQL")
     if cfg.logging.level not in ("debug", "info", "warning", "error"):
-        raise ConfigError("logging.level",
-                          f"{cfg.logging.level!r}: use debug, info, warning or error")
+        p.add("logging.level", f"{cfg.logging.level!r}: use debug, info, warning or error")
     if cfg.logging.format not in ("auto", "json", "console"):
-        raise ConfigError("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
+        p.add("logging.format", f"{cfg.logging.format!r}: use auto, json or console")
     for i, address in enumerate(cfg.reports.to):
         if not _ADDRESS.match(address):
-            raise ConfigError(f"reports.to[{i}]", f"{address!r} is not an e-mail address")
-    schedules.of(cfg)  # names the key of a time it cannot read
-    sla_config.validate(cfg)
+            p.add(f"reports.to[{i}]", f"{address!r} is not an e-mail address")
+    with p.check():
+        schedules.of(cfg)  # names the key of a time it cannot read

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from functools import cached_property
@@ -19,7 +20,10 @@ from pathlib import Path
 from typing import Any, NewType
 from zoneinfo import ZoneInfo
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# What the daemon reads at run time ships inside the package (package data), so an
+# install from the wheel, anywhere, has it: the letter templates, the migrations.
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_TEMPLATES = PACKAGE_ROOT / "templates" / "emails"
 
 
 class ConfigError(ValueError):
@@ -29,6 +33,47 @@ class ConfigError(ValueError):
         super().__init__(f"{key}: {problem}")
         self.key = key
         self.problem = problem
+
+    def each(self) -> list[ConfigError]:
+        """The problems this error stands for: itself, or all of a `ConfigErrors`."""
+        return [self]
+
+
+class ConfigErrors(ConfigError):
+    """Every problem of a config at once (`check-config` lists them all, each by its key);
+    `key` and `problem` are the first one's."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        ValueError.__init__(self, "\n".join(str(e) for e in errors))
+        self.errors = errors
+        self.key, self.problem = errors[0].key, errors[0].problem
+
+    def each(self) -> list[ConfigError]:
+        return list(self.errors)
+
+
+class Problems:
+    """Collects problems instead of stopping at the first: `add` one, or run a check
+    `with problems.check():` and keep what it raised; `raise_any` at the end."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigError] = []
+
+    def add(self, key: str, problem: str) -> None:
+        self.found.append(ConfigError(key, problem))
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except ConfigError as exc:
+            self.found.extend(exc.each())
+
+    def raise_any(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise ConfigErrors(self.found)
 
 
 def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
@@ -64,7 +109,8 @@ class ServiceConfig:
     company: str = doc("the company's name in letters", "ООО «Диджитал Стэйт»")
     tid_prefix: str = doc("letters before the ticket number in a TID", "SD")
     extra_addresses: tuple[str, ...] = doc("other addresses of ours (never answered)", ())
-    templates: str = doc("folder of the Jinja2 letter templates", "")
+    templates: str = doc("folder of the Jinja2 letter templates; empty: the ones shipped "
+                         "in the package", "")
 
     @property
     def domain(self) -> str:
@@ -310,7 +356,7 @@ class Config:
     def templates_dir(self) -> Path:
         if self.service.templates:
             return Path(self.service.templates)
-        return PROJECT_ROOT / "templates" / "emails"
+        return SHIPPED_TEMPLATES
 
     @cached_property
     def _staff_index(self) -> dict[str, StaffMember]:

@@ -12,7 +12,7 @@ import re
 from datetime import date, time
 from types import MappingProxyType
 
-from daemon.config.schema import Config, ConfigError, parse_hhmm
+from daemon.config.schema import Config, ConfigError, Problems, parse_hhmm
 from daemon.sla.business_hours import DayOverride, WorkingCalendar
 from daemon.sla.levels import DEFAULT_LEVELS, Clock, SlaLevel, parse_reaction, validate_levels
 from daemon.sla.policy import SlaPolicy
@@ -99,10 +99,16 @@ def build_levels(config: Config) -> dict[str, SlaLevel]:
 
 
 def validate(config: Config) -> None:
-    build_calendar(config)
-    levels = build_levels(config)
-    if config.sla.default_level not in levels:
-        raise ConfigError("sla.default_level", f"unknown level {config.sla.default_level!r}")
+    """The calendar and the levels, each checked whatever the other says."""
+    problems = Problems()
+    with problems.check():
+        build_calendar(config)
+    with problems.check():
+        levels = build_levels(config)
+        if config.sla.default_level not in levels:
+            raise ConfigError("sla.default_level",
+                              f"unknown level {config.sla.default_level!r}")
+    problems.raise_any()
 
 
 def build_policy(config: Config) -> SlaPolicy:

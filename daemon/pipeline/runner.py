@@ -12,6 +12,9 @@ A bug in a step shunts the letter aside with the reason (Mailman's "shunt"),
 after trying to open a ticket flagged for staff so a person still sees it.
 A full disk (an attachment that can't be stored) is temporary like a database
 that is away: the letter goes back to incoming/ and waits, it is never shunted.
+So is a failure of the installation rather than of the letter (`is_environment`: a
+template folder that is gone, a file the service may not read): every letter
+would fail alike, so each waits (451, `ingest` exit 75) until it is fixed.
 If the move to the store fails after the commit, the letter goes back to
 incoming/ too; the next pass finds its spool id committed and only moves it.
 Every pass first takes back the claims of dead workers on this host, so a
@@ -58,6 +61,20 @@ class TemporaryFailure(Exception):
 
 class SpoolFull(TemporaryFailure):
     """Try again later: the spool's disk is full. Nothing was lost."""
+
+
+class Misconfigured(TemporaryFailure):
+    """Try again later: the configuration or the host fails every letter alike (a
+    template folder that is gone, a broken template, a file the service may not read,
+    a module missing from the install). Nothing was lost; a person must act."""
+
+
+def is_environment(exc: BaseException) -> bool:
+    """Not the letter's fault but the installation's: the letter waits, never shunted."""
+    import jinja2  # loaded with the notifier anyway
+
+    return isinstance(exc, jinja2.TemplateNotFound | jinja2.TemplateSyntaxError
+                      | PermissionError | ImportError)
 
 
 @dataclass(frozen=True)
@@ -181,6 +198,8 @@ def process_batch(app: App, claimed: list[Path],
                         exc.add_note(STEP_NOTE + step.name)
                         raise
         except Exception as exc:  # a bug: this letter takes the fallback
+            if is_environment(exc):
+                _misconfigured(exc, 1)
             item.error, item.trace = exc, traceback.format_exc()
             log.error("letter.failed", spool_id=read.spool_id, error=repr(exc),
                       trace=item.trace)
@@ -193,6 +212,8 @@ def process_batch(app: App, claimed: list[Path],
                 log.warning("letter.deferred", error=str(exc).splitlines()[0], disk_full=True,
                             letters=len(items))
                 raise SpoolFull(str(exc)) from exc
+            if is_environment(exc):
+                _misconfigured(exc, len(items))
             if db.is_temporary(exc) and not (db.is_conflict(exc) and len(items) > 1):
                 log.warning("letter.deferred", error=str(exc).splitlines()[0],
                             letters=len(items))
@@ -227,6 +248,14 @@ def process_batch(app: App, claimed: list[Path],
     return [results[p] for p in claimed]
 
 
+def _misconfigured(exc: BaseException, letters: int) -> None:
+    error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    log.error("letter.deferred", error=error, misconfigured=True, letters=letters,
+              hint="every letter would fail alike: they wait in the spool; "
+                   "run `supportd check-config`")
+    raise Misconfigured(f"configuration or installation: {error}") from exc
+
+
 def _say_complaints(letter: Letter) -> None:
     """What libraries said while the letter was in hand, in one line."""
     if letter.complaints:
@@ -247,7 +276,7 @@ def _run_batch(app: App, items: list[_Item]) -> None:
                 with session.begin_nested(), complaints.collecting(item.letter.complaints):
                     item.result = _one(app, session, item, known)
             except Exception as exc:  # a bug: only this letter's savepoint is rolled back
-                if is_disk_full(exc) or db.is_temporary(exc):
+                if is_disk_full(exc) or db.is_temporary(exc) or is_environment(exc):
                     raise
                 # Its rows were written around the unit of work (db.insert_now), so the
                 # session still holds objects for rows that are gone, under keys SQLite
@@ -314,7 +343,7 @@ def _fallback(letter: Letter, session: Session, app: App, failed: str) -> None:
             with session.begin_nested():
                 by_name(name).run(letter, session, app)
         except Exception as exc:
-            if is_disk_full(exc) or db.is_temporary(exc):
+            if is_disk_full(exc) or db.is_temporary(exc) or is_environment(exc):
                 raise
             if name != "store":
                 letter.notes.append(f"fallback: {name} failed too: {exc!r}")
@@ -347,6 +376,8 @@ def _shunt(app: App, claimed: Path, spooled: SpooledLetter, exc: Exception, trac
     except Exception as second:
         if is_disk_full(second):
             raise SpoolFull(str(second)) from second
+        if is_environment(second):
+            _misconfigured(second, 1)
         if db.is_temporary(second):
             raise TemporaryFailure(str(second)) from second
         app.spool.shunt(claimed, trace)

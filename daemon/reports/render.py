@@ -2,7 +2,7 @@
 
 Every number shown comes from one `Report` (report.py), formatted here once: a
 share as "87,5 % (7 из 8)", hours as "3,25", times in the desk's zone. The
-templates are `templates/emails/staff/report.txt.j2` and `report.html.j2`; the
+templates are `daemon/templates/emails/staff/report.txt.j2` and `report.html.j2`; the
 HTML of `supportd report --html` is the letter's HTML with the charts inlined as
 data: URIs instead of `cid:` parts.
 """

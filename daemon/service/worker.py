@@ -179,6 +179,13 @@ class Worker:
                 self.wait(delay, wakes=False)
                 delay = min(delay * 2, 60.0)
                 continue
+            except runner.Misconfigured as exc:
+                # As for a database that is away: the listener says 451 and the
+                # letters wait in the spool, until check-config's fix and a reload.
+                self._unhealthy("db down", "pipeline.misconfigured", exc)
+                self.wait(delay, wakes=False)
+                delay = min(delay * 2, 60.0)
+                continue
             except runner.TemporaryFailure as exc:
                 self._unhealthy("db down", "db.unavailable", exc)
                 self.wait(delay, wakes=False)  # it may answer pings and still fail

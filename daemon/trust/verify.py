@@ -25,7 +25,11 @@ MAX_SIGNATURES = 3  # a letter with more is not verified past them (work bound)
 def check_dkim(raw: bytes, signatures: int, resolver: Dns) -> list[Method]:
     out: list[Method] = []
     for idx in range(min(signatures, MAX_SIGNATURES)):
-        checker = dkim.DKIM(raw)
+        try:  # dkimpy parses the letter here: a header it cannot read (`X-Foo : bar`)
+            checker = dkim.DKIM(raw)
+        except dkim.MessageFormatError:  # is a signature that cannot verify, not a crash
+            out.append(Method("dkim", "permerror", ""))
+            continue
         try:
             ok = checker.verify(idx=idx, dnsfunc=resolver.dkim_txt)
         except TempFailure:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -251,6 +253,12 @@ def test_the_loudly_named_switch_accepts_unauthenticated_staff(tmp_path: Path) -
     d.ingest(simple_letter("Re: [SD-000013] Ошибка", "#close\nГотово.",
                            sender="agent1@example.ru", authenticated=False))
     assert d.tickets()[0]["status"] == "closed"
+    # ... and says so on every check of the config, which still passes.
+    for _ in range(2):
+        p = subprocess.run([sys.executable, "-m", "daemon.cli", "--config", str(d.config_path),
+                            "check-config"], capture_output=True, text=True, cwd=PROJECT)
+        assert p.returncode == 0, p.stderr
+        assert "auth.accept_unauthenticated_staff is on" in p.stdout + p.stderr
 
 
 def test_an_authenticated_staff_reply_is_relayed(desk: Desk) -> None:

@@ -25,6 +25,7 @@ class DnsStub:
         self.txt: dict[str, list[str]] = {}
         self.a: dict[str, list[str]] = {}
         self.silent: set[str] = set()
+        self.ttl = 60  # of every answer
         self.queries: Counter[tuple[str, str]] = Counter()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -66,7 +67,7 @@ class DnsStub:
         if name in records:
             values = [_txt(v) for v in records[name]] if kind == "TXT" else records[name]
             response.answer.append(dns.rrset.from_text_list(
-                question.name, 60, dns.rdataclass.IN, question.rdtype, values))
+                question.name, self.ttl, dns.rdataclass.IN, question.rdtype, values))
         elif name not in self.txt and name not in self.a:
             response.set_rcode(dns.rcode.NXDOMAIN)
         return response

@@ -188,3 +188,18 @@ def test_reaction_time_in_words() -> None:
     assert duration_words(timedelta(minutes=90), "working") == "90 рабочих минут"
     assert duration_words(24, "working_days") == "24 рабочих дня"
     assert duration_words(21, "working_days") == "21 рабочий день"
+
+
+def test_every_bad_key_of_a_file_is_named_at_once(tmp_path: Path) -> None:
+    from daemon.config.schema import ConfigErrors
+
+    path = tmp_path / "supportd.toml"
+    path.write_text('[service]\naddress = "nobody"\ncolour = "blue"\n[smtp]\nport = "25"\n'
+                    'timeout = 0\n[[staff]]\nemail = "x"\n[[staff]]\nrole = "boss"\n'
+                    '[calendar]\nday_start = "25:00"\n', encoding="utf-8")
+    with pytest.raises(ConfigErrors) as err:
+        load(path)
+    assert sorted(e.key for e in err.value.each()) == [
+        "calendar.day_start", "service.address", "service.colour", "smtp.port",
+        "smtp.timeout", "staff[0].email", "staff[1].email", "staff[1].role"]
+    assert err.value.key == "service.colour"  # the first, for callers that read one

@@ -62,6 +62,12 @@ def test_an_unsigned_letter_from_a_reject_domain_is_forged(stub: DnsStub) -> Non
         "fail", "none", "fail", "fail")
 
 
+def test_a_header_dkimpy_cannot_parse_is_a_permerror_not_a_crash(stub: DnsStub) -> None:
+    broken = signed().replace(b"Subject: test", b"X-Mailer : old\r\nSubject: test")
+    # The signature cannot be checked, so nothing proves the sender: p=reject says forged.
+    assert check(stub, broken) == ("fail", "permerror", "none", "fail")
+
+
 def test_spf_from_the_right_server_passes(stub: DnsStub) -> None:
     assert check(stub, LETTER, ip="203.0.113.5", mail_from="it@romashka.example") == (
         "pass", "none", "pass", "pass")
@@ -96,6 +102,22 @@ def test_answers_are_cached(stub: DnsStub) -> None:
     for _ in range(3):
         assert checker.verdict([], signed(), CLIENT, signatures=1).verdict == "pass"
     assert stub.queries[(f"_dmarc.{CLIENT}", "TXT")] == 1
+
+
+def test_no_record_is_remembered_too(stub: DnsStub) -> None:
+    del stub.txt[f"_dmarc.{CLIENT}"]
+    checker = Checker(Settings(verify=True, dns_servers=(stub.server,)))
+    for _ in range(3):
+        assert checker.verdict([], LETTER, CLIENT, signatures=0).verdict == "none"
+    assert stub.queries[(f"_dmarc.{CLIENT}", "TXT")] == 1
+
+
+def test_an_answer_is_kept_no_longer_than_its_ttl(stub: DnsStub) -> None:
+    stub.ttl = 0
+    checker = Checker(Settings(verify=True, dns_servers=(stub.server,)))
+    for _ in range(3):
+        assert checker.verdict([], signed(), CLIENT, signatures=1).verdict == "pass"
+    assert stub.queries[(f"_dmarc.{CLIENT}", "TXT")] == 3
 
 
 def test_our_mtas_verdict_is_taken_without_asking_dns(stub: DnsStub) -> None:
