@@ -106,7 +106,7 @@ def test_health_says_why_it_is_unhealthy(desk_with_metrics: Desk) -> None:
     os.utime(stuck, (old, old))
     p = cli(desk.config_path, "health")
     assert p.returncode == 69 and "unhealthy" in p.stdout
-    assert "spool: a letter has waited 1:00:00" in p.stderr and "spool_max_age" in p.stderr
+    assert "spool: a letter has waited 1:00:" in p.stderr and "spool_max_age" in p.stderr
 
 
 def test_health_names_a_stuck_outbox_and_a_database_away(tmp_path: Path) -> None:
