@@ -29,6 +29,10 @@ from daemon.trust.check import Checker, Settings
 if TYPE_CHECKING:
     from daemon.outbound.oauth2 import OAuthError
     from daemon.outbound.outbox import Outbox
+    from daemon.scan.scanners import Scanners
+    from daemon.storage.quarantine import Quarantine
+    from daemon.tickets.knowledge import Knowledge
+    from daemon.tickets.scope import Classifier
 
 
 class App:
@@ -41,7 +45,8 @@ class App:
     def reconfigure(self, config: Config) -> None:
         """Switch to a new, already validated config (SIGHUP)."""
         self.config, self.sla = config, sla_config.build_policy(config)
-        for derived in ("notifier", "outbox", "trust"):  # all read anew from the config
+        # All read anew from the config.
+        for derived in ("notifier", "outbox", "trust", "scanners", "scope", "knowledge"):
             self.__dict__.pop(derived, None)
 
     def now(self) -> datetime:
@@ -49,7 +54,9 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return db.make_engine(self.config.storage.url)
+        engine = db.make_engine(self.config.storage.url)
+        db.use_clock(engine, self.now)
+        return engine
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -67,6 +74,39 @@ class App:
             internal_hosts=auth.internal_hosts, verify=auth.verify,
             dns_servers=auth.dns_servers,
             dns_timeout=parse_duration(auth.dns_timeout).total_seconds()))
+
+    @cached_property
+    def scope(self) -> Classifier:
+        """The topic rules (issue 13), compiled on first use: words lemmatised once."""
+        from daemon.config.rule_files import load_topics
+        from daemon.tickets.scope import Classifier
+
+        cfg = self.config.scope
+        return Classifier(load_topics("scope.rules", self.config.scope_rules_path),
+                          cfg.min_score, cfg.margin, cfg.out_of_scope_score)
+
+    @cached_property
+    def knowledge(self) -> Knowledge:
+        """The knowledge base (§1.2, §5.9): empty when `[knowledge] folder` is unset."""
+        from daemon.config.rule_files import load_entries
+        from daemon.tickets.knowledge import Knowledge
+
+        folder = self.config.knowledge.folder
+        return Knowledge(load_entries("knowledge.folder", Path(folder)) if folder else (),
+                         self.config.knowledge.min_score)
+
+    @cached_property
+    def scanners(self) -> Scanners:
+        """The spam backend and clamd (`[spam]`, `[antivirus]`)."""
+        from daemon.scan.scanners import Scanners
+
+        return Scanners(self.config.spam, self.config.antivirus, self.config.auth.internal_hosts)
+
+    @cached_property
+    def quarantine(self) -> Quarantine:
+        from daemon.storage.quarantine import Quarantine
+
+        return Quarantine(self.spool)
 
     @cached_property
     def outbox(self) -> Outbox:
@@ -96,7 +136,7 @@ class App:
         sharing = tuple(name for name, other in boxes.items() if name == section or (
             uses_oauth(other) and other.oauth_refresh_token_file == box.oauth_refresh_token_file))
         return TokenAlarm(TokenSettings.of(section, box), f"{box.host}:{box.port}", sharing,
-                          self.sessions, lambda: self.notifier)
+                          self.sessions, lambda: self.notifier, self.now)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

@@ -41,12 +41,22 @@ def probe(cfg: Config) -> int:
         outcomes.append(probe_imap(cfg.imap))
     if cfg.outbound.transport == "smtp":
         outcomes.append(probe_relay(cfg.outbound))
+    outcomes += probe_scanners(cfg)
     if not outcomes:
-        print("probe: nothing to reach ([imap] is off, [outbound] writes into a Maildir)")
+        print("probe: nothing to reach ([imap] is off, [outbound] writes into a Maildir, "
+              "no scanner configured)")
         return 0
     for outcome in outcomes:
         print(outcome.line, file=sys.stderr if outcome.code else sys.stdout)
     return max(o.code for o in outcomes)
+
+
+def probe_scanners(cfg: Config) -> list[Outcome]:
+    """rspamd or spamd (`[spam] backend`) and clamd (`[antivirus] clamd`), asked to PING."""
+    from daemon.scan.scanners import Scanners
+
+    found = Scanners(cfg.spam, cfg.antivirus).probe()
+    return [Outcome(0 if reached else EX_TEMPFAIL, line) for reached, line in found]
 
 
 def _tokens(section: str, box: ImapConfig | OutboundConfig) -> TokenSource | None:

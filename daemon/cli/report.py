@@ -3,13 +3,14 @@
 The report is the one the head of support gets by e-mail (daemon/reports/): the
 same figures as text, `--json`, `--csv FILE` and `--html FILE` (the letter's HTML
 with its charts inlined). An empty period is a report that says so, not an error.
+`supportd --now MOMENT report …` shows the report as it stood then (the one clock).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"--to {last} is before --from {first}", file=sys.stderr)
         return EX_USAGE
     app = _app(args)
-    if args.now:
-        from daemon.app import App
-
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError:
-            now = None
-        if now is None or now.tzinfo is None:
-            print(f"--now: {args.now!r} is not an ISO 8601 time with an offset",
-                  file=sys.stderr)
-            return EX_USAGE
-        app = App(args.cfg, clock=lambda: now)
     try:
         with app.sessions() as session:
             report = queries.make(session, first, last, app.now(), tz=app.config.tz,
@@ -96,7 +85,4 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="the figures as JSON")
     s.add_argument("--csv", metavar="FILE", help="write the figures as CSV")
     s.add_argument("--html", metavar="FILE", help="write the report as HTML, charts inline")
-    s.add_argument("--now", metavar="ISO8601",
-                   help="the report as it stood then (default: now): which reactions were "
-                        "overdue, the open tickets")
     s.set_defaults(func=cmd_report)

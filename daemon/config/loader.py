@@ -11,6 +11,7 @@ database driver) are `check-config`'s: `daemon/cli/checks.py`.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 import re
 import tomllib
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from daemon.config import schedules, sla_config
+from daemon.config import notices, schedules, sla_config
 from daemon.config.schema import (
     Config,
     ConfigError,
@@ -114,11 +115,12 @@ def _build(cls: Any, table: Mapping[str, Any], prefix: str, problems: Problems |
     kwargs: dict[str, Any] = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
-        if k not in names or k == "source":
+        name = f"{k}_" if keyword.iskeyword(k) else k  # [[notice]] from = … is `from_`
+        if name not in names or k == "source":
             problems.add(key, "unknown key")
             continue
         with problems.check():
-            kwargs[k] = _coerce(key, hints[k], v, problems)
+            kwargs[name] = _coerce(key, hints[name], v, problems)
     if own:
         problems.raise_any()
     return cls(**kwargs)
@@ -265,6 +267,45 @@ def _validate_dkim(cfg: Config) -> None:
         raise ConfigError("outbound.dkim_selector", f"{out.dkim_selector!r} is not a selector")
 
 
+SPAM_BACKENDS = ("rspamd", "spamassassin", "headers", "off")
+
+
+def socket_address(key: str, text: str) -> tuple[str, str, int]:
+    """'unix:/run/clamav/clamd.ctl' -> ("unix", path, 0); 'tcp:HOST:PORT' -> ("tcp",
+    host, port). ConfigError naming `key` otherwise."""
+    kind, _, rest = text.partition(":")
+    if kind == "unix" and rest.startswith("/"):
+        return "unix", rest, 0
+    if kind == "tcp":
+        host, _, port = rest.rpartition(":")
+        if host and port.isdigit() and 0 < int(port) < 65536:
+            return "tcp", host.strip("[]"), int(port)
+    raise ConfigError(key, f"{text!r}: write 'unix:/absolute/path' or 'tcp:HOST:PORT'")
+
+
+def _validate_scanners(cfg: Config) -> None:
+    spam = cfg.spam
+    if spam.backend not in SPAM_BACKENDS:
+        raise ConfigError("spam.backend", f"{spam.backend!r}: use {', '.join(SPAM_BACKENDS)}")
+    if not 0 < spam.hold_score <= spam.reject_score:
+        raise ConfigError("spam.hold_score", f"{spam.hold_score}: must be above 0 and not "
+                          f"above spam.reject_score ({spam.reject_score})")
+    if spam.keep_days < 1:
+        raise ConfigError("spam.keep_days", "must be at least 1")
+    for url_key in ("rspamd_url", "rspamd_controller_url"):
+        url = getattr(spam, url_key)
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+            raise ConfigError(f"spam.{url_key}", f"{url!r} is not an http:// URL")
+    if spam.backend == "spamassassin":
+        socket_address("spam.spamd", spam.spamd)
+    if cfg.antivirus.clamd:
+        socket_address("antivirus.clamd", cfg.antivirus.clamd)
+    for key, text in (("spam.timeout", spam.timeout), ("antivirus.timeout",
+                                                       cfg.antivirus.timeout)):
+        if parse_duration(text).total_seconds() < 1:
+            raise ConfigError(key, "must be at least 1s")
+
+
 def validate(cfg: Config) -> None:
     """Checks that need more than a type: addresses, enums, durations, ranges. Every
     problem is found before any is raised (`ConfigErrors` when there are several)."""
@@ -272,6 +313,7 @@ def validate(cfg: Config) -> None:
     _validate_service(cfg, p)
     _validate_mail(cfg, p)
     _validate_rest(cfg, p)
+    _validate_regulation(cfg, p)
     if not any(e.key == "service.timezone" for e in p.found):  # the calendar needs it
         with p.check():
             sla_config.validate(cfg)
@@ -299,6 +341,9 @@ def _validate_service(cfg: Config, p: Problems) -> None:
             p.add(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
         if s.role not in ("agent", "head", "developer"):
             p.add(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+    for i, notice in enumerate(cfg.notice):
+        with p.check():
+            notices.check(notice, f"notice[{i}]", cfg.tz)
 
 
 def _validate_mail(cfg: Config, p: Problems) -> None:
@@ -338,6 +383,8 @@ def _validate_rest(cfg: Config, p: Problems) -> None:
         p.add("tickets.max_participants", f"{cfg.tickets.max_participants}: use 1 to 100")
     if cfg.abuse.new_tickets_per_hour < 1:
         p.add("abuse.new_tickets_per_hour", "must be at least 1")
+    with p.check():
+        _validate_scanners(cfg)
     if not 0 < cfg.scheduler.warn_at < 1:
         p.add("scheduler.warn_at", "must be between 0 and 1")
     if not 1 <= cfg.pipeline.workers <= 64:
@@ -356,3 +403,33 @@ def _validate_rest(cfg: Config, p: Problems) -> None:
             p.add(f"reports.to[{i}]", f"{address!r} is not an e-mail address")
     with p.check():
         schedules.of(cfg)  # names the key of a time it cannot read
+
+
+def _validate_regulation(cfg: Config, p: Problems) -> None:
+    """[scope], [knowledge] and the head of support's address (issue 13)."""
+    from daemon.config import rule_files
+
+    head = cfg.service.head_address
+    if head:
+        if not _ADDRESS.match(head):
+            p.add("service.head_address", f"{head!r} is not an e-mail address")
+        elif head.lower() == cfg.service.address.lower():
+            p.add("service.head_address", "is the support address itself")
+        elif not any(s.role == "head" for s in cfg.staff):
+            p.add("service.head_address",
+                  "no [[staff]] member has role = \"head\" to receive its letters")
+    for key in ("scope.min_score", "scope.margin", "knowledge.min_score"):
+        section, name = key.split(".")
+        if getattr(getattr(cfg, section), name) < (1 if name == "min_score" else 0):
+            p.add(key, "must be at least 1" if name == "min_score" else "must not be negative")
+    if cfg.scope.out_of_scope_score < cfg.scope.min_score:
+        p.add("scope.out_of_scope_score", f"{cfg.scope.out_of_scope_score} is below "
+                                          f"scope.min_score ({cfg.scope.min_score})")
+    if not 1 <= cfg.knowledge.max_entries <= 10:
+        p.add("knowledge.max_entries", f"{cfg.knowledge.max_entries}: use 1 to 10")
+    if cfg.scope.enabled:
+        with p.check():
+            rule_files.load_topics("scope.rules", cfg.scope_rules_path)
+    if cfg.knowledge.folder:
+        with p.check():
+            rule_files.load_entries("knowledge.folder", Path(cfg.knowledge.folder))

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 # install from the wheel, anywhere, has it: the letter templates, the migrations.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_TEMPLATES = PACKAGE_ROOT / "templates" / "emails"
+SHIPPED_SCOPE_RULES = PACKAGE_ROOT / "config" / "scope.toml"  # the topics of issue 13
 
 
 class ConfigError(ValueError):
@@ -111,6 +112,8 @@ class ServiceConfig:
     extra_addresses: tuple[str, ...] = doc("other addresses of ours (never answered)", ())
     templates: str = doc("folder of the Jinja2 letter templates; empty: the ones shipped "
                          "in the package", "")
+    head_address: str = doc("a second address, for letters to the head of support (§6); "
+                            "empty: none", "")
 
     @property
     def domain(self) -> str:
@@ -121,6 +124,10 @@ class ServiceConfig:
 class StorageConfig:
     url: str = doc("SQLAlchemy database URL", "sqlite:///var/supportd.db")
     spool: str = doc("folder for raw letters and attachments", "var/spool")
+    keep_shunted: Duration = doc("letters a bug stopped (spool/shunt/) are deleted this long "
+                                 "after; '0s': kept for good", "180d")
+    keep_tmp: Duration = doc("half-written files (spool/tmp/) a writer left behind are deleted "
+                             "this long after", "2d")
 
 
 @dataclass(frozen=True)
@@ -224,6 +231,16 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """§7: a change of the desk's hours told in acknowledgements ([[notice]])."""
+
+    from_: str = doc("first moment it is told: 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM' (desk time)",
+                     "")
+    to: str = doc("last moment it is told: a date means the end of that day", "")
+    text: str = doc("the words added to acknowledgements, in Russian", "")
+
+
+@dataclass(frozen=True)
 class ScreenConfig:
     duplicate_window: Duration = doc("same sender+subject+body within this is a resend", "24h")
     urgent_words: tuple[str, ...] = doc(
@@ -272,9 +289,66 @@ class AbuseConfig:
 
 
 @dataclass(frozen=True)
+class SpamConfig:
+    backend: str = doc("who judges spam before any answer: 'rspamd', 'spamassassin' (spamd), "
+                       "'headers' (our MTA's X-Spam-* headers) or 'off'", "off")
+    rspamd_url: str = doc("rspamd's normal worker (scans, /checkv2)", "http://127.0.0.1:11333")
+    rspamd_controller_url: str = doc(
+        "rspamd's controller (learns from releases, /learnham and /learnspam); empty: no "
+        "learning", "")
+    rspamd_password_file: str = doc("file holding the controller's password; empty: none", "")
+    spamd: str = doc("spamd's address: 'tcp:HOST:PORT' or 'unix:PATH'", "tcp:127.0.0.1:783")
+    spamd_user: str = doc("the user spamd scans as (its per-user rules and Bayes)", "")
+    hold_score: float = doc("at or above this score a letter is held in the quarantine: "
+                            "no ticket, no answer", 8.0)
+    reject_score: float = doc("at or above this score even a proven registered client's "
+                              "letter is held, and it is deleted after keep_days", 15.0)
+    keep_days: int = doc("days a letter at or above reject_score stays in the quarantine", 30)
+    max_wait: Duration = doc("how long a letter waits for a scanner that is away before it "
+                             "goes through flagged 'not checked'", "30m")
+    timeout: Duration = doc("the longest wait for one scanner's answer", "20s")
+
+
+@dataclass(frozen=True)
+class AntivirusConfig:
+    clamd: str = doc("clamd's address, 'unix:/run/clamav/clamd.ctl' or 'tcp:127.0.0.1:3310'; "
+                     "empty: attachments are not scanned", "")
+    timeout: Duration = doc("the longest wait for clamd's answer on one attachment", "30s")
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     sweep_interval: Duration = doc("how often deadlines are checked", "60s")
+    retention_interval: Duration = doc("how often old spool files are deleted "
+                                       "([storage] keep_*); '0s': never", "1h")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
+
+
+@dataclass(frozen=True)
+class ScopeConfig:
+    enabled: bool = doc("give each new ticket a topic of §4 or 'out of scope' (§1.3, §1.4)",
+                        True)
+    rules: str = doc("TOML file of the topics ([[topic]]); empty: the package's own",
+                     "")
+    min_score: int = doc("the least score a topic needs (a strong word 3, a word 1)", 3)
+    margin: int = doc("an out-of-scope topic wins only by this much over the best topic in "
+                      "scope", 2)
+    out_of_scope_score: int = doc("the least score that puts a letter out of scope (two "
+                                  "strong words, or one in the subject)", 6)
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    folder: str = doc("folder of knowledge-base files (*.toml, [[entry]] id, title, keywords, "
+                      "link, text); empty: no knowledge base", "")
+    min_score: int = doc("the least number of an entry's keywords a letter must hold", 2)
+    max_entries: int = doc("most entries the acknowledgement lists (§1.2, §5.9)", 3)
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    show_queue_position: bool = doc(
+        "the acknowledgement says the ticket's place in the queue of its level (§2.1)", False)
 
 
 @dataclass(frozen=True)
@@ -330,13 +404,22 @@ class Config:
     staff: tuple[StaffMember, ...] = doc("support staff", ())
     sla: SlaConfig = doc("service levels", factory=SlaConfig)
     calendar: CalendarConfig = doc("working calendar", factory=CalendarConfig)
+    notice: tuple[Notice, ...] = doc(
+        "changed hours, holiday schedules, planned breaks told in acknowledgements", ())
     screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
     security: SecurityConfig = doc("trust", factory=SecurityConfig)
     auth: AuthConfig = doc("who to believe a letter is from", factory=AuthConfig)
     tickets: TicketsConfig = doc("tickets", factory=TicketsConfig)
     abuse: AbuseConfig = doc("floods", factory=AbuseConfig)
+    spam: SpamConfig = doc("spam checks before any answer (§5.11)", factory=SpamConfig)
+    antivirus: AntivirusConfig = doc("malware checks of attachments", factory=AntivirusConfig)
     scheduler: SchedulerConfig = doc("deadline sweeps", factory=SchedulerConfig)
     pipeline: PipelineConfig = doc("letter processing", factory=PipelineConfig)
+    scope: ScopeConfig = doc("topics and what is out of scope (§1.3, §1.4, §4)",
+                             factory=ScopeConfig)
+    knowledge: KnowledgeConfig = doc("documentation answers (§1.2, §5.9)",
+                                     factory=KnowledgeConfig)
+    answer: AnswerConfig = doc("what the acknowledgement says", factory=AnswerConfig)
     reports: ReportsConfig = doc("reports and digests by e-mail", factory=ReportsConfig)
     metrics: MetricsConfig = doc("the Prometheus endpoint", factory=MetricsConfig)
     health: HealthConfig = doc("what `supportd health` calls stuck", factory=HealthConfig)
@@ -368,9 +451,17 @@ class Config:
     def staff_by_email(self, address: str) -> StaffMember | None:
         return self._staff_index.get(address.lower())
 
+    @property
+    def scope_rules_path(self) -> Path:
+        if self.scope.rules:
+            return Path(self.scope.rules)
+        return SHIPPED_SCOPE_RULES
+
     @cached_property
     def _our_addresses(self) -> frozenset[str]:
-        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses))
+        head = (self.service.head_address,) if self.service.head_address else ()
+        return frozenset(a.lower() for a in (self.service.address, *self.service.extra_addresses,
+                                             *head))
 
     def our_addresses(self) -> frozenset[str]:
         return self._our_addresses

@@ -29,6 +29,7 @@ from daemon.config.schema import Config, StaffMember
 from daemon.mail.addresses import mailbox_key
 from daemon.mail.attachments import Verdict
 from daemon.mail.threading_tid import tagged_subject
+from daemon.outbound.advice import NO_ADVICE, Advice
 from daemon.outbound.mailbuild import Outbound, build, new_message_id, one_line
 from daemon.outbound.russian import duration_words
 from daemon.outbound.templating import make_environment
@@ -81,6 +82,9 @@ class Incoming:
     received_at: datetime | None = None
     new_ticket: bool = False
     reopened: bool = False
+    deadline_stands: bool = False  # a follow-up: an earlier, unanswered deadline stands
+    outage: str = ""  # the words describing a total failure: why it was proposed urgent
+    reading: str = ""  # an answered ticket's reply read (§6): thanks, rating, unclear, …
     unreadable: bool = False  # the letter could not be parsed
     internal_error: bool = False  # a bug stopped the pipeline; this is its fallback
     verdicts: Sequence[Verdict] = ()
@@ -95,6 +99,9 @@ class Incoming:
     message_id: str | None = None
     references: tuple[str, ...] = ()
     body: str | None = None  # its text; None when it could not be read
+    advice: Advice = NO_ADVICE  # scope, documentation, queue, head of support (issue 13)
+    spam: dict[str, Any] | None = None  # the spam verdict (`daemon.scan.verdict`)
+    infections: tuple[tuple[str, str], ...] = ()  # (file, signature) removed as malware
 
 
 class LetterQueue:

@@ -8,6 +8,7 @@ tickets, and the next notification says how many there were.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -79,16 +80,17 @@ class StaffLetters(LetterQueue):
             "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket, folded=folded,
             fold_window=duration_words(parse_duration(self.config.abuse.notification_fold),
                                        "calendar"),
-            new_ticket=letter.new_ticket, reopened=letter.reopened,
+            new_ticket=letter.new_ticket, reopened=letter.reopened, reading=letter.reading,
             sender=f"{letter.requester_name} <{letter.sender}>".strip(),
             level=self.level_view(ticket.sla_level),
             due=msk(ticket.reaction_due, self.config.tz) if ticket.reaction_due else "",
-            emergency_requested=letter.emergency_requested,
+            emergency_requested=letter.emergency_requested, outage=letter.outage,
             auth=letter.auth, reply_to_ignored=letter.reply_to_ignored,
             participants_added=letter.participants_added,
             participants_refused=letter.participants_refused,
             missing=self.missing_lines(ticket) if letter.new_ticket else [],
-            verdicts=letter.verdicts, body=body[:100_000])
+            verdicts=letter.verdicts, spam=letter.spam, infections=letter.infections,
+            body=body[:100_000])
 
     def _deadline_letter(self, session: Session, ticket: Ticket, recipients: list[StaffMember],
                          missed: bool) -> None:
@@ -119,6 +121,19 @@ class StaffLetters(LetterQueue):
         heads = [s for s in self.config.staff if s.role == "head"]
         people = {m.email.lower(): m for m in [*heads, *self.recipients_for(ticket)]}
         self._deadline_letter(session, ticket, list(people.values()), missed=True)
+
+    def quarantine_report(self, session: Session, ticket: Ticket, letter: Incoming,
+                          done: list[str], listing: list[dict[str, Any]] | None) -> None:
+        """What `#spam` / `#release` did, and the held letters, to the staff member."""
+        tz = self.config.tz
+        rows = [{**r, "held": msk(datetime.fromisoformat(r["held_at"]), tz)
+                 if r.get("held_at") else ""} for r in listing or []]
+        text = self.render("staff/quarantine.txt.j2", ticket=ticket, done=done, rows=rows,
+                           listed=listing is not None)
+        self.queue(session, ticket, "quarantine", letter.sender,
+                   tagged_subject(ticket.tid or "", "Карантин писем"),
+                   text, None, automatic=False, auto_submitted="auto-replied",
+                   in_reply_to=letter.message_id, references=letter.references)
 
     def command_problems(self, session: Session, ticket: Ticket, letter: Incoming,
                          problems: list[str]) -> None:

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from daemon.mail.client_replies import ReplyReading
 from daemon.mail.complaints import Complaints
 from daemon.mail.letter import ParsedLetter
+from daemon.outbound.advice import NO_ADVICE, Advice
 from daemon.outbound.notifier import Incoming
 from daemon.storage.models import Message, Ticket
 from daemon.storage.spool import SpooledLetter
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
     from daemon.app import App
     from daemon.config.schema import StaffMember
     from daemon.mail.attachments import Verdict
+    from daemon.scan.scanners import Infection
+    from daemon.scan.verdict import SpamVerdict
     from daemon.tickets.registry import Identification
+    from daemon.tickets.scope import Classification
 
 
 class Stop(Exception):  # noqa: N818 - it is an outcome, not an error
@@ -40,6 +45,11 @@ class Stop(Exception):  # noqa: N818 - it is an outcome, not an error
         super().__init__(f"{outcome}: {reason}")
         self.outcome = outcome
         self.reason = reason
+
+
+class Wait(Exception):  # noqa: N818 - it is an outcome, not an error
+    """The letter waits in the spool and is tried again later: a scanner is away
+    (`[spam] max_wait`). Raised before the letter's transaction; nothing is written."""
 
 
 @dataclass
@@ -68,6 +78,9 @@ class Letter:
     coupon_id: int | None = None
     coupon_note: str = ""  # why a coupon named in the letter could not be used
     emergency_requested: bool = False
+    outage: str = ""  # the words describing a total failure (§3.1, §3.3), if any
+    reply_reading: ReplyReading | None = None  # an answered ticket's reply, read (§6)
+    deadline_stands: bool = False  # a follow-up: an earlier unanswered deadline stands (§2.3)
     missing: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     message: Message | None = None  # the stored row for this letter
@@ -75,6 +88,11 @@ class Letter:
     notes: list[str] = field(default_factory=list)  # things the accounting should say
     # What libraries said of it (a broken winmail.dat): one log line for the letter.
     complaints: Complaints = field(default_factory=Complaints)
+    topic: Classification | None = None  # what the scope step found (issue 13)
+    advice: Advice = NO_ADVICE  # what the acknowledgement adds (issue 13)
+    spam: SpamVerdict | None = None  # the spam check's verdict (`scan` step), None: off
+    infections: list[Infection] = field(default_factory=list)  # malware in attachments
+    quarantined: str = ""  # the quarantine entry of this letter's raw bytes (malware)
 
     @property
     def sender(self) -> str:
@@ -104,6 +122,9 @@ class Letter:
             requester_name=self.requester_name,
             received_at=self.spooled.received_at, new_ticket=self.new_ticket,
             reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
+            deadline_stands=self.deadline_stands,
+            reading=self.reply_reading.kind if self.reply_reading else "",
+            outage=self.outage,
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
             auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,
@@ -112,7 +133,10 @@ class Letter:
             proven_client=self.auth.proven and not self.demoted
             and bool(self.identification and self.identification.entitled),
             message_id=p.message_id if p else None,
-            references=tuple(p.references) if p else (), body=p.text if p else None)
+            references=tuple(p.references) if p else (), body=p.text if p else None,
+            advice=self.advice,
+            spam=self.spam.as_dict() if self.spam is not None else None,
+            infections=tuple((i.filename, i.signature) for i in self.infections))
 
 
 @dataclass(frozen=True)

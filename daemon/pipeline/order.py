@@ -11,11 +11,17 @@ from daemon.pipeline.steps import (
     attachments,
     authenticate,
     classify,
+    documentation,
+    escalate,
     flood,
     identify,
     parse,
+    queue,
     reply_loop,
+    scan,
+    scope,
     screen,
+    spam,
     staff_query,
     store,
     thread,
@@ -24,27 +30,35 @@ from daemon.pipeline.steps import (
 STEPS: tuple[Step, ...] = (
     Step("parse", parse),
     Step("authenticate", authenticate),
+    Step("scan", scan),
     Step("screen", screen),
     Step("thread", thread),
     Step("reply_loop", reply_loop),
     Step("staff_query", staff_query),
     Step("identify", identify),
+    Step("spam", spam),
     Step("flood", flood),
     Step("classify", classify),
+    Step("scope", scope),
     Step("attachments", attachments),
     Step("store", store),
+    Step("documentation", documentation),
+    Step("escalate", escalate),
+    Step("queue", queue),
     Step("answer", answer),
 )
 
 # What the runner runs before a letter's transaction opens: parsing is pure and the
-# costliest step, authentication may wait for DNS; neither needs the database.
-BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate")
+# costliest step, authentication may wait for DNS, the scanners answer over the
+# network; none needs the database.
+BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate", "scan")
 
 # What the runner's fallback runs after parsing a letter a bug stopped, to open a
 # ticket flagged for staff: no screening or threading; the step that failed is not run
 # again (but `store`, which the ticket needs: it is retried without the attachments),
 # any other that fails is passed over; `answer` is left out for a robot.
-FALLBACK: tuple[str, ...] = ("identify", "classify", "attachments", "store", "answer")
+FALLBACK: tuple[str, ...] = ("identify", "classify", "scope", "attachments", "store",
+                             "answer")
 
 STEP_NOTE = "supportd step: "  # added to an exception a step raised (`failed_step`)
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.mail import complaints
 from daemon.mail.loops import auto_reply_reason
-from daemon.pipeline.context import Letter, Stop
+from daemon.pipeline.context import Letter, Stop, Wait
 from daemon.pipeline.order import (
     BEFORE_TRANSACTION,
     FALLBACK,
@@ -80,7 +80,9 @@ def is_environment(exc: BaseException) -> bool:
 @dataclass(frozen=True)
 class Result:
     spool_id: str
-    outcome: str  # ticket | threaded | duplicate | suppressed | bounce | already | shunted
+    # ticket | threaded | duplicate | suppressed | bounce | held | already | shunted |
+    # waiting (a scanner is away: back in incoming/, tried again on a later pass)
+    outcome: str
     reason: str
     tid: str | None
 
@@ -94,7 +96,8 @@ def _account(letter: Letter, session: Session, app: App, outcome: str, reason: s
         received_at=s.received_at, processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
         raw_path=str(app.stored_path(s)), message_id_header=p.message_id if p else None,
         outcome=outcome, reason=reason[:4000],
-        ticket_id=letter.ticket.id if letter.ticket else None))
+        ticket_id=letter.ticket.id if letter.ticket else None,
+        spam=letter.spam.as_dict() if letter.spam is not None else None))
 
 
 def run_pipeline(letter: Letter, session: Session, app: App, skip: tuple[str, ...] = ()
@@ -188,15 +191,22 @@ def process_batch(app: App, claimed: list[Path],
             continue
         letter = Letter(spooled=read, now=app.now())
         item = _Item(path, letter)
-        # Parsing and authentication need no database: done before the transaction.
+        # Parsing, authentication and the scanners need no database: done before the
+        # transaction.
         try:
             with complaints.collecting(letter.complaints):
                 for step in EARLY:
                     try:
                         step.run(letter, None, app)  # type: ignore[arg-type]
+                    except Wait:
+                        raise
                     except Exception as exc:
                         exc.add_note(STEP_NOTE + step.name)
                         raise
+        except Wait as wait:  # a scanner is away: the letter waits in incoming/
+            app.spool.release(path)
+            results[path] = Result(read.spool_id, "waiting", str(wait)[:300], None)
+            continue
         except Exception as exc:  # a bug: this letter takes the fallback
             if is_environment(exc):
                 _misconfigured(exc, 1)

@@ -28,6 +28,21 @@ CHASED = ("new", "open")
 class SweepReport:
     warned: int = 0
     breached: int = 0
+    expired: int = 0  # letters at [spam] reject_score gone from the quarantine
+
+
+def expire_quarantine(app: App) -> int:
+    """Letters held at `[spam] reject_score` leave the quarantine after `keep_days`,
+    each with a log line (never silently); their raw bytes stay in the store."""
+    gone = 0
+    for record in app.quarantine.expired(app.now()):
+        if app.quarantine.delete(str(record.get("id", ""))):
+            gone += 1
+            log.warning("spam.expired", quarantine=record.get("id"),
+                        spool_id=record.get("spool_id"), sender=record.get("from"),
+                        subject=record.get("subject"), held_at=record.get("held_at"),
+                        score=(record.get("verdict") or {}).get("score"))
+    return gone
 
 
 def sweep(app: App, batch: int = 200) -> SweepReport:
@@ -55,4 +70,5 @@ def sweep(app: App, batch: int = 200) -> SweepReport:
             report.breached += 1
             log.warning("deadline.missed", tid=ticket.tid, due=ticket.reaction_due.isoformat()
                         if ticket.reaction_due else None, assignee=ticket.assignee)
+    report.expired = expire_quarantine(app)
     return report

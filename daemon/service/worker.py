@@ -199,9 +199,12 @@ class Worker:
                 log.info("db.available")
                 self.healthy, delay = True, 1.0
                 self.report("db up")
-            if results:
-                self.report(f"processed {len(results)}")
-            if len(results) < BATCH:
+            # Letters waiting for a scanner that is away went back to incoming/: the
+            # timer tries them again, not a busy loop.
+            done = [r for r in results if r.outcome != "waiting"]
+            if done:
+                self.report(f"processed {len(done)}")
+            if len(done) < BATCH or len(done) < len(results):
                 self.wait(TIMER)
         self.app.close()
         log.info("worker.stopped", pid=os.getpid())

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
     "note": False, "urgent": False, "standard": False, "merge": True, "cc": True,
-    "resume": False, "list": False, "show": True, "find": True,
+    "resume": False, "spam": False, "release": True, "topic": True, "faq": True,
+    "reopen": False, "list": False, "show": True, "find": True,
 }
+# `#spam` lists the quarantine, `#spam TID` marks; `#pending` or `#pending REASON` (§5.10);
+# `#list` or `#list all`
+OPTIONAL_ARGUMENT = frozenset({"spam", "pending", "list"})
 WHOLE_ARGUMENT = frozenset({"cc", "find"})  # `#cc add ADDRESS`: more than a word
-OPTIONAL_ARGUMENT = frozenset({"list"})  # `#list` or `#list all`
 VIEW = frozenset({"list", "show", "find"})  # they only look: answered, nothing changed
 
 _COMMAND = re.compile(r"^\s*#([A-Za-z][\w-]*)\s*(.*?)\s*$")

@@ -12,6 +12,7 @@ not acted on either: it is kept on the ticket and the ticket is flagged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +24,11 @@ from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import parse_tid
 from daemon.outbound.notifier import Incoming, Notifier
 from daemon.sla.policy import SlaPolicy
+from daemon.staff import quarantine as held
+from daemon.staff import regulation
 from daemon.staff.commands import VIEW, Command, read_staff_letter
 from daemon.storage.models import Message, Reaction, Ticket
+from daemon.storage.quarantine import Quarantine
 from daemon.trust.verdict import UNCHECKED, AuthVerdict
 
 STANDARD_OF = {"partner-operational": "partner-standard",
@@ -50,6 +54,9 @@ class Desk:
     config: Config
     sla: SlaPolicy
     notifier: Notifier
+    quarantine: Quarantine | None = None  # `#spam`, `#release`
+    learn: Callable[[bytes, bool], str] | None = None  # teach the spam backend (raw, spam)
+    rules: regulation.Rules = regulation.Rules()  # topics, knowledge base (issue 13)
 
 
 def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list[str]:
@@ -66,7 +73,8 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
         return [f"staff letter not authenticated ({letter.auth.verdict}); "
                 "not relayed, no command run"]
     staff = read_staff_letter(new_text_of_reply(letter.about.body or ""))
-    problems = list(staff.problems) or check(staff.commands, ticket, session, desk)
+    problems = list(staff.problems) or check(staff.commands, ticket, session, desk) + \
+        held.problems(staff.commands, desk.quarantine, session, desk.config.service.tid_prefix)
     if problems:
         msg.kind = "staff-rejected"
         desk.notifier.command_problems(session, ticket, letter.about, problems)
@@ -79,16 +87,24 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
     first = [c for c in staff.commands if c.name == "cc"]
     for command in first:
         apply(command, ticket, received, session, desk, sender)
+    # `#faq` and `#pending REASON` add their paragraphs to the answer (issue 13).
+    answer = regulation.client_text(staff.text, staff.commands, ticket, desk.rules,
+                                    desk.notifier)
     if "note" in names:
         msg.kind = "note"  # internal: kept on the ticket, never sent
-    elif staff.text:
-        desk.notifier.relay_staff_reply(session, ticket, letter.member, staff.text)
+    elif answer:
+        desk.notifier.relay_staff_reply(session, ticket, letter.member, answer)
         _record_reaction(ticket, session, received)
     elif not staff.commands:
         notes.append("staff letter with nothing above the quote; not relayed")
     for command in staff.commands:
         if command not in first:
             apply(command, ticket, received, session, desk, sender)
+    asked = tuple(c for c in staff.commands if c.name in held.QUARANTINE_COMMANDS)
+    if asked and desk.quarantine is not None:
+        done, listing = held.run(asked, desk.quarantine, desk.learn, received, session,
+                                 desk.config.service.tid_prefix, sender)
+        desk.notifier.quarantine_report(session, ticket, letter.about, done, listing)
     if staff.commands:
         notes.append("commands: " + " ".join(f"#{c.name} {c.arg}".strip()
                                              for c in staff.commands))
@@ -152,6 +168,8 @@ def check(commands: tuple[Command, ...], ticket: Ticket, session: Session,
                 problems.append(f"#merge {c.arg}: нельзя объединить обращение с самим собой")
         elif c.name == "cc":
             problems += _cc_problems(c.arg, ticket, desk.config)
+        elif c.name in regulation.NAMES:
+            problems += regulation.problems(c, desk.rules)
         elif c.name == "urgent" and ticket.sla_level not in (*OPERATIONAL_OF, *STANDARD_OF):
             problems.append(f"#urgent: уровень {ticket.sla_level} не предусматривает "
                             "оперативной поддержки (только партнёры и лицензиаты, §3.1, §3.3)")
@@ -180,8 +198,8 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
     if c.name == "close":
         ticket.status, ticket.closed_at, ticket.awaiting_reaction = "closed", now, False
         desk.notifier.closed(session, ticket)
-    elif c.name == "pending":
-        ticket.status = "pending"  # §5.10: waiting for the client; no chasing
+    elif c.name in regulation.NAMES:  # #topic, #pending, #faq
+        regulation.apply(c, ticket, now, actor, desk.rules)
     elif c.name == "assign":
         ticket.assignee = c.arg.lower()
     elif c.name == "sla":
@@ -206,22 +224,28 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         people = list(ticket.participants or [])
         ticket.participants = ([*people, address.lower()] if action == "add"
                                else [a for a in people if a != address.lower()])
+    elif c.name == "reopen":  # §6: staff decide that a closed ticket needs more work
+        if ticket.status == "closed" and ticket.merged_into is None:
+            ticket.status, ticket.closed_at = "open", None
     elif c.name == "resume":
         ticket.automatic_stopped_at = None  # a reply loop stopped them; staff fixed it
 
 
 def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:
-    """A new level: the running reaction clock keeps its start and gets a new deadline."""
+    """A new level: every unanswered reaction clock keeps its start and gets the new
+    level's deadline; the ticket shows the earliest of them (§2.3)."""
     ticket.sla_level = level
-    running = session.scalar(select(Reaction).where(
-        Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)).order_by(Reaction.id.desc()))
-    if running is None:
+    running = list(session.scalars(select(Reaction).where(
+        Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)).order_by(Reaction.id)))
+    if not running:
         return
-    _, due = sla.deadline(level, running.started_at,
-                          developers_involved=ticket.developers_involved)
-    running.sla_level, running.due_at = level, due
-    ticket.reaction_due = due
-    ticket.warn_due = sla.warn_time(level, running.started_at,
+    for clock in running:
+        _, clock.due_at = sla.deadline(level, clock.started_at,
+                                       developers_involved=ticket.developers_involved)
+        clock.sla_level = level
+    first = min(running, key=lambda r: (r.due_at, r.id))
+    ticket.clock_started_at, ticket.reaction_due = first.started_at, first.due_at
+    ticket.warn_due = sla.warn_time(level, first.started_at,
                                     developers_involved=ticket.developers_involved)
     ticket.warned_at = ticket.breach_notified_at = None
 

@@ -11,6 +11,7 @@ Schema changes go through Alembic (`daemon/migrations`), never `create_all`.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -61,8 +62,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+CLOCK = "supportd_clock"  # db.CLOCK: the App's clock on a connection (db.use_clock)
+
+
+def utcnow(context: Any) -> datetime:
+    """A column's default "now": the clock of the App whose engine runs the INSERT or
+    UPDATE (`db.use_clock`), so a daemon run at a chosen moment (`--now`) stamps its
+    rows with that moment; the real time only for an engine no App made."""
+    connection = getattr(context, "connection", None)
+    clock = connection.info.get(CLOCK) if connection is not None else None
+    return clock() if clock is not None else datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -105,6 +114,18 @@ class Ticket(Base):
     credentials_shared: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into: Mapped[str | None] = mapped_column(String(32), nullable=True)
     coupon_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Issue 13: the topic (§4, or out of scope: §1.3, §1.4) as staff last set it, and
+    # what the classifier said, kept beside it for the report.
+    topic: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    topic_auto: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    topic_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    topic_set_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    topic_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    pending_reason: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    escalated_to: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    kb_offered: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    kb_solved: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -159,6 +180,7 @@ class Message(Base):
     raw_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     auth: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # AuthVerdict
+    spam: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # SpamVerdict
     outgoing_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing.id"), nullable=True)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -226,6 +248,7 @@ class Inbound(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ticket|threaded|duplicate|suppressed|...
     reason: Mapped[str] = mapped_column(Text, default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    spam: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)  # SpamVerdict
 
     # Known to the unit of work, so the ticket's row is written first (its number is
     # taken before the row is written: daemon/pipeline/steps/store.py).

@@ -9,6 +9,8 @@ Layout under `[storage].spool`:
                            both take one letter)
     store/YYYY/MM/DD/ID    processed letters, kept for good; the database points here
     shunt/ID               letters a bug stopped, kept with a .reason file
+    quarantine/QID         held letters (spam, malware), whole, with QID.json: the
+                           envelope, the verdict, what staff may do (quarantine.py)
     attachments/ab/SHA256  attachment contents, content-addressed
     sent/OUTGOING_ID       the outbox's journal: letters the relay took whose
                            "sent" mark is not yet committed (see outbox.py)
@@ -33,7 +35,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
@@ -48,6 +50,8 @@ class Envelope:
     source_key: str | None = None  # e.g. imap:host/folder:uidvalidity:uid
     peer: str = ""  # the client's IP, for the listener
     helo: str = ""  # the name it gave in HELO/EHLO/LHLO
+    held: str = ""  # released from the quarantine: its entry there (`quarantine.py`)
+    arrived_at: str = ""  # released: when it first arrived (ISO 8601; it was held since)
 
 
 @dataclass
@@ -69,7 +73,9 @@ def _head(envelope: Envelope, now: datetime) -> bytes:
     meta = {"envelope": {"source": envelope.source, "mail_from": envelope.mail_from,
                          "rcpt_to": list(envelope.rcpt_to),
                          "source_key": envelope.source_key, "peer": envelope.peer,
-                         "helo": envelope.helo},
+                         "helo": envelope.helo,
+                         **({"held": envelope.held, "arrived_at": envelope.arrived_at}
+                            if envelope.held else {})},
             "received_at": now.isoformat(timespec="microseconds")}
     return MAGIC + json.dumps(meta, ensure_ascii=True).encode() + b"\n"
 
@@ -104,11 +110,12 @@ class Spool:
         self.shunted = root / "shunt"
         self.attachments = root / "attachments"
         self.sent = root / "sent"
+        self.quarantine = root / "quarantine"
         self.worker = worker_name()
 
     def ensure(self) -> None:
         for d in (self.tmp, self.incoming, self.processing, self.store, self.shunted,
-                  self.attachments, self.sent, self.claim_dir):
+                  self.attachments, self.sent, self.quarantine, self.claim_dir):
             d.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -139,6 +146,8 @@ class Spool:
         os.close(fd)
         os.rename(tmp, target)
         _fsync_dir(target.parent)
+
+    write_durably = _write_durably  # the quarantine's files
 
     def accept(self, raw: bytes, envelope: Envelope, *, claim: bool = False,
                now: datetime | None = None) -> SpooledLetter:
@@ -176,7 +185,8 @@ class Spool:
         env = meta["envelope"]
         envelope = Envelope(env["source"], env.get("mail_from"),
                             tuple(env.get("rcpt_to", ())), env.get("source_key"),
-                            env.get("peer", ""), env.get("helo", ""))
+                            env.get("peer", ""), env.get("helo", ""),
+                            env.get("held", ""), env.get("arrived_at", ""))
         return SpooledLetter(path.name, path, envelope,
                              datetime.fromisoformat(meta["received_at"]), raw)
 
@@ -243,6 +253,26 @@ class Spool:
         os.rename(claimed, target)
         (self.shunted / f"{claimed.name}.reason").write_text(reason, encoding="utf-8")
         return target
+
+    def expire(self, now: datetime, *, shunted: timedelta, tmp: timedelta) -> dict[str, int]:
+        """Delete shunted letters older than `shunted` (with their .reason) and files in
+        tmp/ older than `tmp` (a writer that died on another host); a zero age keeps
+        them. Returns how many of each were deleted."""
+        removed = {"shunted": 0, "tmp": 0}
+        for key, folder, age in (("shunted", self.shunted, shunted), ("tmp", self.tmp, tmp)):
+            if age <= timedelta(0):
+                continue
+            cutoff = (now - age).timestamp()
+            try:
+                files = list(folder.iterdir())
+            except FileNotFoundError:
+                continue
+            for f in files:
+                with contextlib.suppress(FileNotFoundError):
+                    if f.is_file() and f.stat().st_mtime < cutoff:
+                        f.unlink()
+                        removed[key] += not f.name.endswith(".reason")
+        return removed
 
     def _dead(self, worker: str, *, others: bool) -> bool:
         """Is `worker` (host-pid) a process of this host that is gone?
@@ -332,6 +362,11 @@ def _alive(pid: int) -> bool:
 
 
 
+# The time written in a receiving letter's head until `commit` writes the real one
+# over it (the same length: an aware UTC time with microseconds).
+_STAND_IN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class Receiving:
     """A letter written to tmp/ as it arrives, so a big one is never held whole in
     memory (the listener's DATA past `smtp_listener.SPILL`). The head goes first with
@@ -343,11 +378,12 @@ class Receiving:
     def __init__(self, spool: Spool, envelope: Envelope) -> None:
         self.spool, self.envelope = spool, envelope
         self.tmp = spool.tmp_path("receiving")
-        self.head_size = len(_head(envelope, datetime.now(UTC)))
+        stand_in = _head(envelope, _STAND_IN)
+        self.head_size = len(stand_in)
         self.size = 0  # the letter's bytes written so far
         self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
-            self._write(_head(envelope, datetime.now(UTC)))
+            self._write(stand_in)
         except BaseException:
             self.abort()
             raise

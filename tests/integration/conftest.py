@@ -28,3 +28,12 @@ def desk_on_each_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     d = make_desk(tmp_path, url)
     yield d
     d.app.close()
+
+
+@pytest.fixture(scope="session")
+def rspamd_server() -> Iterator[object]:
+    """One real rspamd for the session (it takes some 15-30 s to start)."""
+    from tests.support.scanners import rspamd_running
+
+    with rspamd_running() as server:
+        yield server

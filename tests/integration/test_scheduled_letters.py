@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from daemon.reports import charts
-from daemon.service.mailer import Mailer
+from daemon.service.schedule import JOBS, Schedule
 from daemon.service.reports_job import send_due
 from tests.conftest import Desk, make_desk, simple_letter
 from tests.integration.test_cli import cli
@@ -56,8 +56,8 @@ def test_monday_morning_brings_the_report_with_charts(week: tuple[Desk, Clock]) 
     assert sorted(send_due(desk.app)) == ["digest:2026-11-30", "weekly:2026-11-30"]
     [letter] = to(desk, HEAD, "Отчёт службы поддержки за 23.11.2026 — 29.11.2026")
     text = plain(letter)
-    data = json.loads(cli(desk.config_path, "report", "--from", "2026-11-23", "--to",
-                          "2026-11-29", "--json", "--now", clock.now.isoformat()).stdout)
+    data = json.loads(cli(desk.config_path, "--now", clock.now.isoformat(), "report", "--from",
+                          "2026-11-23", "--to", "2026-11-29", "--json").stdout)
     # The letter's numbers are --json's.
     assert f"Поступило обращений: {data['received']['total']}" in text
     assert f"Реакции в срок (п. 2.3 Регламента): {share(data['reactions'])}" in text
@@ -129,9 +129,11 @@ def test_a_failed_render_is_retried_and_acknowledgements_go_on(
     assert send_due(desk.app) == ["weekly:2026-11-30"]
 
 
-def test_the_mailers_sweep_sends_them(week: tuple[Desk, Clock]) -> None:
+def test_the_schedules_job_sends_them(week: tuple[Desk, Clock]) -> None:
     desk, _ = week
-    Mailer(desk.app, lambda: True)._sweep()
+    [job] = [j for j in JOBS if j.name == "reports"]
+    assert job.trigger(desk.app.config) is not None  # on the sweep's interval
+    Schedule(desk.app, lambda: True)._run(job)
     assert len(to(desk, HEAD, "Отчёт службы поддержки")) == 1
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import dkim
 import pytest
 
+from bench.harness.daemon import Daemon
 from daemon.storage import db
 from daemon.tickets.registry import import_orgs, load_file
 from tests.conftest import FIXTURES, PROJECT, Desk, fixture_bytes, make_desk, simple_letter
@@ -298,3 +299,34 @@ def test_a_staff_reply_through_our_own_submission_port_is_relayed(desk: Desk) ->
                               Authentication_Results="mx.example.ru; auth=pass "
                                                      "smtp.auth=agent2@example.ru"))
     assert desk.tickets()[0]["status"] != "closed"  # logged in as someone else
+
+
+# ---------------------------------------------------------------- the real listener
+
+
+def test_forgeries_over_smtp_steer_nothing(daemon: Daemon) -> None:
+    """The forged staff reply, the address in a display name and the forged requester
+    with a Cc, sent to a running daemon over SMTP as a stranger's MTA would."""
+    anna = "a.ivanova@romashka.example"
+    letters = [("new-utf8-thunderbird.eml", anna),
+               ("forged-staff-reply-phishing.eml", "agent1@example.ru"),
+               ("from-address-in-display-name.eml", "attacker@evil.example"),
+               ("forged-requester-with-cc.eml", anna)]
+    for file, sender in letters:
+        code, _ = daemon.send(fixture_bytes(file), sender=sender)
+        assert code == 250
+    daemon.wait_for_event("letter.processed", count=len(letters), timeout=60)
+    by_requester = {t["requester"]: t for t in daemon.tickets()}
+    assert set(by_requester) == {anna, "attacker@evil.example"}  # nothing else opened
+    shown, second = daemon.show(by_requester[anna]["tid"]), by_requester["attacker@evil.example"]
+    assert shown["status"] != "closed" and shown["first_response_at"] is None
+    assert "staff-unverified" in [m["kind"] for m in shown["messages"]]
+    assert "spy@evil.example" not in shown["participants"]
+    assert second["needs_attention"] and daemon.show(second["tid"])["org"] is None
+    daemon.wait_for(lambda: [m for m in daemon.outbox() if anna in str(m["To"])])
+    to_anna = [m for m in daemon.outbox() if anna in str(m["To"])]
+    assert not [m for m in to_anna if "evil.example" in m.get_body(("plain",)).get_content()]
+    # The attacker hears only of the ticket their own letter opened, the spy of nothing.
+    to_evil = [m for m in daemon.outbox() if "evil.example" in f"{m['To']} {m['Cc']}"]
+    assert [str(m["To"]) for m in to_evil] == ["attacker@evil.example"]
+    assert second["tid"] in str(to_evil[0]["Subject"])

@@ -23,6 +23,7 @@ DAEMON = PROJECT / "daemon"
 ROWS: tuple[frozenset[str], ...] = (
     frozenset({"mail", "sla"}),  # pure: values in, values out
     frozenset({"config", "trust"}),  # trust: who a letter is proven to be from
+    frozenset({"scan"}),  # spam and malware verdicts, and the scanners' clients
     frozenset({"storage"}),
     frozenset({"tickets"}),
     frozenset({"outbound"}),

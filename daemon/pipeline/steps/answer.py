@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.pipeline.context import Letter
+from daemon.staff.regulation import Rules
 from daemon.staff.reply import Desk, FromStaff, handle_staff_letter
+
+
+def staff_rules(app: App) -> Rules:
+    """What `#topic` and `#faq` check against (issue 13)."""
+    return Rules(frozenset(app.scope.by_code), {e.id: e for e in app.knowledge.entries})
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -26,9 +32,14 @@ def run(letter: Letter, session: Session, app: App) -> None:
     elif msg.kind == "staff":
         letter.notes += handle_staff_letter(
             FromStaff(ticket, msg, letter.staff, about, letter.auth), session,
-            Desk(app.config, app.sla, app.notifier))
+            Desk(app.config, app.sla, app.notifier, app.quarantine,
+                 lambda raw, spam: app.scanners.learn(raw, spam=spam), staff_rules(app)))
     elif msg.kind == "rating":
         app.notifier.rating_thanks(session, ticket, about, ticket.rating or 0)
+    elif msg.kind == "unclear" or (msg.kind == "thanks" and ticket.status != "closed"):
+        # §6: a closed ticket stays closed, and staff decide (#reopen); thanks on an
+        # open ticket start no clock, but its assignee may now close it.
+        app.notifier.notify_staff(session, ticket, about)
     elif msg.kind == "transcript-request":
         if letter.sender == ticket.requester:
             app.notifier.transcript(session, ticket, about)

@@ -1,7 +1,7 @@
 """scheduled letters sent: the reports and digests of issue 12
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 
 One row per scheduled letter run (the weekly report of a week, the monthly of a
@@ -13,8 +13,8 @@ again on the next sweep.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
