@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from daemon.reports import charts
-from daemon.service.schedule import JOBS, Schedule
 from daemon.service.reports_job import send_due
+from daemon.service.schedule import JOBS, Schedule
 from tests.conftest import Desk, make_desk, simple_letter
 from tests.integration.test_cli import cli
 from tests.integration.test_report import MSK, Clock, at, tid_of, week_of_letters
