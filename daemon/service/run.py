@@ -29,6 +29,7 @@ from daemon.app import App
 from daemon.config import loader as config_mod
 from daemon.intake import smtp_listener
 from daemon.service import logs, sdnotify
+from daemon.service.doorbell import Doorbell
 from daemon.service.mailer import Mailer
 from daemon.service.schedule import Schedule
 
@@ -52,6 +53,9 @@ class Service:
         self.schedule = Schedule(app, lambda: self.db_healthy, woken=self.mailer.wake)
         self.workers = Supervisor(app.config.pipeline.workers, config_path, self._health,
                                   self.mailer.wake)
+        self.doorbell = Doorbell(app.config.spool_dir, self.workers.wake,
+                                 lambda: self.db_healthy,
+                                 lambda: self.app.config.smtp.max_message_size)
 
     def _health(self, healthy: bool) -> None:
         """A worker reported the database (or the spool's disk) away or back."""
@@ -112,6 +116,7 @@ class Service:
                 self.app, self.workers.wake, lambda: self.db_healthy,
                 source="lmtp" if self.app.config.smtp.lmtp else "smtp")
             server = await smtp_listener.start(self.app, handler)
+        await self.doorbell.start()  # `supportd ingest` hands letters over through it
         if self.app.config.imap.enabled:
             from daemon.intake.imap_poller import ImapPoller
 
@@ -133,6 +138,7 @@ class Service:
             await server.wait_closed()
         if metrics is not None:
             metrics.stop()
+        await self.doorbell.stop()  # from now on `ingest` processes letters itself
         # One deadline for both (systemd's TimeoutStopSec is 60 s): the outbox is told
         # at once and ends after the letter it is handing over, while the workers finish
         # theirs; what they queue now is sent after the next start.
