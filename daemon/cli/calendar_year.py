@@ -20,7 +20,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def cmd_calendar_year(args: argparse.Namespace, year: int) -> int:
     from daemon.sla.schedule import ORDINARY, differs, working_hours, year_days
 
-    app = _app(args)
+    app = _app(args, db=False)
     calendar = app.sla.calendar
     days = year_days(calendar, year)
     months = []

@@ -19,12 +19,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import calendar_year, clock, queue, registry, report, spam
+from daemon.cli import admin, calendar_year, clock, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
     EX_TEMPFAIL,
     EX_USAGE,
+    Unusable,
     _app,
     _print_json,
 )
@@ -94,14 +95,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not _open_files_fit(args.cfg):
         return EX_CONFIG
-    return service.run(_app(args), args.config)
+    from daemon.storage import revisions
+
+    state = revisions.examine(args.cfg.storage.url, empty_ok=True)
+    if state.problem is not None and state.problem[0] == EX_CONFIG:
+        print(state.problem[1], file=sys.stderr)  # newer schema: this code must not write
+        return EX_CONFIG
+    # Missing, away or behind: the listener starts and answers 451 until it is fixed.
+    return service.run(_app(args, db=False), args.config)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One pipeline process of `supportd run` (daemon/service/worker.py)."""
     from daemon.service import worker as pipeline_worker
 
-    return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent)
+    return pipeline_worker.run(_app(args, db=False), args.config, args.report_fd, args.parent)
 
 
 @contextmanager
@@ -125,8 +133,20 @@ def _lasting_objects() -> Iterator[None]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from daemon.intake.thin_pipe import envelope_for, hand_over
+
+    envelope = envelope_for(args.sender, args.recipient)
+    try:  # a running daemon takes it (daemon/intake/thin_pipe.py)
+        handed = None if args.in_process else \
+            hand_over(args.cfg.spool_dir, args.file, envelope, args.clock and args.clock())
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 66
+    if handed is not None:
+        print(handed[1], file=sys.stderr if handed[0] else sys.stdout)
+        return handed[0]
     with _lasting_objects():
-        from daemon.intake.ingest import envelope_from_environment, exit_code_for
+        from daemon.intake.ingest import exit_code_for
 
     if args.file in (None, "-"):
         raw = sys.stdin.buffer.read()
@@ -136,28 +156,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cannot read {args.file}: {exc}", file=sys.stderr)
             return 66
-    app = _app(args)
-    envelope = envelope_from_environment()
-    if args.sender is not None or args.recipient is not None:
-        envelope = type(envelope)(
-            envelope.source, args.sender if args.sender is not None else envelope.mail_from,
-            (args.recipient,) if args.recipient else envelope.rcpt_to)
+    app = _app(args, db=False)
+    from daemon.storage import revisions
+
+    state = revisions.examine(args.cfg.storage.url, app.engine)  # one query, this engine
+    if state.problem is not None:
+        print(f"temporary failure, try again later: {state.problem[1]}", file=sys.stderr)
+        app.close()
+        return EX_TEMPFAIL
     code, line = exit_code_for(app, raw, envelope)
     print(line, file=sys.stderr if code else sys.stdout)
     app.close()
     return code
-
-
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from daemon.storage import db
-
-    try:
-        db.upgrade(args.cfg.storage.url)
-    except Exception as exc:
-        print(f"database upgrade failed: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL if db.is_temporary(exc) else 1
-    print("database is up to date")
-    return 0
 
 
 def cmd_tickets_list(args: argparse.Namespace) -> int:
@@ -261,7 +271,7 @@ def _parse_when(text: str) -> datetime:
 def cmd_sla_due(args: argparse.Namespace) -> int:
     from daemon.app import App
 
-    app: App = _app(args)
+    app: App = _app(args, db=False)
     if args.level not in app.sla.levels:
         print(f"--level: unknown SLA level {args.level!r}; known: {', '.join(app.sla.levels)}",
               file=sys.stderr)
@@ -287,7 +297,7 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
 
     if args.date.isdigit() and len(args.date) == 4:
         return calendar_year.cmd_calendar_year(args, int(args.date))
-    app: App = _app(args)
+    app: App = _app(args, db=False)
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
@@ -345,7 +355,10 @@ def _add_tickets(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from daemon import __version__
+
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
+    p.add_argument("--version", action="version", version=f"supportd {__version__}")
     p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
                                     "config/supportd.toml, /etc/supportd/supportd.toml)")
     p.add_argument("--now", metavar="TIMESTAMP",
@@ -365,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
                                     "(default: $SENDER)")
     s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
+    s.add_argument("--in-process", action="store_true",
+                   help="process it here and print its TID, even when a daemon runs "
+                        "(which would otherwise take it: the thin pipe)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.add_argument("--probe", action="store_true",
@@ -372,9 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(OAuth2 tokens renewed); non-zero when one cannot be reached")
     s.set_defaults(func=cmd_check_config)
 
-    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    dbp.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
-        func=cmd_db_upgrade)
+    admin.add_parsers(sub)  # config show, db upgrade|current|history
 
     _add_tickets(sub)
     spam.add_parser(sub)
@@ -441,12 +455,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config error: {each}", file=sys.stderr)
         return failing
     logs.configure(args.cfg.logging)
-    if args.command != "ingest":
-        return int(args.func(args))
     try:
         return int(args.func(args))
+    except Unusable as exc:
+        print(exc.line, file=sys.stderr)
+        return EX_TEMPFAIL if args.command == "ingest" else exc.code
     except Exception as exc:
-        print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
-        return EX_TEMPFAIL
+        if args.command == "ingest":
+            print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
+            return EX_TEMPFAIL
+        if _database_away(exc):
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            print(f"database unavailable: {text[0] if text else type(exc).__name__}",
+                  file=sys.stderr)
+            return EX_TEMPFAIL
+        raise
 
 
+def _database_away(exc: BaseException) -> bool:
+    """A command's database went away while it ran (not a bug of ours)."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
+    from daemon.storage import db
+
+    return db.is_temporary(exc)

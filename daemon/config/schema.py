@@ -124,6 +124,10 @@ class ServiceConfig:
 class StorageConfig:
     url: str = doc("SQLAlchemy database URL", "sqlite:///var/supportd.db")
     spool: str = doc("folder for raw letters and attachments", "var/spool")
+    keep_shunted: Duration = doc("letters a bug stopped (spool/shunt/) are deleted this long "
+                                 "after; '0s': kept for good", "180d")
+    keep_tmp: Duration = doc("half-written files (spool/tmp/) a writer left behind are deleted "
+                             "this long after", "2d")
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,8 @@ class AntivirusConfig:
 @dataclass(frozen=True)
 class SchedulerConfig:
     sweep_interval: Duration = doc("how often deadlines are checked", "60s")
+    retention_interval: Duration = doc("how often old spool files are deleted "
+                                       "([storage] keep_*); '0s': never", "1h")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
 
 

@@ -3,9 +3,10 @@
 One asyncio loop hosts the SMTP/LMTP listener. The pipeline runs in separate
 processes (`[pipeline] workers`, daemon/service/supervisor.py), so its parsing and ORM work
 never holds the listener's GIL; a letter spooled wakes them, and what they report
-about the database drives the listener's 451s. Beside the loop, two threads: the
-outbox with the deadline sweep (daemon/service/mailer.py), woken when a worker reports
-letters processed, and IMAP polling when it is enabled. Signal handlers only
+about the database drives the listener's 451s. Beside the loop, threads: the
+outbox (daemon/service/mailer.py), woken when a worker reports letters processed,
+the periodic work on APScheduler (daemon/service/schedule.py: the deadline sweep,
+retention), and IMAP polling when it is enabled. Signal handlers only
 set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
 reloads the config all or nothing and passes it on to the workers. Under systemd
 (Type=notify) READY=1 is sent once the listener is bound and the spool recovered,
@@ -26,7 +27,9 @@ from daemon.app import App
 from daemon.config import loader as config_mod
 from daemon.intake import smtp_listener
 from daemon.service import logs, sdnotify
+from daemon.service.doorbell import Doorbell
 from daemon.service.mailer import Mailer
+from daemon.service.schedule import Schedule
 from daemon.service.supervisor import STOP_TIMEOUT, Supervisor
 from daemon.service.worker import db_answers
 
@@ -42,8 +45,12 @@ class Service:
         self.stop = asyncio.Event()
         self.db_healthy = True
         self.mailer = Mailer(app, lambda: self.db_healthy)
+        self.schedule = Schedule(app, lambda: self.db_healthy, woken=self.mailer.wake)
         self.workers = Supervisor(app.config.pipeline.workers, config_path, self._health,
                                   self.mailer.wake)
+        self.doorbell = Doorbell(app.config.spool_dir, self.workers.wake,
+                                 lambda: self.db_healthy,
+                                 lambda: self.app.config.smtp.max_message_size)
 
     def _health(self, healthy: bool) -> None:
         """A worker reported the database (or the spool's disk) away or back."""
@@ -75,6 +82,7 @@ class Service:
         self.app.reconfigure(new)
         logs.configure(new.logging)
         self.workers.reload()  # each worker loads the same file between two letters
+        self.schedule.reload()
         log.info("config.reloaded", source=new.source, needs_restart=restart_needed)
         sdnotify.notify("READY=1", "STATUS=running (config reloaded)")
 
@@ -94,6 +102,7 @@ class Service:
         self.app_loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.workers.start()
         self.mailer.start()
+        self.schedule.start()
         tasks: list[asyncio.Task[object]] = []
         server = None
         if self.app.config.smtp.enabled:
@@ -101,6 +110,7 @@ class Service:
                 self.app, self.workers.wake, lambda: self.db_healthy,
                 source="lmtp" if self.app.config.smtp.lmtp else "smtp")
             server = await smtp_listener.start(self.app, handler)
+        await self.doorbell.start()  # `supportd ingest` hands letters over through it
         if self.app.config.imap.enabled:
             from daemon.intake.imap_poller import ImapPoller
 
@@ -120,11 +130,13 @@ class Service:
         if server is not None:
             server.close()
             await server.wait_closed()
+        await self.doorbell.stop()  # from now on `ingest` processes letters itself
         # One deadline for both (systemd's TimeoutStopSec is 60 s): the outbox is told
         # at once and ends after the letter it is handing over, while the workers finish
         # theirs; what they queue now is sent after the next start.
         deadline = time.monotonic() + STOP_TIMEOUT
         self.mailer.request_stop()
+        await asyncio.to_thread(self.schedule.stop)  # after the job in hand
         await self.workers.stop()  # each finishes the letter in hand
         await asyncio.to_thread(self.mailer.stop, max(1.0, deadline - time.monotonic()))
         for t in tasks:

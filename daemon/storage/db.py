@@ -412,13 +412,17 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head",
+            on_version_apply: Callable[..., None] | None = None) -> None:
+    """Migrate to `revision`; `on_version_apply(step=...)` is called after each one."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    cfg.attributes["on_version_apply"] = on_version_apply
+    command.upgrade(cfg, revision)
 
 
 def is_conflict(exc: BaseException) -> bool:

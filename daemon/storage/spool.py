@@ -35,7 +35,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
@@ -144,7 +144,12 @@ class Spool:
                 tmp.unlink()
             raise
         os.close(fd)
-        os.rename(tmp, target)
+        try:
+            os.rename(tmp, target)
+        except BaseException:  # its folder is gone (or full): nothing half-done stays
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         _fsync_dir(target.parent)
 
     write_durably = _write_durably  # the quarantine's files
@@ -253,6 +258,26 @@ class Spool:
         os.rename(claimed, target)
         (self.shunted / f"{claimed.name}.reason").write_text(reason, encoding="utf-8")
         return target
+
+    def expire(self, now: datetime, *, shunted: timedelta, tmp: timedelta) -> dict[str, int]:
+        """Delete shunted letters older than `shunted` (with their .reason) and files in
+        tmp/ older than `tmp` (a writer that died on another host); a zero age keeps
+        them. Returns how many of each were deleted."""
+        removed = {"shunted": 0, "tmp": 0}
+        for key, folder, age in (("shunted", self.shunted, shunted), ("tmp", self.tmp, tmp)):
+            if age <= timedelta(0):
+                continue
+            cutoff = (now - age).timestamp()
+            try:
+                files = list(folder.iterdir())
+            except FileNotFoundError:
+                continue
+            for f in files:
+                with contextlib.suppress(FileNotFoundError):
+                    if f.is_file() and f.stat().st_mtime < cutoff:
+                        f.unlink()
+                        removed[key] += not f.name.endswith(".reason")
+        return removed
 
     def _dead(self, worker: str, *, others: bool) -> bool:
         """Is `worker` (host-pid) a process of this host that is gone?
