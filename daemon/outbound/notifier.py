@@ -61,6 +61,7 @@ class Notifier(StaffLetters):
             unreadable=letter.unreadable and not resend,
             internal_error=letter.internal_error and not resend,
             verdicts=verdicts, any_rejected=any(v.verdict == "rejected" for v in verdicts),
+            infected=[] if resend else [name for name, _ in letter.infections],
             missing=[] if resend or not letter.new_ticket else self.missing_lines(ticket),
             # No oracle for strangers (issue 21): the organisation is named only to a
             # sender entitled to it, and every other sender reads the same paragraph,
