@@ -7,9 +7,9 @@ phrase matches its words in a row, and two words written apart («Крипто �
 match the word they make together. A term counts up to three times: once for each
 time it is in the text, twice for the subject. The topic with the most points wins
 when it has `min_score`; a topic out of scope needs `out_of_scope_score` from two
-different words at least, and has to beat the best topic in scope by `margin`, because sending a paying client to
-the consultation level (§3.8) on a guess costs more than a staff member's `#topic`
-afterwards. Ties go to the topic written first in the rules.
+different words at least, and has to beat the best topic in scope by `margin`,
+because sending a paying client to the consultation level (§3.8) on a guess costs
+more than a staff member's `#topic` afterwards. Ties go to the topic written first in the rules.
 """
 
 from __future__ import annotations
