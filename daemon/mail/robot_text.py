@@ -216,7 +216,8 @@ _OOF_MEANWHILE = _any(
     r"please contact", r"will (?:reply|respond|answer|get back)",
     r"по возвращении", r"после возвращения", r"по срочным вопросам", r"в случае срочн",
     r"(?:прошу |просьба )?обращаться к", r"обращайтесь к", r"ограниченн\w* доступ",
-    r"без доступа к (?:почте|e-?mail)", r"отвечу", r"nach meiner rückkehr",
+    r"без доступа к (?:почте|e-?mail)", r"(?:не имею|нет) доступа к (?:почте|e-?mail)",
+    r"\bвернусь\b", r"выйду (?:на работу|в офис)", r"отвечу", r"nach meiner rückkehr",
     r"in dringenden fällen", r"wenden sie sich", r"(?:dès|à) mon retour",
     r"en cas d'urgence", r"a mi regreso", r"al mio rientro",
 )
