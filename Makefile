@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/supportd.toml
 
-.PHONY: install run test test-integration lint bench clean
+.PHONY: install run test test-integration lint bench clean wheel
 
 $(BIN)/supportd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,9 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 
+# The release's wheel: dist/supportd-VERSION-py3-none-any.whl (templates and migrations inside).
+wheel: install
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache build dist

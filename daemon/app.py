@@ -54,7 +54,9 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return db.make_engine(self.config.storage.url)
+        engine = db.make_engine(self.config.storage.url)
+        db.use_clock(engine, self.now)
+        return engine
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -134,7 +136,7 @@ class App:
         sharing = tuple(name for name, other in boxes.items() if name == section or (
             uses_oauth(other) and other.oauth_refresh_token_file == box.oauth_refresh_token_file))
         return TokenAlarm(TokenSettings.of(section, box), f"{box.host}:{box.port}", sharing,
-                          self.sessions, lambda: self.notifier)
+                          self.sessions, lambda: self.notifier, self.now)
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)

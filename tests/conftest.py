@@ -30,6 +30,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "eml"
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _no_host_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read the host's /etc/supportd: a config is named, or there is none.
+    (Subprocesses are given `--config`, or $SUPPORTD_CONFIG, by the tests.)"""
+    monkeypatch.setattr(config_mod, "DEFAULT_CONFIG_PATHS", ())
+
+
 def fixture_bytes(name: str) -> bytes:
     """A scenario letter, with CRLF line ends as it would come off the wire."""
     data = (FIXTURES / name).read_bytes()

@@ -14,10 +14,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
-import re
 from pathlib import Path
 
 from daemon.config.schema import Config, ConfigError, Problems
+from daemon.config.show import hide_password
 
 # The dialects and drivers supportd runs on, and the module each driver imports.
 _DRIVERS = {"sqlite": {"": "sqlite3", "pysqlite": "sqlite3"},
@@ -30,10 +30,6 @@ def _user() -> str:
         return pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:
         return f"uid {os.geteuid()}"
-
-
-def hide_password(url: str) -> str:
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def database_url(url: str, p: Problems) -> Path | None:

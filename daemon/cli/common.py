@@ -20,7 +20,25 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _app(args: argparse.Namespace) -> Any:
+class Unusable(Exception):
+    """The database cannot serve this command: one line for the admin, an exit code
+    (75: try again once it is up, upgraded or created; 78: the config is wrong)."""
+
+    def __init__(self, code: int, line: str) -> None:
+        super().__init__(line)
+        self.code, self.line = code, line
+
+
+def _app(args: argparse.Namespace, *, db: bool = True) -> Any:
+    """The App for a command. `db`: the command reads or writes the database, so it
+    must be there, reachable and at this code's schema (`Unusable` otherwise); an
+    SQLite file that is not there is never created by asking."""
     from daemon.app import App
 
-    return App(args.cfg)
+    if db:
+        from daemon.storage import revisions
+
+        state = revisions.examine(args.cfg.storage.url)
+        if state.problem is not None:
+            raise Unusable(*state.problem)
+    return App(args.cfg, clock=getattr(args, "clock", None))

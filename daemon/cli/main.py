@@ -19,12 +19,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import registry, report, spam
+from daemon.cli import admin, calendar_year, clock, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
     EX_TEMPFAIL,
     EX_USAGE,
+    Unusable,
     _app,
     _print_json,
 )
@@ -62,7 +63,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # The working calendar is tabulated on first use (a letter's deadline): do it here
     # for this year, so a broken `holidays` install shows now and not on a letter.
     try:
-        sla_config.build_calendar(args.cfg).day_kind(date.today())
+        today = args.clock().astimezone(args.cfg.tz).date() if args.clock else date.today()
+        sla_config.build_calendar(args.cfg).day_kind(today)
     except Exception as exc:
         problems.add("calendar", f"{type(exc).__name__}: {exc}")
     problems.found += host_problems(args.cfg)
@@ -93,14 +95,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not _open_files_fit(args.cfg):
         return EX_CONFIG
-    return service.run(_app(args), args.config)
+    from daemon.storage import revisions
+
+    state = revisions.examine(args.cfg.storage.url, empty_ok=True)
+    if state.problem is not None and state.problem[0] == EX_CONFIG:
+        print(state.problem[1], file=sys.stderr)  # newer schema: this code must not write
+        return EX_CONFIG
+    # Missing, away or behind: the listener starts and answers 451 until it is fixed.
+    return service.run(_app(args, db=False), args.config)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One pipeline process of `supportd run` (daemon/service/worker.py)."""
     from daemon.service import worker as pipeline_worker
 
-    return pipeline_worker.run(_app(args), args.config, args.report_fd, args.parent)
+    return pipeline_worker.run(_app(args, db=False), args.config, args.report_fd, args.parent)
 
 
 @contextmanager
@@ -135,7 +144,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cannot read {args.file}: {exc}", file=sys.stderr)
             return 66
-    app = _app(args)
+    app = _app(args, db=False)
+    from daemon.storage import revisions
+
+    state = revisions.examine(args.cfg.storage.url, app.engine)  # one query, this engine
+    if state.problem is not None:
+        print(f"temporary failure, try again later: {state.problem[1]}", file=sys.stderr)
+        app.close()
+        return EX_TEMPFAIL
     envelope = envelope_from_environment()
     if args.sender is not None or args.recipient is not None:
         envelope = type(envelope)(
@@ -147,24 +163,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from daemon.storage import db
-
-    try:
-        db.upgrade(args.cfg.storage.url)
-    except Exception as exc:
-        print(f"database upgrade failed: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL if db.is_temporary(exc) else 1
-    print("database is up to date")
-    return 0
-
-
 def cmd_tickets_list(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
     from daemon.cli.views import ticket_summary
     from daemon.storage.models import Ticket
 
+    if args.queue:
+        return queue.cmd_tickets_queue(args)
     app = _app(args)
     limit = None if args.all else args.limit
     where = [Ticket.status == args.status] if args.status else []
@@ -258,7 +264,7 @@ def _parse_when(text: str) -> datetime:
 def cmd_sla_due(args: argparse.Namespace) -> int:
     from daemon.app import App
 
-    app: App = _app(args)
+    app: App = _app(args, db=False)
     if args.level not in app.sla.levels:
         print(f"--level: unknown SLA level {args.level!r}; known: {', '.join(app.sla.levels)}",
               file=sys.stderr)
@@ -282,11 +288,14 @@ def cmd_sla_due(args: argparse.Namespace) -> int:
 def cmd_calendar_show(args: argparse.Namespace) -> int:
     from daemon.app import App
 
-    app: App = _app(args)
+    if args.date.isdigit() and len(args.date) == 4:
+        return calendar_year.cmd_calendar_year(args, int(args.date))
+    app: App = _app(args, db=False)
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
-        print(f"date: {args.date!r} is not a date like 2026-12-31", file=sys.stderr)
+        print(f"date: {args.date!r} is not a date like 2026-12-31 or a year like 2026",
+              file=sys.stderr)
         return EX_USAGE
     hours = app.sla.calendar.hours_of(day)
     data = {"date": day.isoformat(), "working": hours is not None,
@@ -324,6 +333,9 @@ def _add_tickets(sub: Any) -> None:
     s.add_argument("--json", action="store_true",
                    help='{"total": N, "offset": O, "limit": L or null, "tickets": [...]}')
     s.add_argument("--status", choices=("new", "open", "pending", "closed"))
+    s.add_argument("--queue", action="store_true",
+                   help="open tickets in the order they are served: emergencies first, "
+                        "then by reaction deadline, then by arrival (§2.1)")
     shown = s.add_mutually_exclusive_group()
     shown.add_argument("--limit", type=_count, default=100, help="show N (default 100)")
     shown.add_argument("--all", action="store_true", help="show every matching ticket")
@@ -336,9 +348,16 @@ def _add_tickets(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from daemon import __version__
+
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
+    p.add_argument("--version", action="version", version=f"supportd {__version__}")
     p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
                                     "config/supportd.toml, /etc/supportd/supportd.toml)")
+    p.add_argument("--now", metavar="TIMESTAMP",
+                   help="run the command at this moment, ISO 8601 with offset, e.g. "
+                        "2026-12-08T11:00+03:00 (default: $SUPPORTD_NOW, else the real time; "
+                        "`run` starts there and its time runs on)")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run the daemon").set_defaults(func=cmd_run)
@@ -359,9 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(OAuth2 tokens renewed); non-zero when one cannot be reached")
     s.set_defaults(func=cmd_check_config)
 
-    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    dbp.add_parser("upgrade", help="migrate to the latest schema").set_defaults(
-        func=cmd_db_upgrade)
+    admin.add_parsers(sub)  # config show, db upgrade|current|history
 
     _add_tickets(sub)
     spam.add_parser(sub)
@@ -400,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("calendar", help="working calendar").add_subparsers(
         dest="c_command", required=True)
-    s = cp.add_parser("show", help="is a date working, and its hours")
+    s = cp.add_parser("show", help="is a date working, and its hours; or a whole YEAR")
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
@@ -415,18 +432,40 @@ def main(argv: list[str] | None = None) -> int:
     # config or a crash must mean "try again later", never a lost letter.
     failing = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
     try:
+        if args.command == "run":
+            clock.hand_down(args.now)
+        args.clock = clock.from_arguments(args.now, args.command)
+    except clock.ClockError as exc:
+        print(str(exc), file=sys.stderr)
+        return EX_TEMPFAIL if args.command == "ingest" else EX_USAGE
+    try:
         args.cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
         for each in exc.each():
             print(f"config error: {each}", file=sys.stderr)
         return failing
     logs.configure(args.cfg.logging)
-    if args.command != "ingest":
-        return int(args.func(args))
     try:
         return int(args.func(args))
+    except Unusable as exc:
+        print(exc.line, file=sys.stderr)
+        return EX_TEMPFAIL if args.command == "ingest" else exc.code
     except Exception as exc:
-        print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
-        return EX_TEMPFAIL
+        if args.command == "ingest":
+            print(f"temporary failure, try again later: {exc!r}", file=sys.stderr)
+            return EX_TEMPFAIL
+        if _database_away(exc):
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            print(f"database unavailable: {text[0] if text else type(exc).__name__}",
+                  file=sys.stderr)
+            return EX_TEMPFAIL
+        raise
 
 
+def _database_away(exc: BaseException) -> bool:
+    """A command's database went away while it ran (not a bug of ours)."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
+    from daemon.storage import db
+
+    return db.is_temporary(exc)

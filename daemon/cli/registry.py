@@ -56,7 +56,7 @@ def cmd_coupons_issue(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
         with db.unit_of_work(app.sessions) as session:
-            coupon = issue(session, args.inn, app.now().astimezone(app.config.tz).date())
+            coupon = issue(session, args.inn, app.now().astimezone(app.config.tz))
             data = _coupon_view(session, coupon)
     except CouponError as exc:
         print(str(exc), file=sys.stderr)

@@ -47,7 +47,10 @@ def ticket_summary(t: Ticket) -> dict[str, Any]:
 def ticket_detail(session: Session, t: Ticket, now: datetime) -> dict[str, Any]:
     reactions = list(session.scalars(select(Reaction).where(Reaction.ticket_id == t.id)
                                      .order_by(Reaction.id)))
-    current = reactions[-1] if reactions else None
+    # The clock the ticket is judged by: the earliest unanswered one (§2.3), else the last.
+    unanswered = [r for r in reactions if r.met_at is None]
+    current = min(unanswered, key=lambda r: (r.due_at, r.id)) if unanswered else \
+        (reactions[-1] if reactions else None)
     return {
         **ticket_summary(t),
         "first_response_at": iso(t.first_response_at),

@@ -11,6 +11,7 @@ database driver) are `check-config`'s: `daemon/cli/checks.py`.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 import re
 import tomllib
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from daemon.config import schedules, sla_config
+from daemon.config import notices, schedules, sla_config
 from daemon.config.schema import (
     Config,
     ConfigError,
@@ -114,11 +115,12 @@ def _build(cls: Any, table: Mapping[str, Any], prefix: str, problems: Problems |
     kwargs: dict[str, Any] = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
-        if k not in names or k == "source":
+        name = f"{k}_" if keyword.iskeyword(k) else k  # [[notice]] from = … is `from_`
+        if name not in names or k == "source":
             problems.add(key, "unknown key")
             continue
         with problems.check():
-            kwargs[k] = _coerce(key, hints[k], v, problems)
+            kwargs[name] = _coerce(key, hints[name], v, problems)
     if own:
         problems.raise_any()
     return cls(**kwargs)
@@ -339,6 +341,9 @@ def _validate_service(cfg: Config, p: Problems) -> None:
             p.add(f"staff[{i}].email", f"{s.email!r} is not an e-mail address")
         if s.role not in ("agent", "head", "developer"):
             p.add(f"staff[{i}].role", f"{s.role!r}: use agent, head or developer")
+    for i, notice in enumerate(cfg.notice):
+        with p.check():
+            notices.check(notice, f"notice[{i}]", cfg.tz)
 
 
 def _validate_mail(cfg: Config, p: Problems) -> None:

@@ -124,6 +124,10 @@ class ServiceConfig:
 class StorageConfig:
     url: str = doc("SQLAlchemy database URL", "sqlite:///var/supportd.db")
     spool: str = doc("folder for raw letters and attachments", "var/spool")
+    keep_shunted: Duration = doc("letters a bug stopped (spool/shunt/) are deleted this long "
+                                 "after; '0s': kept for good", "180d")
+    keep_tmp: Duration = doc("half-written files (spool/tmp/) a writer left behind are deleted "
+                             "this long after", "2d")
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,16 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """§7: a change of the desk's hours told in acknowledgements ([[notice]])."""
+
+    from_: str = doc("first moment it is told: 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM' (desk time)",
+                     "")
+    to: str = doc("last moment it is told: a date means the end of that day", "")
+    text: str = doc("the words added to acknowledgements, in Russian", "")
+
+
+@dataclass(frozen=True)
 class ScreenConfig:
     duplicate_window: Duration = doc("same sender+subject+body within this is a resend", "24h")
     urgent_words: tuple[str, ...] = doc(
@@ -305,6 +319,8 @@ class AntivirusConfig:
 @dataclass(frozen=True)
 class SchedulerConfig:
     sweep_interval: Duration = doc("how often deadlines are checked", "60s")
+    retention_interval: Duration = doc("how often old spool files are deleted "
+                                       "([storage] keep_*); '0s': never", "1h")
     warn_at: float = doc("warn the assignee when this share of the reaction time is left", 0.25)
 
 
@@ -373,6 +389,8 @@ class Config:
     staff: tuple[StaffMember, ...] = doc("support staff", ())
     sla: SlaConfig = doc("service levels", factory=SlaConfig)
     calendar: CalendarConfig = doc("working calendar", factory=CalendarConfig)
+    notice: tuple[Notice, ...] = doc(
+        "changed hours, holiday schedules, planned breaks told in acknowledgements", ())
     screen: ScreenConfig = doc("duplicates and junk", factory=ScreenConfig)
     security: SecurityConfig = doc("trust", factory=SecurityConfig)
     auth: AuthConfig = doc("who to believe a letter is from", factory=AuthConfig)

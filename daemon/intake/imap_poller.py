@@ -321,7 +321,7 @@ class ImapPoller:
             result = ingest_now(self.app, raw, envelope)
         except Refused as exc:
             # Recorded nowhere else: keep the bytes with the reason, then let go.
-            spooled = self.app.spool.accept(raw, envelope, claim=True)
+            spooled = self.app.spool.accept(raw, envelope, claim=True, now=self.app.now())
             kept = self.app.spool.shunt(spooled.path, f"refused from IMAP: {exc}\n")
             bound.warning("imap.letter_refused", reason=str(exc), kept=str(kept))
             self._mark(client, uid)

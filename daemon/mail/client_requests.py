@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import re
 
-_RATING = re.compile(r"^\s*([1-5])(?:\s*(?:[.)!,/]|из\s*5|/\s*5|баллов|балла|балл)?)?\s*(?:$|\s)",
-                     re.I)
+from daemon.mail.client_replies import LEADING_RATING as _RATING
+from daemon.mail.client_replies import rating_in
 
 
 def rating_of(text: str) -> int | None:
-    """§6: a reply whose first non-empty line begins with a digit 1–5 is a rating."""
-    for line in text.splitlines():
-        if line.strip():
-            m = _RATING.match(line)
-            return int(m.group(1)) if m else None
-    return None
+    """§6: the rating a reply gives («5», «Оценка: 4», «5 из 5», «ставлю 4», «★★★★☆»);
+    `client_replies.rating_in`."""
+    return rating_in(text)
 
 
 _TRANSCRIPT = re.compile(
@@ -47,7 +44,8 @@ def mentions_credentials(text: str) -> bool:
 
 def rating_comment(text: str) -> str:
     """§6: the words a client wrote beside a rating ("5. Спасибо, быстро!"): the rest of
-    the rating's line and the lines after it, without the digit."""
+    the rating's line and the lines after it, without the digit (for a rating that
+    leads its first line)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.strip():

@@ -21,8 +21,11 @@ def run_migrations_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         # batch mode: SQLite can only ALTER a table by copying it
+        extra = {}
+        if config.attributes.get("on_version_apply"):  # `supportd db upgrade` says each step
+            extra["on_version_apply"] = config.attributes["on_version_apply"]
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+                          render_as_batch=True, **extra)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -82,6 +82,9 @@ class Incoming:
     received_at: datetime | None = None
     new_ticket: bool = False
     reopened: bool = False
+    deadline_stands: bool = False  # a follow-up: an earlier, unanswered deadline stands
+    outage: str = ""  # the words describing a total failure: why it was proposed urgent
+    reading: str = ""  # an answered ticket's reply read (§6): thanks, rating, unclear, …
     unreadable: bool = False  # the letter could not be parsed
     internal_error: bool = False  # a bug stopped the pipeline; this is its fallback
     verdicts: Sequence[Verdict] = ()

@@ -11,15 +11,19 @@ acknowledgement, rating thanks or transcript.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.config.notices import active_notices
 from daemon.config.schema import StaffMember
 from daemon.mail.threading_tid import tagged_subject
 from daemon.outbound.advice import NO_ADVICE
 from daemon.outbound.letters import Incoming, LevelView, cached_tagged_subject, make_environment
-from daemon.outbound.russian import msk
+from daemon.outbound.russian import day_words, msk
 from daemon.outbound.staff_letters import StaffLetters
+from daemon.sla.schedule import days_that_differ
 from daemon.storage.models import Coupon, Message, Org, Ticket
 
 __all__ = ["Incoming", "LevelView", "Notifier", "make_environment"]
@@ -48,6 +52,7 @@ class Notifier(StaffLetters):
         context = dict(
             name=ticket.requester_name, ticket=ticket, level=level, resend=resend,
             followup=not letter.new_ticket and not resend, reopened=letter.reopened,
+            deadline_stands=letter.deadline_stands and not resend,
             due=msk(ticket.reaction_due, tz) if ticket.reaction_due else "",
             assignee=assignee, show_phone=ticket.sla_level == "special",
             outside_hours=outside,
@@ -65,10 +70,13 @@ class Notifier(StaffLetters):
             auth_failed=letter.new_ticket and not resend and letter.demoted,
             auth_domain=letter.auth.domain,
             emergency=ticket.emergency and letter.new_ticket and not resend,
+            outage=bool(letter.outage),
             coupon=(session.get(Coupon, ticket.coupon_id)
                     if ticket.coupon_id is not None and letter.new_ticket and not resend
                     else None),
             coupon_note=letter.coupon_note if letter.new_ticket and not resend else "",
+            schedule=self.schedule_lines(ticket),
+            notices=self.notices_at(letter.received_at or self.now()),
             advice=NO_ADVICE if resend else letter.advice,
         )
         text = self.render("client/ack.txt.j2", **context)
@@ -79,6 +87,21 @@ class Notifier(StaffLetters):
                    in_reply_to=letter.message_id, references=letter.references,
                    cause=letter.sender)
         return True
+
+    def schedule_lines(self, ticket: Ticket) -> list[str]:
+        """§2.1, §7: the days with other hours than usual between the clock's start and
+        the deadline, which the deadline was counted on (a shortened day, a holiday, an
+        override), in words; none for a level on calendar time."""
+        start, due = ticket.clock_started_at, ticket.reaction_due
+        if start is None or due is None or \
+                self.sla.level(ticket.sla_level).clock.value == "calendar":
+            return []
+        return [day_words(d.day, d.kind, d.hours)
+                for d in days_that_differ(self.sla.calendar, start, due)]
+
+    def notices_at(self, moment: datetime) -> list[str]:
+        """§7: the `[[notice]]` texts whose window holds `moment`."""
+        return active_notices(self.config, moment)
 
     def closed(self, session: Session, ticket: Ticket) -> None:
         """§6: the client is asked to rate; §5.3: reminded to change shared credentials."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -33,6 +33,30 @@ def duration_words(amount: timedelta | int, clock: str) -> str:
         words = (plural(n, "рабочая минута", "рабочие минуты", "рабочих минут") if working
                  else plural(n, "минута", "минуты", "минут"))
     return f"{n} {words}"
+
+
+_WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+_DAY_KINDS = {
+    "preholiday": "сокращённый предпраздничный день",
+    "transfer": "рабочий день (перенос выходного)",
+    "transfer-preholiday": "рабочий день (перенос выходного), сокращённый предпраздничный",
+    "holiday": "нерабочий праздничный день",
+    "dayoff": "выходной день (перенос)",
+    "override": "изменённый график службы поддержки",
+    "working": "рабочий день",
+    "weekend": "выходной день",
+}
+
+
+def day_words(day: date, kind: str, hours: tuple[time, time] | None) -> str:
+    """'30.04.2026 (чт): сокращённый предпраздничный день, с 10:00 до 17:00'."""
+    what = _DAY_KINDS.get(kind, kind)
+    if hours is None:
+        when = "нерабочий день" if kind == "override" else ""
+    else:
+        when = f"с {hours[0]:%H:%M} до {hours[1]:%H:%M}"
+    return f"{day:%d.%m.%Y} ({_WEEKDAYS[day.weekday()]}): " + ", ".join(x for x in (what, when)
+                                                                      if x)
 
 
 def msk(dt: datetime, tz: ZoneInfo) -> str:

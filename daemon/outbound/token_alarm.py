@@ -27,12 +27,14 @@ log = structlog.get_logger("supportd.oauth")
 
 class TokenAlarm:
     def __init__(self, settings: TokenSettings, server: str, sections: tuple[str, ...],
-                 sessions: sessionmaker[Session], notifier: Callable[[], Notifier]) -> None:
+                 sessions: sessionmaker[Session], notifier: Callable[[], Notifier],
+                 now: Callable[[], datetime]) -> None:
         self.settings = settings
         self.server = server  # "imap.example.com:993", for the letter
         self.sections = sections  # what stops with this token: "imap", "outbound" or both
         self.sessions = sessions
         self.notifier = notifier
+        self.now = now  # the App's clock
 
     def __call__(self, refusal: OAuthError) -> None:
         s = self.settings
@@ -46,7 +48,7 @@ class TokenAlarm:
             try:
                 write_atomically(s.refused_marker, json.dumps({
                     "fingerprint": refusal.fingerprint, "error": str(refusal),
-                    "told": told, "at": datetime.now(UTC).isoformat()}) + "\n")
+                    "told": told, "at": self.now().astimezone(UTC).isoformat()}) + "\n")
             except OSError as exc:  # the letter is queued; a restart may queue another
                 log.warning("oauth.marker_not_written", file=str(s.refused_marker),
                             error=str(exc))

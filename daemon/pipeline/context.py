@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from daemon.mail.client_replies import ReplyReading
 from daemon.mail.complaints import Complaints
 from daemon.mail.letter import ParsedLetter
 from daemon.outbound.advice import NO_ADVICE, Advice
@@ -77,6 +78,9 @@ class Letter:
     coupon_id: int | None = None
     coupon_note: str = ""  # why a coupon named in the letter could not be used
     emergency_requested: bool = False
+    outage: str = ""  # the words describing a total failure (§3.1, §3.3), if any
+    reply_reading: ReplyReading | None = None  # an answered ticket's reply, read (§6)
+    deadline_stands: bool = False  # a follow-up: an earlier unanswered deadline stands (§2.3)
     missing: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     message: Message | None = None  # the stored row for this letter
@@ -118,6 +122,9 @@ class Letter:
             requester_name=self.requester_name,
             received_at=self.spooled.received_at, new_ticket=self.new_ticket,
             reopened="reopened" in self.notes, unreadable=bool(self.parse_error),
+            deadline_stands=self.deadline_stands,
+            reading=self.reply_reading.kind if self.reply_reading else "",
+            outage=self.outage,
             internal_error=bool(self.internal_error), verdicts=self.verdicts,
             coupon_note=self.coupon_note, emergency_requested=self.emergency_requested,
             auth=self.auth, demoted=self.demoted, reply_to_ignored=self.reply_to_ignored,

@@ -1,8 +1,9 @@
-"""The outbox and the deadline sweep of `supportd run`: a thread of the listener's process.
+"""The outbox of `supportd run`: a thread of the listener's process.
 
 The pipeline processes (daemon/service/worker.py) queue letters as rows; this thread
-sends them (daemon/outbound/outbox.py) and, every `[scheduler] sweep_interval`, chases
-deadlines (daemon/service/sweep.py). It lives beside the listener, not in a pipeline process:
+sends them (daemon/outbound/outbox.py). The periodic work (the deadline sweep, the
+spool's retention) is the scheduler's (daemon/service/schedule.py); a job that
+queues letters wakes this thread. It lives beside the listener, not in a pipeline process:
 sending is mostly waiting (the relay, fsync), and its ~1 ms of Python per letter
 held the pipeline's GIL for two letters out of every client letter (issue 5). A
 worker's "processed N" report, or a letter queued by IMAP polling here, wakes it;
@@ -12,15 +13,13 @@ otherwise it looks every few seconds (retries fall due, another daemon queued).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import structlog
 
 from daemon.app import App
-from daemon.config.schema import Config, parse_duration
+from daemon.config.schema import Config
 from daemon.outbound import outbox
-from daemon.service import sweep
 
 log = structlog.get_logger("supportd.mailer")
 
@@ -57,22 +56,17 @@ class Mailer:
     def run(self) -> None:
         config: Config | None = None
         transport: outbox.Transport | None = None
-        next_sweep = time.monotonic()
         while not self.stopping:
             self.woken.clear()  # a wake from here on means another look
             # Started, reloaded, or its set-up failed last time: a new transport.
             if self.app.config is not config or transport is None:
                 config = self.app.config
                 transport = self._transport(config)
-            if time.monotonic() >= next_sweep:
-                interval = parse_duration(config.scheduler.sweep_interval).total_seconds()
-                next_sweep = time.monotonic() + interval
-                self._sweep()
             if transport is not None and self._flush(transport) >= BATCH:
                 continue  # a full batch: more may be waiting
             if self.stopping:
                 break
-            self.woken.wait(max(0.0, min(TIMER, next_sweep - time.monotonic())))
+            self.woken.wait(TIMER)
 
     def _flush(self, transport: outbox.Transport) -> int:
         """Letters handled (sent, deferred or failed) in one flush."""
@@ -93,12 +87,3 @@ class Mailer:
             log.error("outbox.transport_failed", error=f"{type(exc).__name__}: {exc}"[:300],
                       hint="nothing is sent until it is fixed; the letters stay queued")
             return None
-
-    def _sweep(self) -> None:
-        """Deadline warnings; not while the database is away."""
-        if not self.db_healthy():
-            return
-        try:
-            sweep.sweep(self.app)
-        except Exception as exc:
-            log.warning("sweep.failed", error=str(exc).splitlines()[0][:300])

@@ -17,6 +17,29 @@ from daemon.sla.levels import Clock, SlaLevel, clock_start, reaction_due
 
 
 @dataclass(frozen=True)
+class ReactionClock:
+    """A reaction clock as the ticket shows it: when it started, when it is due, when
+    the assignee is warned (UTC)."""
+
+    start: datetime
+    due: datetime
+    warn: datetime
+
+
+def standing_clock(unanswered: ReactionClock | None, new: ReactionClock) -> ReactionClock:
+    """The clock a ticket shows after a client letter started `new` (§2.3).
+
+    A promise is never moved later: while an earlier clock is still unanswered, the
+    ticket's deadline is the earliest of them, so a follow-up sent before the first
+    reaction keeps the deadline the client was given (and its warning). Only when
+    nothing is unanswered, or the new clock is due sooner (a level changed meanwhile),
+    does the new one stand."""
+    if unanswered is not None and unanswered.due <= new.due:
+        return unanswered
+    return new
+
+
+@dataclass(frozen=True)
 class SlaPolicy:
     levels: Mapping[str, SlaLevel]
     calendar: WorkingCalendar

@@ -15,6 +15,7 @@ KNOWN: dict[str, bool] = {
     "close": False, "pending": False, "sla": True, "dev": False, "assign": True,
     "note": False, "urgent": False, "standard": False, "merge": True, "cc": True,
     "resume": False, "spam": False, "release": True, "topic": True, "faq": True,
+    "reopen": False,
 }
 # `#spam` lists the quarantine, `#spam TID` marks; `#pending` or `#pending REASON` (§5.10)
 OPTIONAL_ARGUMENT = frozenset({"spam", "pending"})

@@ -216,22 +216,28 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         people = list(ticket.participants or [])
         ticket.participants = ([*people, address.lower()] if action == "add"
                                else [a for a in people if a != address.lower()])
+    elif c.name == "reopen":  # §6: staff decide that a closed ticket needs more work
+        if ticket.status == "closed" and ticket.merged_into is None:
+            ticket.status, ticket.closed_at = "open", None
     elif c.name == "resume":
         ticket.automatic_stopped_at = None  # a reply loop stopped them; staff fixed it
 
 
 def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:
-    """A new level: the running reaction clock keeps its start and gets a new deadline."""
+    """A new level: every unanswered reaction clock keeps its start and gets the new
+    level's deadline; the ticket shows the earliest of them (§2.3)."""
     ticket.sla_level = level
-    running = session.scalar(select(Reaction).where(
-        Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)).order_by(Reaction.id.desc()))
-    if running is None:
+    running = list(session.scalars(select(Reaction).where(
+        Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)).order_by(Reaction.id)))
+    if not running:
         return
-    _, due = sla.deadline(level, running.started_at,
-                          developers_involved=ticket.developers_involved)
-    running.sla_level, running.due_at = level, due
-    ticket.reaction_due = due
-    ticket.warn_due = sla.warn_time(level, running.started_at,
+    for clock in running:
+        _, clock.due_at = sla.deadline(level, clock.started_at,
+                                       developers_involved=ticket.developers_involved)
+        clock.sla_level = level
+    first = min(running, key=lambda r: (r.due_at, r.id))
+    ticket.clock_started_at, ticket.reaction_due = first.started_at, first.due_at
+    ticket.warn_due = sla.warn_time(level, first.started_at,
                                     developers_involved=ticket.developers_involved)
     ticket.warned_at = ticket.breach_notified_at = None
 

@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -229,14 +230,35 @@ def _prepared(dialect: Dialect, table: Table, with_id: bool, new_id: bool) -> _I
                    named=order is None, returning=returning)
 
 
-def _value(column: Column[Any], values: dict[str, Any]) -> Any:
+CLOCK = "supportd_clock"  # a connection's info key, read by `models.utcnow`
+
+
+@dataclass(frozen=True)
+class _DefaultContext:
+    """What a column default that takes SQLAlchemy's execution context reads of it
+    (`models.utcnow`: the connection, and on it the App's clock)."""
+
+    connection: Connection
+
+
+def use_clock(engine: Engine, clock: Callable[[], datetime]) -> None:
+    """Column defaults of "now" (`models.utcnow`) on this engine's connections read
+    `clock`: the App's one clock, so `--now` holds for every row written."""
+    @event.listens_for(engine, "engine_connect")
+    def _clock(conn: Connection) -> None:
+        conn.info[CLOCK] = clock
+
+
+def _value(column: Column[Any], values: dict[str, Any], conn: Connection) -> Any:
     value = values.get(column.name, _UNSET)
     if value is not _UNSET:
         return value
     default = column.default
     if default is None:
         return None
-    return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+    if not default.is_callable:  # type: ignore[attr-defined]
+        return default.arg  # type: ignore[attr-defined]
+    return default.arg(_DefaultContext(conn))  # type: ignore[attr-defined]
 
 
 def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id: bool,
@@ -245,7 +267,7 @@ def _execute(session: Session, table: Table, rows: list[dict[str, Any]], with_id
     prep = _prepared(conn.dialect, table, with_id, new_id)
     params: list[Any] = []
     for values in rows:
-        row = [_value(c, values) if process is None else process(_value(c, values))
+        row = [_value(c, values, conn) if process is None else process(_value(c, values, conn))
                for c, process in zip(prep.columns, prep.processors, strict=True)]
         params.append({c.name: v for c, v in zip(prep.columns, row, strict=True)}
                       if prep.named else row)
@@ -360,7 +382,7 @@ def insert_now(session: Session, obj: T) -> T:
         elif not column.primary_key:
             # Straight into the object's dict: it is transient, there is no history
             # to keep (make_transient_to_detached below starts it afresh anyway).
-            known[key] = values[column.name] = _value(column, values)
+            known[key] = values[column.name] = _value(column, values, session.connection())
     table = state.mapper.local_table
     pk_key, pk = _columns_of(state.mapper)[0]
     if values.get(pk.name) is None:
@@ -390,13 +412,17 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head",
+            on_version_apply: Callable[..., None] | None = None) -> None:
+    """Migrate to `revision`; `on_version_apply(step=...)` is called after each one."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    cfg.attributes["on_version_apply"] = on_version_apply
+    command.upgrade(cfg, revision)
 
 
 def is_conflict(exc: BaseException) -> bool:

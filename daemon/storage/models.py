@@ -11,6 +11,7 @@ Schema changes go through Alembic (`daemon/migrations`), never `create_all`.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -60,8 +61,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+CLOCK = "supportd_clock"  # db.CLOCK: the App's clock on a connection (db.use_clock)
+
+
+def utcnow(context: Any) -> datetime:
+    """A column's default "now": the clock of the App whose engine runs the INSERT or
+    UPDATE (`db.use_clock`), so a daemon run at a chosen moment (`--now`) stamps its
+    rows with that moment; the real time only for an engine no App made."""
+    connection = getattr(context, "connection", None)
+    clock = connection.info.get(CLOCK) if connection is not None else None
+    return clock() if clock is not None else datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

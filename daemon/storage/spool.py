@@ -35,7 +35,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
@@ -254,6 +254,26 @@ class Spool:
         (self.shunted / f"{claimed.name}.reason").write_text(reason, encoding="utf-8")
         return target
 
+    def expire(self, now: datetime, *, shunted: timedelta, tmp: timedelta) -> dict[str, int]:
+        """Delete shunted letters older than `shunted` (with their .reason) and files in
+        tmp/ older than `tmp` (a writer that died on another host); a zero age keeps
+        them. Returns how many of each were deleted."""
+        removed = {"shunted": 0, "tmp": 0}
+        for key, folder, age in (("shunted", self.shunted, shunted), ("tmp", self.tmp, tmp)):
+            if age <= timedelta(0):
+                continue
+            cutoff = (now - age).timestamp()
+            try:
+                files = list(folder.iterdir())
+            except FileNotFoundError:
+                continue
+            for f in files:
+                with contextlib.suppress(FileNotFoundError):
+                    if f.is_file() and f.stat().st_mtime < cutoff:
+                        f.unlink()
+                        removed[key] += not f.name.endswith(".reason")
+        return removed
+
     def _dead(self, worker: str, *, others: bool) -> bool:
         """Is `worker` (host-pid) a process of this host that is gone?
 
@@ -342,6 +362,11 @@ def _alive(pid: int) -> bool:
 
 
 
+# The time written in a receiving letter's head until `commit` writes the real one
+# over it (the same length: an aware UTC time with microseconds).
+_STAND_IN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class Receiving:
     """A letter written to tmp/ as it arrives, so a big one is never held whole in
     memory (the listener's DATA past `smtp_listener.SPILL`). The head goes first with
@@ -353,11 +378,12 @@ class Receiving:
     def __init__(self, spool: Spool, envelope: Envelope) -> None:
         self.spool, self.envelope = spool, envelope
         self.tmp = spool.tmp_path("receiving")
-        self.head_size = len(_head(envelope, datetime.now(UTC)))
+        stand_in = _head(envelope, _STAND_IN)
+        self.head_size = len(stand_in)
         self.size = 0  # the letter's bytes written so far
         self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
-            self._write(_head(envelope, datetime.now(UTC)))
+            self._write(stand_in)
         except BaseException:
             self.abort()
             raise

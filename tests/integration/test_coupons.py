@@ -33,7 +33,7 @@ def desk(tmp_path: Path) -> Desk:
 
 def coupon_for(desk: Desk, inn: str = "7736207543") -> str:
     with db.unit_of_work(desk.app.sessions) as s:
-        return issue(s, inn, SATURDAY_NIGHT.date()).code
+        return issue(s, inn, SATURDAY_NIGHT).code
 
 
 def ack(desk: Desk, address: str = CLIENT) -> str:
@@ -100,7 +100,7 @@ def test_only_licensees_of_the_edo_programs_get_coupons(desk: Desk) -> None:
 
     with pytest.raises(CouponError, match="7813045579"), \
             db.unit_of_work(desk.app.sessions) as s:
-        issue(s, "7813045579", SATURDAY_NIGHT.date())  # a partner
+        issue(s, "7813045579", SATURDAY_NIGHT)  # a partner
 
 
 def test_codes_carry_a_check_character() -> None:
@@ -140,3 +140,39 @@ def test_dev_on_a_special_request_moves_its_clock_to_working_hours(desk: Desk) -
     [t] = desk.tickets()
     assert t["sla_level"] == "special"
     assert t["reaction_due"] == "2026-11-30T08:00:00+00:00"  # Monday 10:00 + 1 working hour
+
+
+def test_a_renewal_is_valid_a_year_from_the_renewal_and_voids_the_rest(tmp_path: Path) -> None:
+    from tests.support.cli_desk import CliDesk, text_of, to
+
+    desk = CliDesk.make(tmp_path)
+    desk.ok("orgs", "import", str(PROJECT / "config" / "demo-registry.toml"))
+    # АО «Северный ветер»: licence bought 15.06.2026.
+    first = desk.at("2026-07-01T12:00+03:00").json("coupons", "issue", "--inn", "7736207543")
+    assert first["valid_until"] == "2027-06-15"
+    desk.at("2026-07-02T12:00+03:00").ingest(
+        simple_letter("Спецобращение", f"Купон {first['code']}", sender=CLIENT))
+    renewed = desk.at("2027-06-10T12:00+03:00").json("coupons", "issue", "--inn", "7736207543")
+    assert renewed["valid_until"] == "2028-06-10" and renewed["requests_total"] == 12
+    listed = {c["code"]: c for c in desk.json("coupons", "list")}
+    assert listed[first["code"]]["revoked_at"] and not listed[renewed["code"]]["revoked_at"]
+    desk.new_letters()
+    desk.at("2027-06-11T12:00+03:00").ingest(
+        simple_letter("Старый купон", f"Купон {first['code']}", sender=CLIENT))
+    [old] = to(desk.new_letters(), CLIENT)
+    assert f"купон {first['code']} заменён новым при продлении поддержки" in text_of(old)
+    tid = desk.ingest(simple_letter("Новый купон", f"Купон {renewed['code']}", sender=CLIENT))
+    assert desk.ticket(tid)["sla_level"] == "special"
+    assert "осталось 11 из 12" in text_of(to(desk.new_letters(), CLIENT)[0])
+
+
+def test_a_mistyped_code_is_told_to_its_owner_only(desk: Desk) -> None:
+    code = coupon_for(desk)
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    desk.ingest(simple_letter("Спецобращение", f"Купон {typo}", sender=CLIENT))
+    text = ack(desk)
+    assert desk.tickets()[0]["sla_level"] == "licensee-vip"
+    assert (f"Купон спецобращения не применён: код {typo} не совпадает ни с одним выданным "
+            "купоном; пожалуйста, проверьте его") in " ".join(text.split())
+    desk.ingest(simple_letter("Спецобращение", f"Купон {typo}", sender="someone@gmail.example"))
+    assert "купон" not in ack(desk, "someone@gmail.example").lower()

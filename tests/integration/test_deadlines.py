@@ -63,12 +63,30 @@ def test_a_staff_reply_in_time_stops_the_chase(tmp_path: Path) -> None:
     assert t["reaction_state"] == "met"
 
 
-def test_a_new_client_letter_starts_a_new_chase(tmp_path: Path) -> None:
+def test_a_follow_up_does_not_hide_a_missed_deadline(tmp_path: Path) -> None:
+    """§2.3: the ticket's deadline is its earliest unanswered clock, so a client letter
+    after a miss neither restarts the chase nor tells the head again."""
     clock = Clock(datetime(2026, 11, 24, 10, 0, tzinfo=MSK))
     desk = make_desk(tmp_path, clock=clock)
     desk.ingest(simple_letter("Вопрос"))
     clock.now = datetime(2026, 12, 2, 10, 0, tzinfo=MSK)
     assert sweep(desk.app).breached == 1
+    desk.ingest(simple_letter("Re: [SD-000013] Вопрос", "Дополнительная информация по вопросу."))
+    [t] = desk.tickets()
+    assert t["reaction_state"] == "missed" and len(t["reactions"]) == 2
+    assert t["reaction_due"] == "2026-11-30T15:00:00+00:00"
+    clock.now = datetime(2026, 12, 9, 10, 0, tzinfo=MSK)
+    assert sweep(desk.app).breached == 0
+
+
+def test_after_a_reply_a_new_client_letter_starts_a_new_chase(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 11, 24, 10, 0, tzinfo=MSK))
+    desk = make_desk(tmp_path, clock=clock)
+    desk.ingest(simple_letter("Вопрос"))
+    clock.now = datetime(2026, 12, 2, 10, 0, tzinfo=MSK)
+    assert sweep(desk.app).breached == 1
+    desk.ingest(simple_letter("Re: [SD-000013] Вопрос", "Ответ сотрудника по существу.",
+                              sender="agent1@example.ru"))
     desk.ingest(simple_letter("Re: [SD-000013] Вопрос", "Дополнительная информация по вопросу."))
     [t] = desk.tickets()
     assert t["reaction_state"] == "running" and len(t["reactions"]) == 2

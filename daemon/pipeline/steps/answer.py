@@ -36,6 +36,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
                  lambda raw, spam: app.scanners.learn(raw, spam=spam), staff_rules(app)))
     elif msg.kind == "rating":
         app.notifier.rating_thanks(session, ticket, about, ticket.rating or 0)
+    elif msg.kind == "unclear" or (msg.kind == "thanks" and ticket.status != "closed"):
+        # §6: a closed ticket stays closed, and staff decide (#reopen); thanks on an
+        # open ticket start no clock, but its assignee may now close it.
+        app.notifier.notify_staff(session, ticket, about)
     elif msg.kind == "transcript-request":
         if letter.sender == ticket.requester:
             app.notifier.transcript(session, ticket, about)

@@ -5,7 +5,8 @@ sender's organisation (`registry.level_for`); unidentified senders, and senders
 named only by an INN or login rather than a registered address, get
 `[sla].default_level` (consultation, §3.8). An emergency request (X-Priority,
 Importance, configured words) gives an entitled partner or licensee the
-operational level, which staff confirm or downgrade. A valid coupon (§3.6) from
+operational level, which staff confirm or downgrade; so does a letter that describes
+a total failure of our programs without those words (`tickets.outages`). A valid coupon (§3.6) from
 a registered address makes the ticket `special` and spends one of its requests.
 """
 
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.pipeline.context import Letter
 from daemon.tickets.completeness import urgency_requested
-from daemon.tickets.coupons import find_codes, spend
+from daemon.tickets.coupons import find_codes, lookalike_codes, spend
+from daemon.tickets.outages import outage_described
 from daemon.tickets.registry import has_vip, level_for
 
 
@@ -26,6 +28,9 @@ def run(letter: Letter, session: Session, app: App) -> None:
         headers = {k.lower(): str(v) for k, v in p.message.items()}
         letter.emergency_requested = urgency_requested(
             headers, p.subject, p.text, app.config.screen.urgent_words)
+        if letter.ticket is None and letter.staff is None and not letter.emergency_requested:
+            # §3.1/§3.3: a total failure described, without «срочно»: proposed the same way.
+            letter.outage = outage_described(p.subject, p.text)
     if letter.ticket is not None:
         letter.sla_level = letter.ticket.sla_level
         return
@@ -42,11 +47,14 @@ def run(letter: Letter, session: Session, app: App) -> None:
     # Only an entitled licensee's level depends on VIP: the others skip loading licences.
     vip = bool(org and entitled and org.category == "licensee" and has_vip(org))
     letter.sla_level = level_for(org.category if org else None, entitled, vip,
-                                 letter.emergency_requested, app.config.sla.default_level)
+                                 letter.emergency_requested or bool(letter.outage),
+                                 app.config.sla.default_level)
     if p is not None and not letter.robot and letter.staff is None:
-        codes = find_codes(f"{p.subject}\n{p.text}")
+        text = f"{p.subject}\n{p.text}"
+        codes = find_codes(text)
         spent = spend(session, codes, org, entitled,
-                      letter.spooled.received_at.astimezone(app.config.tz).date())
+                      letter.spooled.received_at.astimezone(app.config.tz).date(),
+                      lookalike_codes(text) if not codes else ())
         if spent.coupon is not None:
             letter.sla_level, letter.coupon_id = "special", spent.coupon.id
         letter.coupon_note = spent.problem

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from daemon.app import App
 from daemon.mail.attachments import unjudged
-from daemon.mail.client_requests import asks_for_transcript, mentions_credentials, rating_of
+from daemon.mail.client_replies import RATING, THANKS, read_reply
+from daemon.mail.client_requests import asks_for_transcript, mentions_credentials
 from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import format_tid, normalize_subject
 from daemon.pipeline.context import Letter
+from daemon.sla.policy import ReactionClock, standing_clock
 from daemon.storage import db
 from daemon.storage.models import Attachment, Message, Reaction, Ticket
 from daemon.tickets.participants import admit
@@ -123,21 +125,40 @@ def message_kind(letter: Letter, ticket: Ticket) -> str:
         return "staff"
     if not letter.new_ticket and letter.parsed is not None:
         text = new_text_of_reply(letter.parsed.text)
-        if ticket.status == "closed" and rating_of(text) is not None:
-            return "rating"  # §6: a rating does not reopen the ticket
         if asks_for_transcript(text):
             return "transcript-request"  # §5.5: answered at once, no reaction clock
+        if ticket.status == "closed" or not ticket.awaiting_reaction:  # answered
+            reading = letter.reply_reading = read_reply(text)
+            # §6: thanks and ratings are recorded and never reopen, nor start a clock.
+            if reading.kind in (RATING, THANKS):
+                return reading.kind
+            if ticket.status == "closed" and not reading.reopens:
+                return "unclear"  # stays closed; staff are asked whether to reopen
     return "client"
 
 
 def start_reaction_clock(ticket: Ticket, letter: Letter, app: App) -> dict[str, object]:
-    """Set the ticket's clock; the returned `Reaction` row is the caller's to write."""
-    start, due = app.sla.deadline(ticket.sla_level, letter.spooled.received_at,
-                              developers_involved=ticket.developers_involved)
-    ticket.clock_started_at, ticket.reaction_due = start, due
-    ticket.warn_due = app.sla.warn_time(ticket.sla_level, letter.spooled.received_at,
-                                    developers_involved=ticket.developers_involved)
-    ticket.awaiting_reaction, ticket.warned_at, ticket.breach_notified_at = True, None, None
+    """Start this letter's clock; the returned `Reaction` row is the caller's to write.
+
+    The ticket shows the earliest unanswered clock (§2.3, `standing_clock`): a
+    follow-up before the first reaction gets its own row, but the deadline, the
+    warning and what was already sent about them stay."""
+    received, dev = letter.spooled.received_at, ticket.developers_involved
+    start, due = app.sla.deadline(ticket.sla_level, received, developers_involved=dev)
+    new = ReactionClock(start, due, app.sla.warn_time(ticket.sla_level, received,
+                                                      developers_involved=dev))
+    unanswered = None
+    if ticket.awaiting_reaction and ticket.status in ("new", "open") and \
+            ticket.clock_started_at and ticket.reaction_due and ticket.warn_due:
+        unanswered = ReactionClock(ticket.clock_started_at, ticket.reaction_due, ticket.warn_due)
+    standing = standing_clock(unanswered, new)
+    if standing is new:
+        ticket.clock_started_at, ticket.reaction_due, ticket.warn_due = \
+            new.start, new.due, new.warn
+        ticket.warned_at, ticket.breach_notified_at = None, None
+    else:
+        letter.deadline_stands = True
+    ticket.awaiting_reaction = True
     return dict(ticket_id=ticket.id, sla_level=ticket.sla_level, started_at=start, due_at=due)
 
 
@@ -148,8 +169,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
     letter.ticket = ticket
     p = letter.parsed
     kind = message_kind(letter, ticket)
-    if kind == "rating":
-        ticket.rating = rating_of(new_text_of_reply(p.text if p else ""))
+    if letter.reply_reading is not None and letter.reply_reading.rating is not None:
+        ticket.rating = letter.reply_reading.rating  # a rating, or one beside a new question
     if kind == "client" and p is not None and mentions_credentials(p.text):
         ticket.credentials_shared = True  # §5.3: remind to change them on closing
     reaction = None

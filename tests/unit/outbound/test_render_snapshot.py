@@ -168,7 +168,7 @@ def story(root: Path) -> list[tuple[str, bytes]]:
     rng = random.Random(20261125)
     clock.now = datetime(2026, 11, 16, 8, 30, tzinfo=MSK)
     with desk.app.sessions() as s, s.begin():
-        coupon = coupons.issue(s, "7736207543", clock.now.date()).code
+        coupon = coupons.issue(s, "7736207543", clock.now).code
     for i in range(40):
         clock.now += timedelta(minutes=rng.choice([7, 50, 180, 700]))
         sender = rng.choice(SENDERS)
