@@ -163,7 +163,10 @@ _SYSTEM_LOCAL = re.compile(
     r"(?:post[_.]?master|mailer|mail[-_.]?daemon|mdaemon|bounces?(?:[-+.].*)?|"
     r"mail[-_.]?admin|antivirus|virus[-_.]?alert|amavis(?:d)?|mailscanner|"
     r"content[-_.]?filter|quarantine|microsoftexchange[0-9a-f]{32})", re.IGNORECASE)
-_ADDRESS = re.compile(r"""(?:"([^"]*)"|([^\s<>()",;:@]+))\s*@\s*[\w.-]+""")
+# A bare local part starts where its run of characters starts (from every character of
+# a long run without an "@" the search was quadratic: 26 s for a From of 120,000 letters).
+_ADDRESS = re.compile(r"""(?:"([^"]*)"|(?<![^\s<>()",;:@])([^\s<>()",;:@]+))"""
+                      r"""\s*@\s*[\w.-]+""")
 # The returned letter quoted as text: its raw header lines, or the SMTP dialogue.
 _RAW_HEADER = re.compile(
     r"^[ \t]*(received|return-path|message-id|mime-version|content-type|dkim-signature|"
