@@ -133,8 +133,20 @@ def _lasting_objects() -> Iterator[None]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from daemon.intake.thin_pipe import envelope_for, hand_over
+
+    envelope = envelope_for(args.sender, args.recipient)
+    try:  # a running daemon takes it (daemon/intake/thin_pipe.py)
+        handed = None if args.in_process else \
+            hand_over(args.cfg.spool_dir, args.file, envelope, args.clock and args.clock())
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 66
+    if handed is not None:
+        print(handed[1], file=sys.stderr if handed[0] else sys.stdout)
+        return handed[0]
     with _lasting_objects():
-        from daemon.intake.ingest import envelope_from_environment, exit_code_for
+        from daemon.intake.ingest import exit_code_for
 
     if args.file in (None, "-"):
         raw = sys.stdin.buffer.read()
@@ -152,11 +164,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"temporary failure, try again later: {state.problem[1]}", file=sys.stderr)
         app.close()
         return EX_TEMPFAIL
-    envelope = envelope_from_environment()
-    if args.sender is not None or args.recipient is not None:
-        envelope = type(envelope)(
-            envelope.source, args.sender if args.sender is not None else envelope.mail_from,
-            (args.recipient,) if args.recipient else envelope.rcpt_to)
     code, line = exit_code_for(app, raw, envelope)
     print(line, file=sys.stderr if code else sys.stdout)
     app.close()
@@ -371,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
                                     "(default: $SENDER)")
     s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
+    s.add_argument("--in-process", action="store_true",
+                   help="process it here and print its TID, even when a daemon runs "
+                        "(which would otherwise take it: the thin pipe)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.add_argument("--probe", action="store_true",

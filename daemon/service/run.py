@@ -27,6 +27,7 @@ from daemon.app import App
 from daemon.config import loader as config_mod
 from daemon.intake import smtp_listener
 from daemon.service import logs, sdnotify
+from daemon.service.doorbell import Doorbell
 from daemon.service.mailer import Mailer
 from daemon.service.schedule import Schedule
 from daemon.service.supervisor import STOP_TIMEOUT, Supervisor
@@ -47,6 +48,9 @@ class Service:
         self.schedule = Schedule(app, lambda: self.db_healthy, woken=self.mailer.wake)
         self.workers = Supervisor(app.config.pipeline.workers, config_path, self._health,
                                   self.mailer.wake)
+        self.doorbell = Doorbell(app.config.spool_dir, self.workers.wake,
+                                 lambda: self.db_healthy,
+                                 lambda: self.app.config.smtp.max_message_size)
 
     def _health(self, healthy: bool) -> None:
         """A worker reported the database (or the spool's disk) away or back."""
@@ -106,6 +110,7 @@ class Service:
                 self.app, self.workers.wake, lambda: self.db_healthy,
                 source="lmtp" if self.app.config.smtp.lmtp else "smtp")
             server = await smtp_listener.start(self.app, handler)
+        await self.doorbell.start()  # `supportd ingest` hands letters over through it
         if self.app.config.imap.enabled:
             from daemon.intake.imap_poller import ImapPoller
 
@@ -125,6 +130,7 @@ class Service:
         if server is not None:
             server.close()
             await server.wait_closed()
+        await self.doorbell.stop()  # from now on `ingest` processes letters itself
         # One deadline for both (systemd's TimeoutStopSec is 60 s): the outbox is told
         # at once and ends after the letter it is handing over, while the workers finish
         # theirs; what they queue now is sent after the next start.
