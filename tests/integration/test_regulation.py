@@ -208,3 +208,11 @@ def test_the_queue_position_when_asked_for(tmp_path: Path, clock: Clock) -> None
 
 def test_no_queue_position_by_default(desk: Desk) -> None:
     assert "очереди" not in body(to(desk, CLIENT)[-1])
+
+
+def test_thanks_after_a_faq_answer_closes_and_keeps_the_reaction(kb_desk: Desk) -> None:
+    staff(kb_desk, "#faq update-order")
+    client(kb_desk, "Спасибо, помогло!")
+    [t] = kb_desk.tickets()
+    assert (t["status"], t["kb_solved"]) == ("closed", "update-order")
+    assert [r["state"] for r in t["reactions"]] == ["met"]
