@@ -293,7 +293,7 @@ def test_reject_level_letters_leave_the_quarantine_after_keep_days_with_a_log_li
     ours = b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=%s required=6.0 tests=X\r\n"
     d.ingest(ours % b"30.0" + OUTSIDE_HOP + simple_letter("Казино", sender=SPAMMER))
     d.ingest(ours % b"9.0" + OUTSIDE_HOP + simple_letter("Скидки", sender=SPAMMER))
-    assert [e["level"] for e in d.app.quarantine.entries()] == ["reject", "hold"]
+    assert sorted(e["level"] for e in d.app.quarantine.entries()) == ["hold", "reject"]
     clock.now += timedelta(days=6)
     sweep(d.app)
     assert len(d.app.quarantine.entries()) == 2
