@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
 from daemon.cli.main import main as cli
 from daemon.pipeline import runner
@@ -253,14 +254,21 @@ def test_probe_asks_each_configured_scanner(tmp_path: Path, rspamd_server: Rspam
 
     d = make_desk(tmp_path, extra=spam_config(rspamd_server)
                   + f'[antivirus]\nclamd = "{clamd_server.address}"\n')  # type: ignore[attr-defined]
-    assert probe(d.app.config) == 0
+    saved = structlog.get_config()  # probe() quiets structlog for the process: put it back
+    try:
+        assert probe(d.app.config) == 0
+    finally:
+        structlog.configure(**saved)
     out = capsys.readouterr().out
     assert f"rspamd: {rspamd_server.url}: pong" in out and "clamd: tcp:127.0.0.1" in out
     assert "PONG, ClamAV" in out
     away = tmp_path / "away"
     cfg = loader.load(make_desk(away, extra=f'[antivirus]\nclamd = "tcp:127.0.0.1:{free_port()}"'
                                             '\n').config_path)
-    assert probe(cfg) == 75
+    try:
+        assert probe(cfg) == 75
+    finally:
+        structlog.configure(**saved)
     assert "clamd: unreachable" in capsys.readouterr().err
     d.app.close()
 
