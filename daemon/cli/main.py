@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import admin, calendar_year, clock, queue, registry, report, spam
+from daemon.cli import admin, calendar_year, clock, health, queue, registry, report, spam
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -424,14 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--developers", action="store_true", help="developers involved (special)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sla_due)
-
     cp = sub.add_parser("calendar", help="working calendar").add_subparsers(
         dest="c_command", required=True)
     s = cp.add_parser("show", help="is a date working, and its hours; or a whole YEAR")
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
-    report.add_parsers(sub)
+    for commands in (report, health):  # their own modules: the report (§6), health
+        commands.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 

@@ -348,7 +348,7 @@ def _validate_service(cfg: Config, p: Problems) -> None:
 
 def _validate_mail(cfg: Config, p: Problems) -> None:
     for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
-                          ("outbound", cfg.outbound.port)):
+                          ("outbound", cfg.outbound.port), ("metrics", cfg.metrics.port)):
         if not 0 < port < 65536:
             p.add(f"{section}.port", f"{port} is not a TCP port")
     if cfg.smtp.max_message_size < 1024:
