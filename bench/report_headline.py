@@ -103,6 +103,15 @@ def daemon_rows(f: Figures) -> list[str]:
       f"{f1(pipe.get('rate'))} letters/s ({f0(pipe.get('ms_per_letter'))} ms/letter, of which "
       f"starting Python + imports + config ≈ {f0(pipe.get('check_config_ms'))} ms) {err(pipe)}"
       f"| — (start-up bound) | |")
+    thin = f.r.get("pipe_thin") or {}
+    if thin:
+        w(f"| 2 | … the same beside a running `supportd run` (the thin pipe: spool, wake, exit "
+          f"0), one process at a time → two at once | {f1(thin.get('one_rate'))} → "
+          f"{f1(thin.get('two_rate'))} letters/s handed over ({f0(thin.get('one_cpu_ms'))} ms "
+          f"CPU a letter; the daemon drained them at {f1(thin.get('one_drain_rate'))} → "
+          f"{f1(thin.get('two_drain_rate'))}/s, {f0(thin.get('one_daemon_cpu_ms'))} ms CPU "
+          f"a letter) {err(thin)}| ≥ 20/s | "
+          f"{mark((thin.get('two_rate') or 0) >= 20)} |")
     p99 = smtp.get("paced_p99_ms")
     sustained = get(smtp, "paced")
     rate_ok = None

@@ -35,6 +35,9 @@ def _no_host_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never read the host's /etc/supportd: a config is named, or there is none.
     (Subprocesses are given `--config`, or $SUPPORTD_CONFIG, by the tests.)"""
     monkeypatch.setattr(config_mod, "DEFAULT_CONFIG_PATHS", ())
+    from daemon.cli import front  # the thin pipe's own look-up (daemon/cli/front.py)
+
+    monkeypatch.setattr(front, "DEFAULT_CONFIG_PATHS", ())
 
 
 def fixture_bytes(name: str) -> bytes:

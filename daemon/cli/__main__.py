@@ -1,7 +1,8 @@
-"""`python -m daemon.cli`: how `supportd run` starts its pipeline processes."""
+"""`python -m daemon.cli`: how `supportd run` starts its pipeline processes, and the
+same program as `supportd` (daemon/cli/front.py first: the thin pipe)."""
 
 import sys
 
-from daemon.cli.main import main
+from daemon.cli.front import main
 
 sys.exit(main())

@@ -19,7 +19,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import admin, backup, calendar_year, clock, manual, queue, registry, report, spam
+from daemon.cli import (
+    admin,
+    backup,
+    calendar_year,
+    clock,
+    health,
+    manual,
+    queue,
+    registry,
+    report,
+    spam,
+)
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -133,8 +144,20 @@ def _lasting_objects() -> Iterator[None]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from daemon.intake.thin_pipe import envelope_for, hand_over
+
+    envelope = envelope_for(args.sender, args.recipient)
+    try:  # a running daemon takes it (daemon/intake/thin_pipe.py)
+        handed = None if args.in_process else \
+            hand_over(args.cfg.spool_dir, args.file, envelope, args.clock and args.clock())
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 66
+    if handed is not None:
+        print(handed[1], file=sys.stderr if handed[0] else sys.stdout)
+        return handed[0]
     with _lasting_objects():
-        from daemon.intake.ingest import envelope_from_environment, exit_code_for
+        from daemon.intake.ingest import exit_code_for
 
     if args.file in (None, "-"):
         raw = sys.stdin.buffer.read()
@@ -152,11 +175,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"temporary failure, try again later: {state.problem[1]}", file=sys.stderr)
         app.close()
         return EX_TEMPFAIL
-    envelope = envelope_from_environment()
-    if args.sender is not None or args.recipient is not None:
-        envelope = type(envelope)(
-            envelope.source, args.sender if args.sender is not None else envelope.mail_from,
-            (args.recipient,) if args.recipient else envelope.rcpt_to)
     code, line = exit_code_for(app, raw, envelope)
     print(line, file=sys.stderr if code else sys.stdout)
     app.close()
@@ -371,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
                                     "(default: $SENDER)")
     s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
+    s.add_argument("--in-process", action="store_true",
+                   help="process it here and print its TID, even when a daemon runs "
+                        "(which would otherwise take it: the thin pipe)")
     s.set_defaults(func=cmd_ingest)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.add_argument("--probe", action="store_true",
@@ -399,14 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--developers", action="store_true", help="developers involved (special)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sla_due)
-
     cp = sub.add_parser("calendar", help="working calendar").add_subparsers(
         dest="c_command", required=True)
     s = cp.add_parser("show", help="is a date working, and its hours; or a whole YEAR")
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
-    report.add_parsers(sub)
+    for commands in (report, health):  # their own modules: the report (§6), health
+        commands.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 

@@ -11,12 +11,13 @@ retry, and IMAP leaves the message where it is.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import structlog
 
 from daemon.app import App
+from daemon.intake.thin_pipe import envelope_from_environment as envelope_from_environment
+from daemon.intake.thin_pipe import refusal
 from daemon.pipeline.runner import Result, TemporaryFailure, process
 from daemon.storage.spool import Envelope, Receiving, SpooledLetter
 
@@ -35,11 +36,9 @@ class Accepted:
 
 
 def check_acceptable(app: App, raw: bytes) -> None:
-    if not raw or raw.isspace():  # not raw.strip(): a copy of the whole letter
-        raise Refused("5.6.0 Empty message")
-    limit = app.config.smtp.max_message_size
-    if len(raw) > limit:
-        raise Refused(f"5.3.4 Message too big: {len(raw)} bytes, the limit is {limit}")
+    why = refusal(raw, app.config.smtp.max_message_size)
+    if why is not None:
+        raise Refused(why)
 
 
 def accept(app: App, raw: bytes, envelope: Envelope) -> SpooledLetter:
@@ -94,11 +93,3 @@ def exit_code_for(app: App, raw: bytes, envelope: Envelope) -> tuple[int, str]:
     # The TID first: Postfix's delivery log keeps only the start of a pipe's output
     # ("delivered via supportd service (SD-000123 ticket new)").
     return EX_OK, " ".join(filter(None, (result.tid, result.outcome, result.reason)))
-
-
-def envelope_from_environment(source: str = "ingest") -> Envelope:
-    """SENDER/RECIPIENT as Postfix local(8) and procmail-style wrappers set them;
-    pipe(8) passes them as arguments instead (`--sender ${sender}`)."""
-    rcpt = os.environ.get("RECIPIENT", "")
-    return Envelope(source=source, mail_from=os.environ.get("SENDER"),
-                    rcpt_to=(rcpt,) if rcpt else ())

@@ -15,6 +15,7 @@ from daemon.pipeline.steps import (
     escalate,
     flood,
     identify,
+    malware,
     parse,
     queue,
     reply_loop,
@@ -22,6 +23,7 @@ from daemon.pipeline.steps import (
     scope,
     screen,
     spam,
+    staff_query,
     store,
     thread,
 )
@@ -33,6 +35,7 @@ STEPS: tuple[Step, ...] = (
     Step("screen", screen),
     Step("thread", thread),
     Step("reply_loop", reply_loop),
+    Step("staff_query", staff_query),
     Step("identify", identify),
     Step("spam", spam),
     Step("flood", flood),
@@ -40,6 +43,7 @@ STEPS: tuple[Step, ...] = (
     Step("scope", scope),
     Step("attachments", attachments),
     Step("store", store),
+    Step("malware", malware),
     Step("documentation", documentation),
     Step("escalate", escalate),
     Step("queue", queue),
@@ -55,8 +59,10 @@ BEFORE_TRANSACTION: tuple[str, ...] = ("parse", "authenticate", "scan")
 # ticket flagged for staff: no screening or threading; the step that failed is not run
 # again (but `store`, which the ticket needs: it is retried without the attachments),
 # any other that fails is passed over; `answer` is left out for a robot.
-FALLBACK: tuple[str, ...] = ("identify", "classify", "scope", "attachments", "store",
-                             "answer")
+# `scan` is run again for clamd's sake (a file with malware is never stored); a scanner
+# that fails there keeps every attachment out of the ticket (the raw letter has them).
+FALLBACK: tuple[str, ...] = ("identify", "classify", "scope", "scan", "attachments", "store",
+                             "malware", "answer")
 
 STEP_NOTE = "supportd step: "  # added to an exception a step raised (`failed_step`)
 

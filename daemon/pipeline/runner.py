@@ -337,6 +337,15 @@ def _robot(letter: Letter, app: App) -> bool:
         return True  # unsure: silence is the safe side of a mail loop
 
 
+def _unscanned(letter: Letter, app: App) -> None:
+    """No antivirus verdict in the fallback: no attachment is stored on its own (the
+    raw letter keeps them all), as one might carry malware."""
+    if app.config.antivirus.clamd and letter.parsed is not None and letter.parsed.attachments:
+        letter.parsed = replace(letter.parsed, attachments=[])
+        letter.flags.append("вложения не проверены антивирусом и не сохранены отдельно; "
+                            "исходное письмо с ними сохранено целиком")
+
+
 def _fallback(letter: Letter, session: Session, app: App, failed: str) -> None:
     """Open a ticket flagged for staff from what can be had (`order.FALLBACK`)."""
     try:
@@ -346,6 +355,8 @@ def _fallback(letter: Letter, session: Session, app: App, failed: str) -> None:
     robot = _robot(letter, app)
     for name in FALLBACK:
         if (robot and name == "answer") or (name == failed and name != "store"):
+            if name == "scan":
+                _unscanned(letter, app)
             continue
         if name == "store":  # classify may have failed: the ticket still needs a level
             letter.sla_level = letter.sla_level or app.config.sla.default_level
@@ -357,6 +368,8 @@ def _fallback(letter: Letter, session: Session, app: App, failed: str) -> None:
                 raise
             if name != "store":
                 letter.notes.append(f"fallback: {name} failed too: {exc!r}")
+                if name == "scan":
+                    _unscanned(letter, app)
                 continue
             # The ticket is what a person needs: stored again without the attachments
             # (the raw letter, with them, is kept whole in the store).

@@ -37,12 +37,14 @@ def gather(session: Session, start: datetime, end: datetime, now: datetime) -> F
 
 
 def _tickets(session: Session, start: datetime, end: datetime) -> tuple[TicketFact, ...]:
-    orgs = dict(session.execute(select(Org.id, Org.name)).tuples().all())
+    orgs = {i: name for i, name in session.execute(select(Org.id, Org.name))}
     rows = session.execute(
-        select(Ticket.tid, Ticket.sla_level, Ticket.org_id, Ticket.received_at, Ticket.assignee)
+        select(Ticket.tid, Ticket.sla_level, Ticket.org_id, Ticket.received_at, Ticket.assignee,
+               Ticket.topic, Ticket.topic_auto)
         .where(Ticket.received_at >= start, Ticket.received_at < end).order_by(Ticket.id))
     return tuple(TicketFact(tid or "", level, orgs.get(org_id, NO_ORG) if org_id else NO_ORG,
-                            at, assignee or "") for tid, level, org_id, at, assignee in rows)
+                            at, assignee or "", topic or "", auto or "")
+                 for tid, level, org_id, at, assignee, topic, auto in rows)
 
 
 def _reactions(session: Session, start: datetime, end: datetime) -> tuple[ReactionFact, ...]:

@@ -68,6 +68,9 @@ def view(report: Report, tz: Any, level_title: Callable[[str], str],
                   for b in report.breaches],
         ratings=report.ratings, rating_mean=_dec(report.ratings.mean),
         reopened=list(report.reopened),
+        by_topic=[(code or "не определена", n) for code, n in report.received_by_topic.items()],
+        topic_corrections=[(tid, auto or "не определена", staff)
+                           for tid, auto, staff in report.topic_corrections],
         agents=report.agents,
         charts=[(name, CHART_TITLES[name], src) for name, src in chart_src.items()],
     )

@@ -22,6 +22,9 @@ Definitions (docs/admin.md repeats them for the reader of the report):
 - ratings: the rating letters that arrived in the period (§6), with the words
   written beside the digit;
 - reopened: tickets a client letter reopened in the period;
+- topics (issue 13): tickets received by their topic (§4, or out of scope) as it
+  stands, and the ones whose topic staff corrected (`#topic`) from the
+  classifier's;
 - load: per agent, tickets open now, tickets received in the period assigned to
   them, their replies in the period, their breaches.
 """
@@ -45,6 +48,8 @@ class TicketFact:
     org: str  # its name, or NO_ORG
     received_at: datetime
     assignee: str
+    topic: str = ""  # as it stands (staff's `#topic` or the classifier's)
+    topic_auto: str = ""  # what the classifier said
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,8 @@ class Report:
     agents: tuple[AgentLoad, ...]
     weekly_on_time: tuple[tuple[str, OnTime], ...]  # ISO week "2026-W48"
     ratings_by_month: tuple[tuple[str, Mapping[int, int]], ...]  # "2026-11"
+    received_by_topic: Mapping[str, int] = field(default_factory=dict)  # "" = no topic
+    topic_corrections: tuple[tuple[str, str, str], ...] = ()  # (TID, classifier, staff)
 
     @property
     def empty(self) -> bool:
@@ -228,7 +235,11 @@ def compute(facts: Facts, working: Callable[[datetime, datetime], timedelta],
         breaches=breaches, ratings=_ratings(facts.ratings),
         reopened=tuple(sorted(set(facts.reopened))),
         agents=_agents(facts, breaches), weekly_on_time=_weekly(facts, tz),
-        ratings_by_month=_monthly_ratings(facts.ratings, tz))
+        ratings_by_month=_monthly_ratings(facts.ratings, tz),
+        received_by_topic=dict(sorted(Counter(t.topic for t in facts.tickets).items(),
+                                      key=lambda kv: (-kv[1], kv[0]))),
+        topic_corrections=tuple((t.tid, t.topic_auto, t.topic) for t in facts.tickets
+                                if t.topic != t.topic_auto))
 
 
 def _ratings(ratings: tuple[RatingFact, ...]) -> Ratings:
@@ -306,6 +317,9 @@ def as_json(r: Report) -> dict[str, Any]:
         "weekly_on_time": [{"week": w, **_on_time(o)} for w, o in r.weekly_on_time],
         "ratings_by_month": [{"month": m, **{str(k): v for k, v in d.items()}}
                              for m, d in r.ratings_by_month],
+        "topics": {"by_topic": dict(r.received_by_topic),
+                   "corrected": [{"tid": t, "classifier": a or None, "staff": s}
+                                 for t, a, s in r.topic_corrections]},
     }
 
 
@@ -325,6 +339,8 @@ def csv_rows(r: Report) -> list[list[str]]:
     rows += [["rating", str(k), str(v), ""] for k, v in r.ratings.distribution.items()]
     rows += [["rating_comment", t, str(v), c] for t, v, c in r.ratings.comments]
     rows += [["reopened", t, "", ""] for t in r.reopened]
+    rows += [["received_by_topic", k, str(v), ""] for k, v in r.received_by_topic.items()]
+    rows += [["topic_corrected", t, s, a] for t, a, s in r.topic_corrections]
     rows += [["agent", a.agent, str(a.open_now), f"{a.received}/{a.replies}/{a.breaches}"]
              for a in r.agents]
     return rows

@@ -69,7 +69,9 @@ def learn(controller: str, password: str, raw: bytes, spam: bool, timeout: float
     text = body.decode("utf-8", "replace")[:300]
     if status == 200:
         return "learned"
-    return f"not learned: HTTP {status}: {text}"
+    if status == 208:  # https://rspamd.com/doc/developers/protocol.html#controller-http-endpoints
+        return "learned before"
+    return f"not learned: HTTP {status}: {text or 'no answer (is Bayes on Redis set up?)'}"
 
 
 def ping(url: str, timeout: float) -> str:

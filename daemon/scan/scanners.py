@@ -28,6 +28,7 @@ T = TypeVar("T")
 class Infection:
     filename: str
     signature: str
+    index: int = -1  # which attachment of the letter, in order
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,11 @@ class Scanners:
             return []
         address = socket_address("antivirus.clamd", self.antivirus.clamd)
         found = []
-        for filename, content in files:
+        for index, (filename, content) in enumerate(files):
             signature = self._ask("clamd", lambda c=content: clamd.scan(  # type: ignore[misc]
                 address, c, self.av_timeout))
             if signature:
-                found.append(Infection(filename, signature))
+                found.append(Infection(filename, signature, index))
         return found
 
     def learn(self, raw: bytes, *, spam: bool) -> str:

@@ -56,7 +56,9 @@ def learn(address: tuple[str, str, int], raw: bytes, spam: bool, user: str,
         _, headers, _ = _request(address, head, raw, timeout)
     except ScannerAway as exc:
         return f"not learned: {exc}"
-    return "learned" if "didset" in headers or "didremove" in headers else "already known"
+    if "didset" in headers or "didremove" in headers:
+        return "learned"
+    return "not learned: spamd changed nothing (known already, or its Bayes is off)"
 
 
 def ping(address: tuple[str, str, int], timeout: float) -> str:

@@ -86,6 +86,6 @@ def run(commands: tuple[Command, ...], quarantine: Quarantine, learn: Any, now: 
 def _said(learned: str) -> str:
     if not learned:
         return ""
-    if learned == "learned":
+    if learned in ("learned", "learned before"):
         return "; фильтр спама дообучен"
     return f"; фильтр спама не дообучен ({learned})"

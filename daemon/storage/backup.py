@@ -20,7 +20,7 @@ Restore checks every hash first and changes nothing when one differs; an SQLite
 database it replaces is kept beside it (`.before-restore-STAMP`), never deleted;
 the spool's files are added to, never removed (letters stored after the backup
 stay, for `store reimport`). The database keeps paths relative to the spool folder
-(migration 0012), so a restore under another `[storage] spool` or host works.
+(migration 0013), so a restore under another `[storage] spool` or host works.
 """
 
 from __future__ import annotations

@@ -145,7 +145,12 @@ class Spool:
                 tmp.unlink()
             raise
         os.close(fd)
-        os.rename(tmp, target)
+        try:
+            os.rename(tmp, target)
+        except BaseException:  # its folder is gone (or full): nothing half-done stays
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         _fsync_dir(target.parent)
 
     write_durably = _write_durably  # the quarantine's files

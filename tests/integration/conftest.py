@@ -37,3 +37,12 @@ def rspamd_server() -> Iterator[object]:
 
     with rspamd_running() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def clamd_server() -> Iterator[object]:
+    """One real clamd for the session, knowing only the EICAR test file (an .hdb line)."""
+    from tests.support.scanners import clamd_running
+
+    with clamd_running() as server:
+        yield server

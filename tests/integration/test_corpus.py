@@ -85,13 +85,13 @@ def hang_guard(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def corpus_desk(root: Path, largest: int) -> Desk:
+def corpus_desk(root: Path, largest: int, extra: str = "") -> Desk:
     """`make_desk`, but with a size limit the corpus's biggest letter fits under.
 
     The conftest config says 1 MiB for the SMTP tests; the corpus has letters of
     up to a few MB, which a production desk (default 25 MiB) takes."""
     root.mkdir(parents=True, exist_ok=True)
-    path = write_config(root)
+    path = write_config(root, extra=extra)
     limit = max(DEFAULT_LIMIT, largest + 1)
     text, n = re.subn(r"(?m)^max_message_size = \d+$", f"max_message_size = {limit}",
                       path.read_text(encoding="utf-8"))

@@ -48,7 +48,8 @@ def test_the_staff_notification_names_what_the_client_was_asked_for_in_russian(
     [note] = [m for m in desk.sent() if "Новое обращение" in str(m["Subject"])]
     assert ("Клиенту предложено дополнить: описание проблемы и шаги для её воспроизведения; "
             "адрес Системы, на котором наблюдается проблема; номер версии Программы и "
-            "редакция.") in body(note)
+            "редакция; по возможности, скриншоты ошибки в форматах JPG, GIF или PNG "
+            "(скриншоты в формате BMP — запакованными в архив ZIP или RAR).") in body(note)
 
 
 @pytest.mark.parametrize("subject", [

@@ -219,13 +219,13 @@ def test_more_than_one_worker_on_sqlite_is_refused_naming_the_key(tmp_path: Path
 
 def test_the_outbox_sends_while_the_pipeline_process_is_frozen(daemon: Daemon) -> None:
     """The outbox is a thread of the listener's process, not of a worker: a letter
-    taken by `supportd ingest` (the MTA's pipe) is acknowledged by the running daemon
-    even while its pipeline process is stopped."""
+    taken by `supportd ingest --in-process` (the MTA's pipe, without the thin hand-over)
+    is acknowledged by the running daemon even while its pipeline process is stopped."""
     [worker] = daemon.wait_for(lambda: daemon.workers())
     daemon.wait_for_event("worker.started")
     os.kill(worker, signal.SIGSTOP)
     try:
-        done = daemon.cli("ingest", "--sender", "piped@client.example",
+        done = daemon.cli("ingest", "--in-process", "--sender", "piped@client.example",
                           input=letter("piped"))
         assert done.returncode == 0, done.stderr.decode(errors="replace")
         [ack] = daemon.wait_for(lambda: [m for m in daemon.outbox()

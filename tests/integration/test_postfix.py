@@ -29,6 +29,7 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -36,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from bench.harness.desk_config import free_port, write_config
+from bench.harness.paths import PROJECT
 from bench.harness.postfix import Postfix, Sink, skip_reason
 from tests.conftest import simple_letter
 from tests.integration.test_daemon_smtp import Daemon, crlf
@@ -280,6 +282,54 @@ def test_pipe_into_supportd_ingest_and_exit_75_keeps_the_letter_queued(
         subjects = sorted(t["subject"] for t in desk.tickets())
         assert subjects == ["Пока база недоступна", "Через pipe"]
         assert not sink.received  # nothing bounced
+
+
+def test_pipe_hands_letters_to_a_running_daemon_the_thin_way(
+        pipe_root: Path, sink: Sink) -> None:
+    """The same pipe(8) line with `supportd run` up (as the same user): `ingest`
+    spools each letter, exits 0, and the daemon makes the tickets (thin_pipe.py)."""
+    desk = PipeDesk(pipe_root)
+    python, flag, code = desk.python
+    front = [python, flag, code.replace("daemon.cli.main", "daemon.cli.front")]
+    desk.ingest.write_text("#!/bin/sh\nexec " + shlex.join(
+        [*front, "--config", str(desk.config), "ingest"]) + ' "$@"\n')
+    assert desk.cli("db", "upgrade").returncode == 0
+    log = pipe_root / "daemon.log"
+    # Its workers are `python -m daemon.cli`: the same packages on their path.
+    venv_site = next(p for p in site.getsitepackages() if p.startswith(sys.prefix))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT), venv_site])}
+    with open(log, "ab") as out:
+        run = subprocess.Popen([*desk.python, "--config", str(desk.config), "run"],
+                               stdout=out, stderr=out, cwd=pipe_root, env=env,
+                               **as_user(desk.user))
+    try:
+        sock = pipe_root / "spool" / "supportd.sock"
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            assert run.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        with Postfix(routes={DESK: "supportd:"}, sink_port=sink.port,
+                     master=desk.master_cf(),
+                     main={"supportd_destination_recipient_limit": "1"}) as mta:
+            qids = [send(mta, simple_letter(f"Тонкий pipe {i}",
+                                            message_id=f"<thin-{i}@client.example>"))
+                    for i in range(5)]
+            mta.wait_empty(60)
+            for qid in qids:
+                assert "status=sent" in log_of(mta, qid), log_of(mta, qid)
+        deadline = time.monotonic() + 60
+        while len(desk.tickets()) < 5:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert sorted(t["subject"] for t in desk.tickets()) == [
+            f"Тонкий pipe {i}" for i in range(5)]
+        events = [json.loads(ln) for ln in log.read_text().splitlines() if ln.startswith("{")]
+        assert [e.get("via") for e in events if e["event"] == "letter.accepted"] == \
+            ["pipe"] * 5
+        assert not sink.received  # nothing bounced
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(60)
 
 
 # ---------------------------------------------------------------- (d) outgoing through Postfix

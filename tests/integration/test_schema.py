@@ -47,7 +47,7 @@ def test_the_migrations_build_what_the_models_declare(url: str) -> None:
 
 
 def test_the_newest_revision_goes_down_and_up_again(url: str) -> None:
-    """Down one revision and up again. (The newest may move data only, 0012's paths,
+    """Down one revision and up again. (The newest may move data only, 0013's paths,
     and leave the tables as they were: the revision the database holds says it
     went down.)"""
     from daemon.storage import revisions
@@ -63,13 +63,13 @@ def test_the_newest_revision_goes_down_and_up_again(url: str) -> None:
     assert differences(url) == []
 
 
-def test_0012_makes_the_recorded_paths_relative_to_the_spool(tmp_path: Path) -> None:
+def test_0013_makes_the_recorded_paths_relative_to_the_spool(tmp_path: Path) -> None:
     """A database written with absolute spool paths points into the spool folder in
     force after the upgrade (a restore elsewhere finds its letters)."""
     from sqlalchemy import text
 
     url = f"sqlite:///{tmp_path}/old.db"
-    db.upgrade(url, "0011")
+    db.upgrade(url, "0012")
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         conn.execute(text(

@@ -90,3 +90,21 @@ def test_a_broken_classifier_leaves_no_topic_and_flags_the_ticket(
     assert t["topic"] == "" and t["sla_level"] == "licensee-standard"
     assert t["needs_attention"] and "тему письма определить не удалось" in t["attention_reason"]
     assert "Номер обращения (TID): SD-000013" in body(ack_to(desk, CLIENT))
+
+
+def test_the_report_counts_topics_and_staff_corrections(desk: Desk) -> None:
+    from daemon.reports.queries import make
+    from daemon.reports.report import as_json
+
+    desk.ingest(simple_letter("Истёк сертификат ЭЦП", SIGNATURE, sender=CLIENT))
+    desk.ingest(simple_letter("Ошибка 500 при формировании отчёта", sender="petrov@mail.example"))
+    desk.ingest(simple_letter("Re: [SD-000013] Истёк сертификат ЭЦП",
+                              "#topic error\n#note\nЭто ошибка нашей программы.",
+                              sender="agent1@example.ru"))
+    with desk.app.sessions() as s:
+        report = make(s, TUESDAY_11.date(), TUESDAY_11.date(), TUESDAY_11,
+                      tz=desk.app.config.tz, working=desk.app.sla.calendar.working_between)
+    topics = as_json(report)["topics"]
+    assert topics["by_topic"] == {"error": 2}
+    assert topics["corrected"] == [{"tid": "SD-000013", "classifier": "signature",
+                                    "staff": "error"}]

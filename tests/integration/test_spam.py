@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
 from daemon.cli.main import main as cli
 from daemon.pipeline import runner
@@ -222,3 +223,92 @@ def test_a_proven_registered_client_is_answered_below_reject(headers_desk: Desk)
     r = headers_desk.ingest(big + OUTSIDE_HOP + simple_letter(
         "Ещё вопрос", sender="it@romashka.example", authenticated=False))
     assert r.outcome == "held"  # type: ignore[attr-defined]
+
+
+def test_rspamd_away_the_letter_waits_then_goes_through_not_checked(
+        tmp_path: Path, clock: Clock) -> None:
+    from bench.harness.desk_config import free_port
+
+    d = make_desk(tmp_path, extra=f'[spam]\nbackend = "rspamd"\nrspamd_url = '
+                                  f'"http://127.0.0.1:{free_port()}"\ntimeout = "2s"\n'
+                                  'max_wait = "30m"\n', clock=clock)
+    d.app.scanners.pause = 0
+    r = d.ingest(simple_letter("Не работает выгрузка", sender="ivan@client.example"))
+    assert r.outcome == "waiting"  # type: ignore[attr-defined]
+    assert d.tickets() == [] and d.sent() == [] and len(d.app.spool.pending()) == 1
+    clock.now += timedelta(minutes=31)
+    assert [x.outcome for x in runner.drain(d.app)] == ["ticket"]
+    [t] = d.tickets()
+    assert t["spam"]["checked"] is False and t["spam"]["action"] == "not checked"
+    assert "не проверено на спам" in t["attention_reason"]
+    assert any("ivan@client.example" in str(m["To"]) for m in d.sent())
+    d.app.close()
+
+
+def test_probe_asks_each_configured_scanner(tmp_path: Path, rspamd_server: Rspamd,
+                                            clamd_server: object,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.harness.desk_config import free_port
+    from daemon.cli.probe import probe
+    from daemon.config import loader
+
+    d = make_desk(tmp_path, extra=spam_config(rspamd_server)
+                  + f'[antivirus]\nclamd = "{clamd_server.address}"\n')  # type: ignore[attr-defined]
+    saved = structlog.get_config()  # probe() quiets structlog for the process: put it back
+    try:
+        assert probe(d.app.config) == 0
+    finally:
+        structlog.configure(**saved)
+    out = capsys.readouterr().out
+    assert f"rspamd: {rspamd_server.url}: pong" in out and "clamd: tcp:127.0.0.1" in out
+    assert "PONG, ClamAV" in out
+    away = tmp_path / "away"
+    cfg = loader.load(make_desk(away, extra=f'[antivirus]\nclamd = "tcp:127.0.0.1:{free_port()}"'
+                                            '\n').config_path)
+    try:
+        assert probe(cfg) == 75
+    finally:
+        structlog.configure(**saved)
+    assert "clamd: unreachable" in capsys.readouterr().err
+    d.app.close()
+
+
+def test_a_release_and_spam_tid_teach_rspamd(desk: Desk, rspamd_server: Rspamd) -> None:
+    if not rspamd_server.learns:
+        pytest.skip("redis-server not installed: rspamd keeps its Bayes in Redis")
+    desk.ingest(simple_letter("Купите рекламу", "Лучшие цены на рекламу в интернете, "
+                              "звоните прямо сейчас!", sender="ads@bulk.example"))
+    [t] = desk.tickets()
+    desk.ingest(simple_letter("Выгодное предложение", GTUBE, sender=SPAMMER))
+    [entry] = desk.app.quarantine.entries()
+    staff = "agent1@example.ru"
+    desk.ingest(simple_letter(f"Re: [{t['tid']}] Купите рекламу",
+                              f"#spam {t['tid']}\n#release {entry['id']}", sender=staff))
+    [report] = [m for m in desk.sent() if staff in str(m["To"])
+                and "Карантин" in str(m["Subject"])]
+    text = body(report)
+    assert text.count("фильтр спама дообучен") == 2, text
+
+
+def test_reject_level_letters_leave_the_quarantine_after_keep_days_with_a_log_line(
+        tmp_path: Path, clock: Clock) -> None:
+    from structlog.testing import capture_logs
+
+    from daemon.service.sweep import sweep
+
+    d = make_desk(tmp_path, extra='[spam]\nbackend = "headers"\nhold_score = 6.0\n'
+                                  'reject_score = 15.0\nkeep_days = 7\n', clock=clock)
+    ours = b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=%s required=6.0 tests=X\r\n"
+    d.ingest(ours % b"30.0" + OUTSIDE_HOP + simple_letter("Казино", sender=SPAMMER))
+    d.ingest(ours % b"9.0" + OUTSIDE_HOP + simple_letter("Скидки", sender=SPAMMER))
+    assert sorted(e["level"] for e in d.app.quarantine.entries()) == ["hold", "reject"]
+    clock.now += timedelta(days=6)
+    sweep(d.app)
+    assert len(d.app.quarantine.entries()) == 2
+    clock.now += timedelta(days=1, minutes=1)
+    with capture_logs() as logs:
+        assert sweep(d.app).expired == 1
+    assert [e["level"] for e in d.app.quarantine.entries()] == ["hold"]  # staff decide
+    [gone] = [e for e in logs if e["event"] == "spam.expired"]
+    assert gone["subject"] == "Казино" and gone["sender"] == "offers@bulk.example"
+    d.app.close()

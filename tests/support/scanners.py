@@ -67,13 +67,16 @@ def _as_root() -> list[str]:
 
 
 class Rspamd:
-    """rspamd 3.x: a normal worker (scans) and a controller (learns), on free ports."""
+    """rspamd 3.x: a normal worker (scans) and a controller (learns), on free ports;
+    its Bayes on a Redis of its own when redis-server is installed (else it cannot
+    learn, and says so)."""
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="supportd-rspamd-"))
         self.port, self.controller_port = free_port(), free_port()
         self.dns = DnsStub().start()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.redis: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -99,8 +102,18 @@ class Rspamd:
         (d / "local.d/options.inc").write_text(
             f'dns {{ nameserver = ["127.0.0.1:{self.dns.port}"]; timeout = 1s; '
             'retransmits = 1; }\n')
-        # No Redis here: modules that need it are off (Bayes learning then says why).
-        (d / "local.d/redis.conf").write_text("")
+        redis = shutil.which("redis-server")
+        if redis:
+            redis_port = free_port()
+            self.redis = subprocess.Popen(
+                [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(d / "db")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            (d / "local.d/redis.conf").write_text(f'servers = "127.0.0.1:{redis_port}";\n')
+            (d / "local.d/classifier-bayes.conf").write_text(
+                "min_learns = 1;\nautolearn = false;\n")
+        else:  # no Redis: rspamd's Redis modules are off, and learning says why
+            (d / "local.d/redis.conf").write_text("")
         args = ["rspamd", "-f", *_as_root(), "-c", "/etc/rspamd/rspamd.conf",
                 f"--var=LOCAL_CONFDIR={d}", f"--var=DBDIR={d}/db", f"--var=RUNDIR={d}/run",
                 f"--var=LOGDIR={d}/log"]
@@ -112,8 +125,13 @@ class Rspamd:
         _wait_port(self.controller_port, self.proc, 60, "rspamd controller", log)
         return self
 
+    @property
+    def learns(self) -> bool:
+        return self.redis is not None
+
     def stop(self) -> None:
         _stop(self.proc)
+        _stop(self.redis)
         self.dns.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -171,6 +189,59 @@ class Clamd:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Spamd:
+    """SpamAssassin's spamd with the shipped rules, no network tests, its own Bayes."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="supportd-spamd-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"tcp:127.0.0.1:{self.port}"
+
+    def start(self) -> Spamd:
+        d = self.dir
+        site, home = d / "site", d / "home"
+        site.mkdir()
+        home.mkdir()
+        os.chmod(d, 0o755)
+        os.chmod(home, 0o777)  # spamd's children run as nobody under root
+        for pre in Path("/etc/spamassassin").glob("*.pre"):
+            shutil.copy(pre, site / pre.name)
+        (site / "local.cf").write_text(
+            f"skip_rbl_checks 1\ndns_available no\nuse_bayes 1\nbayes_auto_learn 0\n"
+            f"bayes_path {home}/bayes\nbayes_file_mode 0777\nbayes_min_spam_num 1\n"
+            "bayes_min_ham_num 1\n")
+        args = ["spamd", f"--listen=127.0.0.1:{self.port}", "--max-children=1",
+                f"--siteconfigpath={site}", "--nouser-config", f"--helper-home-dir={home}",
+                f"--pidfile={d}/spamd.pid", "--syslog=stderr", "--allow-tell"]
+        if os.geteuid() == 0:
+            args.append("--username=nobody")
+        log = d / "stdout.log"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([shutil.which("spamd") or "/usr/sbin/spamd", *args[1:]],
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        _wait_port(self.port, self.proc, 120, "spamd", log)
+        return self
+
+    def close(self) -> None:
+        _stop(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def spamd_running() -> Iterator[Spamd]:
+    require("spamd", "spamd")
+    server = Spamd()
+    try:
+        yield server.start()
+    finally:
+        server.close()
 
 
 @contextlib.contextmanager

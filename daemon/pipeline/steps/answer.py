@@ -26,7 +26,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
     assert ticket is not None and msg is not None
     about = letter.incoming()
     if msg.kind == "client":
-        if not app.notifier.acknowledge(session, ticket, about):
+        if letter.infections and not (letter.auth.proven and not letter.demoted):
+            # Malware from a sender nobody proved: a forged From gets no mail from us.
+            letter.notes.append("ack not sent: malware from an unauthenticated sender")
+        elif not app.notifier.acknowledge(session, ticket, about):
             letter.notes.append("ack not sent: hourly cap or no address")
         app.notifier.notify_staff(session, ticket, about)
     elif msg.kind == "staff":

@@ -64,11 +64,13 @@ def _solved(letter: Letter, ticket: Ticket, text: str, session: Session, app: Ap
     named = _SOLVED_ID.search(text)
     entry = app.knowledge.get(named.group(1)) if named else None
     solved = [entry.id] if entry is not None else list(ticket.kb_offered or [])
-    # The clock this letter started is no question to react to: taken back.
-    last = session.scalar(select(func.max(Reaction.id)).where(
-        Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)))
-    if last is not None:
-        session.execute(delete(Reaction).where(Reaction.id == last))
+    if letter.message.kind == "client":
+        # The clock this letter started (the store step's newest row) is no question
+        # to react to: taken back. Thanks after an answer started none.
+        last = session.scalar(select(func.max(Reaction.id)).where(
+            Reaction.ticket_id == ticket.id, Reaction.met_at.is_(None)))
+        if last is not None:
+            session.execute(delete(Reaction).where(Reaction.id == last))
     received = letter.spooled.received_at
     letter.message.kind = "solved"
     ticket.status, ticket.closed_at, ticket.awaiting_reaction = "closed", received, False

@@ -209,14 +209,19 @@ def run(letter: Letter, session: Session, app: App) -> None:
         if len(letter.verdicts) != len(p.attachments):  # the attachments step failed
             letter.verdicts = [unjudged(a.filename, a.size) for a in p.attachments]
         rows = []
-        for raw, verdict in zip(p.attachments, letter.verdicts, strict=True):
-            # A big attachment is written block by block, decoded from the letter.
-            digest, path = app.spool.put_attachment(
-                raw.content if isinstance(raw.content, bytes) else raw.content.blocks(),
-                raw.sha256)
+        infected = {i.index for i in letter.infections}
+        for index, (raw, verdict) in enumerate(zip(p.attachments, letter.verdicts,
+                                                   strict=True)):
+            if index in infected:  # malware: never where staff download files
+                digest, path = raw.sha256, None
+            else:  # a big attachment is written block by block, decoded from the letter
+                digest, stored = app.spool.put_attachment(
+                    raw.content if isinstance(raw.content, bytes) else raw.content.blocks(),
+                    raw.sha256)
+                path = app.spool.relative(stored)  # the database's paths: spool-relative
             rows.append(dict(
                 message_id=msg.id, filename=verdict.filename,
                 declared_type=raw.content_type[:255], detected_type=verdict.detected_type,
-                size=verdict.size, sha256=digest, stored_path=app.spool.relative(path),
+                size=verdict.size, sha256=digest, stored_path=path,
                 verdict=verdict.verdict, reason=verdict.reason))
         db.insert_row(session, Attachment.__table__, rows)  # type: ignore[arg-type]

@@ -80,3 +80,32 @@ def test_ingest_brings_neither_the_listener_nor_the_outbox(tmp_path: Path) -> No
     assert "daemon.pipeline.steps.answer" in loaded and "holidays" in loaded  # it ran
     assert not loaded & {"aiosmtpd", "imapclient", "smtplib", "alembic", "apscheduler",
                          "daemon.intake.smtp_listener", "daemon.service.run"}
+
+
+def test_the_thin_pipe_imports_neither_the_config_loader_nor_the_pipeline(
+        tmp_path: Path) -> None:
+    """With a daemon answering on the spool's socket, `supportd ingest` writes the
+    letter and exits: the standard library, tomllib and the spool, nothing else of
+    ours (no loader, structlog, SQLAlchemy, pipeline, templates)."""
+    from tests.unit.intake.test_thin_pipe import LETTER, StandIn
+
+    spool = tmp_path / "spool"
+    (spool / "tmp").mkdir(parents=True)
+    (spool / "incoming").mkdir()
+    config = tmp_path / "supportd.toml"
+    config.write_text(f'[storage]\nspool = "{spool}"\n', encoding="utf-8")
+    letter = tmp_path / "letter.eml"
+    letter.write_bytes(LETTER)
+    daemon = StandIn(spool)
+    try:
+        loaded = modules_after(
+            "from daemon.cli.front import main; assert main(['--config', "
+            f"{str(config)!r}, 'ingest', '--sender', 'a@b.example', {str(letter)!r}]) == 0")
+    finally:
+        daemon.close()
+    assert len(list((spool / "incoming").iterdir())) == 1  # it ran
+    ours = {m for m in loaded if m.startswith("daemon")}
+    assert ours == {"daemon", "daemon.cli", "daemon.cli.front", "daemon.intake",
+                    "daemon.intake.thin_pipe", "daemon.storage", "daemon.storage.spool"}
+    assert not loaded & {"structlog", "sqlalchemy", "jinja2", "asyncio", "argparse",
+                         "email", "daemon.config.loader"}

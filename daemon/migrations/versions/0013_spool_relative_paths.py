@@ -1,7 +1,7 @@
 """stored letters and attachments by paths relative to the spool folder
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 
 The database pointed at the spool's files by absolute paths, so a database restored
@@ -15,8 +15,8 @@ the older code opens these files by their recorded path.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
