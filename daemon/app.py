@@ -141,6 +141,10 @@ class App:
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)
 
+    def recorded_path(self, letter: SpooledLetter) -> str:
+        """Where the database says the stored letter is: relative to the spool folder."""
+        return self.spool.relative(self.stored_path(letter))
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()

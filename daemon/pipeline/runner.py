@@ -94,7 +94,7 @@ def _account(letter: Letter, session: Session, app: App, outcome: str, reason: s
         spool_id=s.spool_id, source=s.envelope.source, source_key=s.envelope.source_key,
         envelope_from=s.envelope.mail_from or "", envelope_to=list(s.envelope.rcpt_to),
         received_at=s.received_at, processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
-        raw_path=str(app.stored_path(s)), message_id_header=p.message_id if p else None,
+        raw_path=app.recorded_path(s), message_id_header=p.message_id if p else None,
         outcome=outcome, reason=reason[:4000],
         ticket_id=letter.ticket.id if letter.ticket else None,
         spam=letter.spam.as_dict() if letter.spam is not None else None))

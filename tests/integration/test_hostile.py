@@ -22,7 +22,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from email.utils import getaddresses
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -53,7 +52,7 @@ def stored_raw(desk: Desk, spool_id: str) -> bytes:
     with desk.app.sessions() as s:
         row = s.scalar(select(Inbound).where(Inbound.spool_id == spool_id))
         assert row is not None, "every letter has its Inbound row"
-        return Spool.raw_of(Path(row.raw_path))
+        return Spool.raw_of(desk.app.spool.resolve(row.raw_path))
 
 
 def inbound_count(desk: Desk) -> int:
