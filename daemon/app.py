@@ -141,6 +141,10 @@ class App:
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)
 
+    def recorded_path(self, letter: SpooledLetter) -> str:
+        """Where the database says the stored letter is: relative to the spool folder."""
+        return self.spool.relative(self.stored_path(letter))
+
     # Where raw letters and attachments are kept for good (`[storage] blobs`,
     # daemon/storage/blobs.py): the spool folder, or the database's blobs table in
     # the transaction of the letter's rows (the local copy goes after the commit).
@@ -153,7 +157,7 @@ class App:
         """What the letter's rows name as its raw bytes."""
         if self.blobs_in_database:
             return blobs.locator_of(letter.sha256)
-        return str(self.stored_path(letter))
+        return self.recorded_path(letter)
 
     def keep_raw(self, session: Session, letter: SpooledLetter) -> None:
         """The raw letter into the database in `session`'s transaction (if it goes there)."""
@@ -165,7 +169,7 @@ class App:
         """An attachment kept for good: (its sha256, its locator)."""
         if not self.blobs_in_database:
             digest, path = self.spool.put_attachment(content, digest)
-            return digest, str(path)
+            return digest, self.spool.relative(path)  # the database's paths: spool-relative
         data = content if isinstance(content, bytes) else b"".join(content)
         locator = blobs.put(session, data, digest)
         return locator[len(blobs.DB):], locator

@@ -3,6 +3,7 @@
 The report is the one the head of support gets by e-mail (daemon/reports/): the
 same figures as text, `--json`, `--csv FILE` and `--html FILE` (the letter's HTML
 with its charts inlined). An empty period is a report that says so, not an error.
+`supportd --now MOMENT report …` shows the report as it stood then (the one clock).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def cmd_storage_check(args: argparse.Namespace) -> int:
     problems: list[dict[str, str]] = []
     try:
         with app.sessions() as session:
-            for f in blobs.check(session):
+            for f in blobs.check(session, app.spool.root):
                 counts["letters" if f.what.startswith("letter") else "attachments"] += 1
                 if f.problem:
                     problems.append({"what": f.what, "locator": f.locator,
@@ -79,13 +79,13 @@ def _migrate_table(app: Any, model: Any, column: str, digest: Any, moved: Moved)
                 last = rid
                 what = f"{model.__tablename__} {rid}"
                 try:
-                    data = blobs.fetch(session, locator)
+                    data = blobs.fetch(session, locator, app.spool.root)
                 except (blobs.Missing, OSError) as exc:
                     print(f"{what}: {exc}", file=sys.stderr)
                     moved.failed += 1
                     continue
                 expected = expected or sha256(data).hexdigest()
-                blobs.read(session, locator, expected, what)  # HashMismatch: stop here
+                blobs.read(session, locator, expected, what, app.spool.root)  # a mismatch stops it
                 new = blobs.put(session, data, expected)
                 blobs.read(session, new, expected, what)  # the copy, read back
                 session.execute(update(model).where(model.id == rid).values({column: new}))

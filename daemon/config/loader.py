@@ -350,7 +350,7 @@ def _validate_service(cfg: Config, p: Problems) -> None:
 
 def _validate_mail(cfg: Config, p: Problems) -> None:
     for section, port in (("smtp", cfg.smtp.port), ("imap", cfg.imap.port),
-                          ("outbound", cfg.outbound.port)):
+                          ("outbound", cfg.outbound.port), ("metrics", cfg.metrics.port)):
         if not 0 < port < 65536:
             p.add(f"{section}.port", f"{port} is not a TCP port")
     if cfg.smtp.max_message_size < 1024:
@@ -432,6 +432,14 @@ def _validate_regulation(cfg: Config, p: Problems) -> None:
     if cfg.scope.enabled:
         with p.check():
             rule_files.load_topics("scope.rules", cfg.scope_rules_path)
+        import importlib.util
+
+        missing = [m for m in ("pymorphy3", "pymorphy3_dicts_ru")
+                   if importlib.util.find_spec(m) is None]
+        if missing:  # letters would get no topic, each one flagged
+            p.add("scope.enabled", "the Russian morphology is not installed ("
+                  + ", ".join(m.replace("_", "-") for m in missing)
+                  + "): reinstall supportd, or set it to false")
     if cfg.knowledge.folder:
         with p.check():
             rule_files.load_entries("knowledge.folder", Path(cfg.knowledge.folder))

@@ -372,6 +372,21 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = doc("serve Prometheus metrics over HTTP (supportd run)", False)
+    host: str = doc("address the metrics endpoint listens on", "127.0.0.1")
+    port: int = doc("port of the metrics endpoint", 9108)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    spool_max_age: Duration = doc(
+        "`supportd health` fails when a received letter waits in the spool this long", "10m")
+    outbox_max_age: Duration = doc(
+        "`supportd health` fails when a letter due to be sent has waited this long", "30m")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     workers: int = doc("pipeline processes beside the listener; more than 1 needs PostgreSQL", 1)
 
@@ -410,6 +425,8 @@ class Config:
                                      factory=KnowledgeConfig)
     answer: AnswerConfig = doc("what the acknowledgement says", factory=AnswerConfig)
     reports: ReportsConfig = doc("reports and digests by e-mail", factory=ReportsConfig)
+    metrics: MetricsConfig = doc("the Prometheus endpoint", factory=MetricsConfig)
+    health: HealthConfig = doc("what `supportd health` calls stuck", factory=HealthConfig)
     logging: LoggingConfig = doc("log output", factory=LoggingConfig)
     source: str = doc("where this config came from", "<defaults>")
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from daemon.config.notices import active_notices
 from daemon.config.schema import StaffMember
+from daemon.mail.secrets import mask_secrets
 from daemon.mail.threading_tid import tagged_subject
 from daemon.outbound.advice import NO_ADVICE
 from daemon.outbound.letters import Incoming, LevelView, cached_tagged_subject, make_environment
@@ -123,13 +124,14 @@ class Notifier(StaffLetters):
                    cause=letter.sender)
 
     def transcript(self, session: Session, ticket: Ticket, letter: Incoming) -> None:
-        """§5.5: the whole correspondence, to the ticket's requester only."""
+        """§5.5: the whole correspondence, to the ticket's requester only; access details
+        in it masked (§5.3: they are not mailed around again)."""
         if ticket.automatic_stopped_at is not None:
             return  # a reply loop: nothing automatic goes to this ticket
         tz = self.config.tz
         shown = [m for m in ticket.messages if m.kind in ("client", "reply")]
         messages = [{"when": msk(m.at, tz), "direction": m.direction, "from_addr": m.from_addr,
-                     "subject": m.subject, "body": m.body_text.strip(),
+                     "subject": m.subject, "body": mask_secrets(m.body_text.strip()),
                      "attachments": [a.filename for a in m.attachments]} for m in shown]
         text = self.render("client/transcript.txt.j2", ticket=ticket, messages=messages)
         self.queue(session, ticket, "transcript", ticket.requester,

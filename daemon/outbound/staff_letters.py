@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from daemon.config.schema import StaffMember, parse_duration
 from daemon.mail.addresses import mailbox_key
 from daemon.mail.reply_text import REPLY_MARKER
+from daemon.mail.secrets import mask_secrets
 from daemon.mail.threading_tid import tagged_subject
 from daemon.outbound.letters import Incoming, LetterQueue, cached_tagged_subject
 from daemon.outbound.russian import duration_words, msk
@@ -76,6 +77,7 @@ class StaffLetters(LetterQueue):
 
     def _notification(self, ticket: Ticket, letter: Incoming, folded: list[str]) -> str:
         body = letter.body if letter.body is not None else "(текст письма не удалось разобрать)"
+        shown = mask_secrets(body[:100_000])  # §5.3: staff read them in the stored letter
         return self.render(
             "staff/notification.txt.j2", reply_marker=REPLY_MARKER, ticket=ticket, folded=folded,
             fold_window=duration_words(parse_duration(self.config.abuse.notification_fold),
@@ -90,7 +92,7 @@ class StaffLetters(LetterQueue):
             participants_refused=letter.participants_refused,
             missing=self.missing_lines(ticket) if letter.new_ticket else [],
             verdicts=letter.verdicts, spam=letter.spam, infections=letter.infections,
-            body=body[:100_000])
+            body=shown, secrets_masked=shown != body[:100_000])
 
     def _deadline_letter(self, session: Session, ticket: Ticket, recipients: list[StaffMember],
                          missed: bool) -> None:

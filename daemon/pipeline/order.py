@@ -23,6 +23,7 @@ from daemon.pipeline.steps import (
     scope,
     screen,
     spam,
+    staff_query,
     store,
     thread,
 )
@@ -34,6 +35,7 @@ STEPS: tuple[Step, ...] = (
     Step("screen", screen),
     Step("thread", thread),
     Step("reply_loop", reply_loop),
+    Step("staff_query", staff_query),
     Step("identify", identify),
     Step("spam", spam),
     Step("flood", flood),

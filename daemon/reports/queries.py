@@ -37,7 +37,7 @@ def gather(session: Session, start: datetime, end: datetime, now: datetime) -> F
 
 
 def _tickets(session: Session, start: datetime, end: datetime) -> tuple[TicketFact, ...]:
-    orgs = dict(session.execute(select(Org.id, Org.name)).tuples().all())
+    orgs = {i: name for i, name in session.execute(select(Org.id, Org.name))}
     rows = session.execute(
         select(Ticket.tid, Ticket.sla_level, Ticket.org_id, Ticket.received_at, Ticket.assignee,
                Ticket.topic, Ticket.topic_auto)

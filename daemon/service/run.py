@@ -6,8 +6,9 @@ never holds the listener's GIL; a letter spooled wakes them, and what they repor
 about the database drives the listener's 451s. Beside the loop, threads: the
 outbox (daemon/service/mailer.py), woken when a worker reports letters processed,
 the periodic work on APScheduler (daemon/service/schedule.py: the deadline sweep,
-retention), and IMAP polling when it is enabled. Signal handlers only
-set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
+retention, the scheduled report and digests), IMAP polling when it is enabled, and
+the Prometheus endpoint when `[metrics] enabled` (daemon/service/metrics.py). Signal
+handlers only set events: SIGTERM/SIGINT stop (the workers finish the letter in hand), SIGHUP
 reloads the config all or nothing and passes it on to the workers. Under systemd
 (Type=notify) READY=1 is sent once the listener is bound and the spool recovered,
 and the watchdog is pinged from the loop itself, so a wedged loop gets the daemon
@@ -20,6 +21,7 @@ import asyncio
 import signal
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -30,6 +32,9 @@ from daemon.service import logs, sdnotify
 from daemon.service.doorbell import Doorbell
 from daemon.service.mailer import Mailer
 from daemon.service.schedule import Schedule
+
+if TYPE_CHECKING:
+    from daemon.service.metrics import MetricsServer
 from daemon.service.supervisor import STOP_TIMEOUT, Supervisor
 from daemon.service.worker import db_answers
 
@@ -103,6 +108,7 @@ class Service:
         self.workers.start()
         self.mailer.start()
         self.schedule.start()
+        metrics = self._start_metrics()
         tasks: list[asyncio.Task[object]] = []
         server = None
         if self.app.config.smtp.enabled:
@@ -130,6 +136,8 @@ class Service:
         if server is not None:
             server.close()
             await server.wait_closed()
+        if metrics is not None:
+            metrics.stop()
         await self.doorbell.stop()  # from now on `ingest` processes letters itself
         # One deadline for both (systemd's TimeoutStopSec is 60 s): the outbox is told
         # at once and ends after the letter it is handing over, while the workers finish
@@ -145,6 +153,20 @@ class Service:
         self.app.close()
         log.info("service.stopped")
         return 0
+
+    def _start_metrics(self) -> MetricsServer | None:
+        if not self.app.config.metrics.enabled:
+            return None
+        from daemon.service.metrics import MetricsServer
+
+        metrics = MetricsServer(self.app)
+        try:
+            metrics.start()
+        except OSError as exc:  # the port taken: the desk runs on, without metrics
+            log.error("metrics.failed_to_listen", error=str(exc),
+                      port=self.app.config.metrics.port)
+            return None
+        return metrics
 
     def stop_requested(self) -> bool:
         return self.stop.is_set()

@@ -60,6 +60,12 @@ def _spool_retention(app: App) -> object:
     return removed
 
 
+def _reports(app: App) -> object:
+    from daemon.service import reports_job
+
+    return reports_job.send_due(app)
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -75,6 +81,8 @@ JOBS: tuple[Job, ...] = (
     Job("spool_retention", every("scheduler.retention_interval"), _spool_retention,
         "delete shunted letters past storage.keep_shunted, half-written files past "
         "storage.keep_tmp"),
+    Job("reports", every("scheduler.sweep_interval"), _reports,
+        "the report to the head and the agents' digests when due (reports.weekly/monthly/digest)"),
 )
 
 

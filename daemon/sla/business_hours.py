@@ -209,6 +209,19 @@ class WorkingCalendar:
         pb = span.position(lb.toordinal() - span.lo, _wall_us(lb))
         return timedelta(microseconds=pb - pa)
 
+    def knows_year(self, year: int) -> bool:
+        """Is there decree data for `year` (the days off moved by the government)? The
+        `holidays` package or our table knows the decree, or the config names a day of
+        the year; otherwise only the fixed public holidays are known, and a moved day
+        off would be counted as working."""
+        if year in DECREE_TRANSFERS or any(d.year == year for d in self.overrides):
+            return True
+        import holidays
+
+        known = holidays.country_holidays("RU", years=year, language="ru")
+        return bool(known.weekend_workdays) or any(
+            (d.month, d.day) not in _ART112 for d in known if d.year == year)
+
     # -- internals ----------------------------------------------------------------------
 
     def _seek(self, dt: datetime, advance: int, *, closed: bool) -> datetime:

@@ -12,6 +12,7 @@ was done and, for `#spam`, the list.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -46,7 +47,7 @@ def problems(commands: tuple[Command, ...], quarantine: Quarantine | None, sessi
     return out
 
 
-def _first_letter(session: Session, ticket_id: int) -> bytes | None:
+def _first_letter(session: Session, ticket_id: int, spool_root: Path) -> bytes | None:
     """The ticket's first letter as received, wherever it is kept (storage/blobs.py),
     checked against its hash (a mismatch is logged, and nothing is learnt from it)."""
     row = session.execute(
@@ -59,8 +60,9 @@ def _first_letter(session: Session, ticket_id: int) -> bytes | None:
     locator, digest = row
     try:
         if digest:
-            return blobs.read(session, locator, digest, f"ticket {ticket_id}'s first letter")
-        return blobs.fetch(session, locator)
+            return blobs.read(session, locator, digest, f"ticket {ticket_id}'s first letter",
+                              spool_root)
+        return blobs.fetch(session, locator, spool_root)
     except (blobs.Missing, blobs.HashMismatch, OSError):
         return None
 
@@ -83,7 +85,8 @@ def run(commands: tuple[Command, ...], quarantine: Quarantine, learn: Any, now: 
                         f"обычное; клиент получит подтверждение{_said(learned)}")
         elif c.name == "spam" and c.arg:
             number = parse_tid(c.arg.strip("[]"), prefix)
-            raw = _first_letter(session, number) if number is not None else None
+            raw = _first_letter(session, number, quarantine.spool.root) \
+                if number is not None else None
             learned = learn(raw, True) if learn and raw is not None else ""
             done.append(f"#spam {c.arg}: отмечено как спам{_said(learned)}")
         elif c.name == "spam":

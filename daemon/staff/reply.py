@@ -26,7 +26,7 @@ from daemon.outbound.notifier import Incoming, Notifier
 from daemon.sla.policy import SlaPolicy
 from daemon.staff import quarantine as held
 from daemon.staff import regulation
-from daemon.staff.commands import Command, read_staff_letter
+from daemon.staff.commands import VIEW, Command, read_staff_letter
 from daemon.storage.models import Message, Reaction, Ticket
 from daemon.storage.quarantine import Quarantine
 from daemon.trust.verdict import UNCHECKED, AuthVerdict
@@ -62,8 +62,7 @@ class Desk:
 def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list[str]:
     """Act on a staff letter; returns what the letter's accounting should say."""
     ticket, msg, sender = letter.ticket, letter.message, letter.about.sender
-    if not (letter.auth.proven or letter.auth.submitted_by(sender)
-            or desk.config.auth.accept_unauthenticated_staff):
+    if not believed(letter.auth, sender, desk.config):
         # Fail closed: a staff address is a claim, only a verdict proves it (issue 21).
         why = unverified_why(letter.auth, desk.config)
         msg.kind = "staff-unverified"  # kept on the ticket as an internal note
@@ -112,6 +111,12 @@ def handle_staff_letter(letter: FromStaff, session: Session, desk: Desk) -> list
     return notes
 
 
+def believed(auth: AuthVerdict, sender: str, config: Config) -> bool:
+    """A letter from a staff address is acted on only when proven (or our MTA saw the
+    staff member log in), unless the admin switched that off."""
+    return auth.proven or auth.submitted_by(sender) or config.auth.accept_unauthenticated_staff
+
+
 def unverified_why(auth: AuthVerdict, config: Config) -> str:
     """Why a staff letter was not believed, in Russian, for the staff member."""
     if not (config.auth.trusted_ids or config.security.trusted_authserv_ids
@@ -147,7 +152,10 @@ def check(commands: tuple[Command, ...], ticket: Ticket, session: Session,
     problems = []
     levels = desk.sla.levels
     for c in commands:
-        if c.name == "sla" and c.arg not in levels:
+        if c.name in VIEW:
+            problems.append(f"#{c.name}: команды #list, #show и #find пишутся в отдельном "
+                            "письме, без других команд и без ответа клиенту")
+        elif c.name == "sla" and c.arg not in levels:
             problems.append(f"#sla {c.arg}: такого уровня нет; есть: {', '.join(levels)}")
         elif c.name == "assign" and desk.config.staff_by_email(c.arg) is None:
             problems.append(f"#assign {c.arg}: это не адрес сотрудника поддержки")

@@ -4,9 +4,10 @@ A row names what it keeps by a locator (`inbound.raw_path`, `messages.raw_path`,
 `attachments.stored_path`), and by its SHA-256 (`inbound.sha256`,
 `attachments.sha256`):
 
-    SPOOL/store/2026/12/06/ID        a letter in the spool folder (its file begins with
-                                     the spool's head line; the letter follows)
-    SPOOL/attachments/ab/SHA256      an attachment in the spool folder
+    store/2026/12/06/ID              a letter in the spool folder (its file begins with
+                                     the spool's head line; the letter follows), by its
+                                     path relative to `[storage] spool`
+    attachments/ab/SHA256            an attachment in the spool folder
     db:SHA256                        the `blobs` table of the database (`[storage]
                                      blobs = "database"`): content-addressed, so a
                                      letter or attachment met twice is kept once
@@ -70,23 +71,28 @@ def put(session: Session, data: bytes, digest: str | None = None) -> str:
     return locator_of(digest)
 
 
-def fetch(session: Session, locator: str) -> bytes:
-    """The stored bytes as they are (unverified). Raises Missing."""
+def fetch(session: Session, locator: str, spool_root: Path | None = None) -> bytes:
+    """The stored bytes as they are (unverified); a spool path relative to
+    `spool_root`, as the database keeps it. Raises Missing."""
     if in_database(locator):
         data = session.scalar(select(Blob.data).where(Blob.sha256 == locator[len(DB):]))
         if data is None:
             raise Missing(f"{locator}: no such blob")
         return bytes(data)
+    path = Path(locator)
+    if not path.is_absolute() and spool_root is not None:
+        path = spool_root / path
     try:
-        return raw_of(Path(locator).read_bytes())
+        return raw_of(path.read_bytes())
     except FileNotFoundError:
         raise Missing(f"{locator}: no such file") from None
 
 
-def read(session: Session, locator: str, digest: str, what: str = "") -> bytes:
+def read(session: Session, locator: str, digest: str, what: str = "",
+         spool_root: Path | None = None) -> bytes:
     """The bytes behind `locator`, verified against `digest`. Raises Missing, or
     HashMismatch after logging it."""
-    data = fetch(session, locator)
+    data = fetch(session, locator, spool_root)
     got = sha256(data).hexdigest()
     if got != digest:
         log.error("storage.hash_mismatch", locator=locator, what=what, expected=digest,
@@ -114,7 +120,7 @@ def stored(session: Session) -> Iterator[tuple[str, str, str]]:
         yield f"attachment {aid} ({name})", locator, digest
 
 
-def check(session: Session) -> Iterator[Finding]:
+def check(session: Session, spool_root: Path | None = None) -> Iterator[Finding]:
     """Every stored letter and attachment read and compared with its hash. One read
     of a content-addressed blob or file serves every row that names it."""
     verdicts: dict[tuple[str, str], str] = {}
@@ -123,7 +129,7 @@ def check(session: Session) -> Iterator[Finding]:
         problem = verdicts.get(key)
         if problem is None:
             try:
-                read(session, locator, digest, what)
+                read(session, locator, digest, what, spool_root)
                 problem = ""
             except (Missing, HashMismatch, OSError) as exc:
                 problem = str(exc)

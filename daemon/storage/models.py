@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -373,3 +374,18 @@ class Coupon(Base):
     requests_total: Mapped[int] = mapped_column(Integer, default=12)
     requests_used: Mapped[int] = mapped_column(Integer, default=0)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ScheduledRun(Base):
+    """A scheduled letter run done (issue 12): the weekly or monthly report of a period,
+    the morning digest of a day. Unique per (job, run_key): it goes out once."""
+
+    __tablename__ = "scheduled_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))  # weekly | monthly | digest
+    run_key: Mapped[str] = mapped_column(String(64))  # 2026-11-23, 2026-11, 2026-12-07
+    done_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    letters: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (UniqueConstraint("job", "run_key"),)

@@ -29,6 +29,8 @@ MISSING_LABELS_RU: Mapping[str, str] = MappingProxyType({
     "description": "описание проблемы и шаги для её воспроизведения",
     "system_address": "адрес Системы, на котором наблюдается проблема",
     "version": "номер версии Программы и редакция",
+    "screenshot": ("по возможности, скриншоты ошибки в форматах JPG, GIF или PNG "
+                   "(скриншоты в формате BMP — запакованными в архив ZIP или RAR)"),
 })
 MIN_DESCRIPTION_WORDS = 5
 URGENCY_LINES = 5  # how many of the first lines of the text are read for urgent words
@@ -109,6 +111,9 @@ _VERSION = re.compile(
     rf"|(?<!{_L}){_L}{{3,}}\s+(?:редакци[яиюей]|edition)(?!{_L})",
     re.IGNORECASE)
 _DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(?:\d{2}|\d{4})")
+# A special-request coupon (§3.6, the shape of coupons.find_codes): random letters and
+# digits («SPC-V234-…», «…-VER2-…») that must not read as a version or anything else.
+_COUPON = re.compile(r"\bSPC-?[A-Z2-9]{4}-?[A-Z2-9]{4}-?[A-Z2-9]{4}\b", re.IGNORECASE)
 
 # Top-level domains a System may live under; a whitelist, because file names
 # («screen.png», «settings.json») look like host names too.
@@ -163,7 +168,7 @@ def missing_information(text: str, subject: str) -> list[str]:
     missing: list[str] = []
     if not _at_least_words(" ".join(_without_greeting(own)), MIN_DESCRIPTION_WORDS):
         missing.append("description")
-    searched = subject + "\n" + "\n".join(own)
+    searched = _COUPON.sub(" ", subject + "\n" + "\n".join(own))
     without_emails, emails = _EMAIL.subn(" ", searched)
     versions = list(_VERSION.finditer(without_emails))
     if not _has_address(without_emails, versions):
@@ -173,6 +178,39 @@ def missing_information(text: str, subject: str) -> list[str]:
     if not _has_version(_VERSION.finditer(searched) if emails else versions):
         missing.append("version")
     return missing
+
+
+# ------------------------------------------------------------------ screenshots
+
+# §5.2: "описание проблемы ... (по возможности с приложением скриншотов)". A letter that
+# describes an error on the screen and carries no picture is asked for one (§5.7's
+# formats). An archive may hold screenshots (BMP must come packed): it counts as one.
+_ERROR = re.compile(
+    r"ошибк\w*|error|exception|исключени\w*|сбо[йяею]\w*|некорректн\w*|неправильн\w*"
+    r"|не\s+(?:работает|работают|открыва\w*|запуска\w*|формиру\w*|загружа\w*|сохраня\w*"
+    r"|отправля\w*|отобража\w*|подписыва\w*|получается|проходит|приходит|приходят|видно"
+    r"|видны|грузит\w*)"
+    r"|пада\w*|упал\w*|вылета\w*|зависа\w*|завис\b|белый\s+экран|пуст\w+\s+экран"
+    r"|выда[её]т|пишет,?\s|появля\w*\s+(?:сообщени|окн|надпис)|\b(?:4\d\d|5\d\d)\b",
+    re.IGNORECASE)
+_PICTURE_TYPES = ("image/", "application/zip", "application/x-zip", "application/x-rar",
+                  "application/vnd.rar", "application/x-7z")
+_PICTURE_NAMES = re.compile(r"\.(?:png|jpe?g|gif|bmp|tiff?|webp|heic|zip|rar|7z)$", re.I)
+
+
+def describes_error(text: str, subject: str) -> bool:
+    """Whether the client's own words (or the subject) describe an error they see."""
+    return bool(_ERROR.search(subject + "\n" + "\n".join(_own_lines(text))))
+
+
+def screenshot_wanted(text: str, subject: str,
+                      attachments: Iterable[tuple[str, str]]) -> bool:
+    """§5.2: an error is described and no picture (nor archive) is attached;
+    `attachments` are (file name, content type) pairs."""
+    for name, content_type in attachments:
+        if content_type.lower().startswith(_PICTURE_TYPES) or _PICTURE_NAMES.search(name):
+            return False
+    return describes_error(text, subject)
 
 
 # ------------------------------------------------------------------ urgency

@@ -6,10 +6,11 @@ points) and words (1 point), matched by dictionary form (`daemon.mail.lemmas`); 
 phrase matches its words in a row, and two words written apart («Крипто Про») also
 match the word they make together. A term counts up to three times: once for each
 time it is in the text, twice for the subject. The topic with the most points wins
-when it has `min_score`; a topic out of scope needs `out_of_scope_score` and has to
-beat the best topic in scope by `margin` as well, because sending a paying client to
-the consultation level (§3.8) on a guess costs more than a staff member's `#topic`
-afterwards. Ties go to the topic written first in the rules.
+when it has `min_score`; a topic out of scope needs `out_of_scope_score` from two
+different words at least, and has to beat the best topic in scope by `margin` and
+score twice its points, because sending a paying client to the consultation level
+(§3.8) on a guess costs more than a staff member's `#topic` afterwards. Ties go to
+the topic written first in the rules.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from daemon.mail.lemmas import lemmas, near, term, typo_index
 
 STRONG, WEAK = 3, 1
 MAX_COUNT = 3  # how many times one term may count
+# Out of scope takes two different words of the topic: one brand in a subject
+# («Не открывается выгрузка в Excel») is context, not the question.
+OUT_OF_SCOPE_TERMS = 2
+# ...and twice the points of the best topic in scope: a letter about an error in our
+# export that names Excel and Chrome is about the error.
+OUT_OF_SCOPE_RATIO = 2
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,10 @@ class Classifier:
         for t, n in self._index.hits(subject).items():
             counts[t] += 2 * n
         points = [0] * len(self.topics)
+        terms = [0] * len(self.topics)
         for t, n in counts.items():
             points[t.owner] += t.weight * min(n, MAX_COUNT)
+            terms[t.owner] += 1
         ranked = sorted((i for i in range(len(self.topics)) if points[i]),
                         key=lambda i: (-points[i], i))
         scores = tuple((self.topics[i].code, points[i]) for i in ranked)
@@ -112,7 +121,9 @@ class Classifier:
         best_out = next((i for i in ranked if not self.topics[i].in_scope), None)
         in_points = points[best_in] if best_in is not None else 0
         if best_out is not None and points[best_out] >= self.out_of_scope_score and \
-                points[best_out] >= in_points + self.margin:
+                points[best_out] >= in_points + self.margin and \
+                points[best_out] >= OUT_OF_SCOPE_RATIO * in_points and \
+                terms[best_out] >= OUT_OF_SCOPE_TERMS:
             return Classification(self.topics[best_out].code, points[best_out], False, scores)
         if best_in is not None and in_points >= self.min_score:
             return Classification(self.topics[best_in].code, in_points, True, scores)

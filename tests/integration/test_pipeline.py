@@ -48,7 +48,8 @@ def test_the_staff_notification_names_what_the_client_was_asked_for_in_russian(
     [note] = [m for m in desk.sent() if "Новое обращение" in str(m["Subject"])]
     assert ("Клиенту предложено дополнить: описание проблемы и шаги для её воспроизведения; "
             "адрес Системы, на котором наблюдается проблема; номер версии Программы и "
-            "редакция.") in body(note)
+            "редакция; по возможности, скриншоты ошибки в форматах JPG, GIF или PNG "
+            "(скриншоты в формате BMP — запакованными в архив ZIP или RAR).") in body(note)
 
 
 @pytest.mark.parametrize("subject", [
@@ -185,7 +186,7 @@ def test_a_letter_that_cannot_be_read_is_kept_and_still_acknowledged(desk: Desk,
     desk.ingest(raw, sender="broken@client.example")
     [t] = desk.tickets()
     [m] = [m for m in t["messages"] if m["direction"] == "in"]
-    stored = Path(m["raw_path"])
+    stored = desk.app.spool.resolve(m["raw_path"])
     from daemon.storage.spool import Spool
 
     assert Spool.raw_of(stored) == raw  # byte for byte

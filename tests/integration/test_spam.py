@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
 from daemon.cli.main import main as cli
 from daemon.pipeline import runner
@@ -253,14 +254,21 @@ def test_probe_asks_each_configured_scanner(tmp_path: Path, rspamd_server: Rspam
 
     d = make_desk(tmp_path, extra=spam_config(rspamd_server)
                   + f'[antivirus]\nclamd = "{clamd_server.address}"\n')  # type: ignore[attr-defined]
-    assert probe(d.app.config) == 0
+    saved = structlog.get_config()  # probe() quiets structlog for the process: put it back
+    try:
+        assert probe(d.app.config) == 0
+    finally:
+        structlog.configure(**saved)
     out = capsys.readouterr().out
     assert f"rspamd: {rspamd_server.url}: pong" in out and "clamd: tcp:127.0.0.1" in out
     assert "PONG, ClamAV" in out
     away = tmp_path / "away"
     cfg = loader.load(make_desk(away, extra=f'[antivirus]\nclamd = "tcp:127.0.0.1:{free_port()}"'
                                             '\n').config_path)
-    assert probe(cfg) == 75
+    try:
+        assert probe(cfg) == 75
+    finally:
+        structlog.configure(**saved)
     assert "clamd: unreachable" in capsys.readouterr().err
     d.app.close()
 
@@ -280,3 +288,27 @@ def test_a_release_and_spam_tid_teach_rspamd(desk: Desk, rspamd_server: Rspamd) 
                 and "Карантин" in str(m["Subject"])]
     text = body(report)
     assert text.count("фильтр спама дообучен") == 2, text
+
+
+def test_reject_level_letters_leave_the_quarantine_after_keep_days_with_a_log_line(
+        tmp_path: Path, clock: Clock) -> None:
+    from structlog.testing import capture_logs
+
+    from daemon.service.sweep import sweep
+
+    d = make_desk(tmp_path, extra='[spam]\nbackend = "headers"\nhold_score = 6.0\n'
+                                  'reject_score = 15.0\nkeep_days = 7\n', clock=clock)
+    ours = b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=%s required=6.0 tests=X\r\n"
+    d.ingest(ours % b"30.0" + OUTSIDE_HOP + simple_letter("Казино", sender=SPAMMER))
+    d.ingest(ours % b"9.0" + OUTSIDE_HOP + simple_letter("Скидки", sender=SPAMMER))
+    assert sorted(e["level"] for e in d.app.quarantine.entries()) == ["hold", "reject"]
+    clock.now += timedelta(days=6)
+    sweep(d.app)
+    assert len(d.app.quarantine.entries()) == 2
+    clock.now += timedelta(days=1, minutes=1)
+    with capture_logs() as logs:
+        assert sweep(d.app).expired == 1
+    assert [e["level"] for e in d.app.quarantine.entries()] == ["hold"]  # staff decide
+    [gone] = [e for e in logs if e["event"] == "spam.expired"]
+    assert gone["subject"] == "Казино" and gone["sender"] == "offers@bulk.example"
+    d.app.close()

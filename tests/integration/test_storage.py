@@ -65,9 +65,10 @@ def test_check_passes_then_names_a_changed_letter_and_attachment(desk: Desk) -> 
     assert p.stdout.strip() == "checked 3 letters and 2 attachments: all match their hashes"
 
     letters, _, attachments = locators(desk)
-    Path(letters[0]).write_bytes(Path(letters[0]).read_bytes() + b"tampered\r\n")
-    Path(attachments[0]).write_bytes(b"not the picture")
-    Path(letters[2]).unlink()
+    at = desk.app.spool.resolve  # the rows' paths are relative to the spool folder
+    at(letters[0]).write_bytes(at(letters[0]).read_bytes() + b"tampered\r\n")
+    at(attachments[0]).write_bytes(b"not the picture")
+    at(letters[2]).unlink()
     p = cli(desk, "storage", "check", "--json")
     assert p.returncode == 65
     report = json.loads(p.stdout)
@@ -82,11 +83,12 @@ def test_check_passes_then_names_a_changed_letter_and_attachment(desk: Desk) -> 
 def test_a_read_that_does_not_match_is_a_log_line(desk: Desk) -> None:
     with_letters(desk)
     letters, _, _ = locators(desk)
-    Path(letters[1]).write_bytes(Path(letters[1]).read_bytes()[:-10])
+    path = desk.app.spool.resolve(letters[1])
+    path.write_bytes(path.read_bytes()[:-10])
     with desk.app.sessions() as s:
         digest = s.scalar(select(Inbound.sha256).where(Inbound.raw_path == letters[1]))
         with structlog.testing.capture_logs() as logs, pytest.raises(blobs.HashMismatch):
-            blobs.read(s, letters[1], digest, "letter x")
+            blobs.read(s, letters[1], digest, "letter x", desk.app.spool.root)
     assert [e["event"] for e in logs] == ["storage.hash_mismatch"]
     assert logs[0]["locator"] == letters[1] and logs[0]["expected"] == digest
 
@@ -106,7 +108,8 @@ def test_migrate_moves_everything_into_the_database_verified_and_resumable(
     assert all(x.startswith("db:") for group in after for x in group)
     with d.app.sessions() as s:
         for old, new in zip(before[0], after[0], strict=True):
-            assert new == "db:" + sha256(blobs.raw_of(Path(old).read_bytes())).hexdigest()
+            raw = blobs.raw_of(d.app.spool.resolve(old).read_bytes())
+            assert new == "db:" + sha256(raw).hexdigest()
         assert s.scalar(select(text("count(*)")).select_from(Blob)) == 5  # kept once each
     assert cli(d, "storage", "check").returncode == 0
     again = cli(d, "storage", "migrate", "--to", "database")
@@ -124,11 +127,12 @@ def test_migrate_stops_at_a_letter_that_does_not_match(tmp_path: Path) -> None:
     d = make_desk(tmp_path)
     with_letters(d)
     letters, _, _ = locators(d)
-    Path(letters[1]).write_bytes(Path(letters[1]).read_bytes() + b"x")
+    bad = d.app.spool.resolve(letters[1])
+    bad.write_bytes(bad.read_bytes() + b"x")
     p = cli(d, "storage", "migrate", "--to", "database")
     assert p.returncode == 65 and "stopped" in p.stderr
     # The batch with the bad one committed nothing; fixed, it goes on.
-    Path(letters[1]).write_bytes(Path(letters[1]).read_bytes()[:-1])
+    bad.write_bytes(bad.read_bytes()[:-1])
     p = cli(d, "storage", "migrate", "--to", "database")
     assert p.returncode == 0 and p.stdout.startswith("moved 8 rows"), p.stdout
     d.app.close()
@@ -149,7 +153,7 @@ def test_database_blobs_are_committed_with_the_rows_and_the_spool_keeps_nothing(
     assert not [f for f in spool.rglob("*") if f.is_file() and f.name != "supportd.sock"]
     with d.app.sessions() as s:
         assert s.scalar(select(text("count(*)")).select_from(Blob)) == 5
-        for f in blobs.check(s):
+        for f in blobs.check(s, d.app.spool.root):
             assert f.problem == "", f
     assert cli(d, "storage", "check").returncode == 0
     d.app.close()

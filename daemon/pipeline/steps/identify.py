@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.mail.letter import ParsedLetter
 from daemon.pipeline.context import Letter
-from daemon.tickets.completeness import missing_information
+from daemon.tickets.completeness import missing_information, screenshot_wanted
 from daemon.tickets.registry import identify
 from daemon.trust.domains import org_domain
 
@@ -77,5 +77,8 @@ def run(letter: Letter, session: Session, app: App) -> None:
         letter.flags.append(f"отправитель не установлен: {PROBLEMS_RU[p.from_problem]}")
     if letter.staff is None and not letter.robot:
         letter.missing = missing_information(p.text, p.subject)
+        if screenshot_wanted(p.text, p.subject,
+                             ((a.filename, a.content_type) for a in p.attachments)):
+            letter.missing.append("screenshot")  # §5.2, in §5.7's formats
         if letter.sender:
             letter.identification = identify(session, letter.sender, f"{p.subject}\n{p.text}")

@@ -90,6 +90,16 @@ def test_the_demo_config_is_valid() -> None:
      "imap.oauth_token_url"),
     (OAUTH + 'password_file = "/etc/supportd/imap.password"\n', "imap.password_file"),
     (OAUTH.replace('"xoauth2"', '"password"'), "imap.auth"),
+    ('[spam]\nbackend = "spamhaus"', "spam.backend"),
+    ("[spam]\nhold_score = 20.0\nreject_score = 15.0", "spam.hold_score"),
+    ("[spam]\nhold_score = 0", "spam.hold_score"),
+    ("[spam]\nkeep_days = 0", "spam.keep_days"),
+    ('[spam]\nbackend = "spamassassin"\nspamd = "127.0.0.1:783"', "spam.spamd"),
+    ('[spam]\nrspamd_url = "127.0.0.1:11333"', "spam.rspamd_url"),
+    ('[spam]\nmax_wait = "soon"', "spam.max_wait"),
+    ('[spam]\ntimeout = "0s"', "spam.timeout"),
+    ('[antivirus]\nclamd = "/run/clamav/clamd.ctl"', "antivirus.clamd"),
+    ('[antivirus]\nclamd = "tcp:127.0.0.1:99999"', "antivirus.clamd"),
 ])
 def test_a_bad_value_names_its_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -203,3 +213,16 @@ def test_every_bad_key_of_a_file_is_named_at_once(tmp_path: Path) -> None:
         "calendar.day_start", "service.address", "service.colour", "smtp.port",
         "smtp.timeout", "staff[0].email", "staff[1].email", "staff[1].role"]
     assert err.value.key == "service.colour"  # the first, for callers that read one
+
+
+def test_scanner_addresses(tmp_path: Path) -> None:
+    from daemon.config.loader import socket_address
+
+    assert socket_address("k", "unix:/run/clamav/clamd.ctl") == ("unix", "/run/clamav/clamd.ctl",
+                                                                   0)
+    assert socket_address("k", "tcp:127.0.0.1:3310") == ("tcp", "127.0.0.1", 3310)
+    assert socket_address("k", "tcp:[::1]:783") == ("tcp", "::1", 783)
+    cfg = load(write(tmp_path, '[spam]\nbackend = "rspamd"\n[antivirus]\n'
+                               'clamd = "unix:/run/clamav/clamd.ctl"\n'))
+    assert cfg.spam.hold_score == 8.0 and cfg.spam.reject_score == 15.0
+    assert cfg.spam.max_wait == "30m" and cfg.antivirus.clamd.startswith("unix:")

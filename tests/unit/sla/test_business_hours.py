@@ -390,3 +390,12 @@ def test_overrides_and_far_dates_on_a_lazy_calendar() -> None:
     assert lazy.hours_of(date(2027, 1, 9)) == (time(11), time(15))
     assert lazy.working_between(msk(2026, 12, 30), msk(2027, 1, 12)) == \
         eager.working_between(msk(2026, 12, 30), msk(2027, 1, 12))
+
+
+def test_a_year_without_decree_data_is_known_as_such() -> None:
+    from daemon.sla.business_hours import DayOverride, WorkingCalendar
+
+    assert WorkingCalendar().knows_year(2026)
+    assert not WorkingCalendar().knows_year(2040)  # only the fixed public holidays
+    told = WorkingCalendar(overrides={date(2040, 5, 4): DayOverride.off()})
+    assert told.knows_year(2040)  # the admin wrote the decree's days in [calendar]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.staff.commands import Command, read_staff_letter
+from daemon.staff.commands import Command, is_view_request, read_staff_letter
 
 
 def test_commands_stop_at_the_first_line_of_text() -> None:
@@ -25,3 +25,24 @@ def test_problems_are_named(text: str, problem: str) -> None:
 def test_a_letter_without_commands_is_all_text() -> None:
     s = read_staff_letter("Добрый день!\n#close")
     assert s.commands == () and s.text == "Добрый день!\n#close"
+
+
+@pytest.mark.parametrize(("text", "commands", "view"), [
+    ("#list", [("list", "")], True),
+    ("#list ALL\n\n--\nАнна", [("list", "all")], True),
+    ("#show SD-000013", [("show", "SD-000013")], True),
+    ("#find ООО Ромашка", [("find", "ООО Ромашка")], True),
+    ("#list\n#show SD-000013", [("list", ""), ("show", "SD-000013")], True),
+    ("#close\n#list", [("close", ""), ("list", "")], False),
+    ("Здравствуйте! #list", [], False),
+])
+def test_looking_commands(text: str, commands: list[tuple[str, str]], view: bool) -> None:
+    letter = read_staff_letter(text)
+    assert [(c.name, c.arg) for c in letter.commands] == commands
+    assert is_view_request(letter) is view
+
+
+@pytest.mark.parametrize("text", ["#list mine", "#show", "#find"])
+def test_looking_commands_that_are_wrong_are_named(text: str) -> None:
+    letter = read_staff_letter(text)
+    assert letter.problems and not is_view_request(letter)

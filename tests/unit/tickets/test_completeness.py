@@ -9,8 +9,15 @@ from __future__ import annotations
 from email import message_from_string
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from daemon.tickets.completeness import MISSING_LABELS_RU, missing_information, urgency_requested
+from daemon.tickets.completeness import (
+    MISSING_LABELS_RU,
+    missing_information,
+    screenshot_wanted,
+    urgency_requested,
+)
 
 COMPLETE = """Добрый день!
 
@@ -36,8 +43,10 @@ def test_every_code_has_a_polite_russian_label() -> None:
         "description": "описание проблемы и шаги для её воспроизведения",
         "system_address": "адрес Системы, на котором наблюдается проблема",
         "version": "номер версии Программы и редакция",
+        "screenshot": "по возможности, скриншоты ошибки в форматах JPG, GIF или PNG "
+                      "(скриншоты в формате BMP — запакованными в архив ZIP или RAR)",
     }
-    assert set(missing_information("", "")) == set(MISSING_LABELS_RU)
+    assert set(missing_information("", "")) == set(MISSING_LABELS_RU) - {"screenshot"}
 
 
 # ---------------------------------------------------------------- description
@@ -217,3 +226,65 @@ def test_an_email_address_is_not_the_system_and_hides_no_version() -> None:
     text = ("Не уходят документы на подпись контрагенту, версия 3.14.2.\n"
             "Ответьте, пожалуйста, на ivan@romashka.example")
     assert missing_information(text, "") == ["system_address"]
+
+
+@given(st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789", min_size=11, max_size=11),
+       st.sampled_from(["Купон: {code}.", "{code}", "спецобращение {code} срочно"]),
+       st.booleans())
+def test_a_coupon_code_never_reads_as_anything(body: str, where: str, lower: bool) -> None:
+    """A coupon's random letters and digits («SPC-V234-…», «…-VER2-…») are not a
+    version, an address or words: the coupon test's letters read the same whatever
+    code was drawn (issue 20: the lead's fix of «V3» inside a code, made whole)."""
+    from daemon.tickets.coupons import check_char
+
+    full = body + check_char(body)
+    code = f"SPC-{full[:4]}-{full[4:8]}-{full[8:]}"
+    code = code.lower() if lower else code
+    for text in ("Здравствуйте! Не формируется отчёт, ошибка 500 при выгрузке.",
+                 "Сервер недоступен с утра, ничего не открывается у всех сотрудников."):
+        assert missing_information(text + " " + where.format(code=code), "Вопрос") == \
+            missing_information(text, "Вопрос")
+
+
+# §5.2: an error described and no picture attached: a screenshot is asked for.
+
+ERRORS = [
+    ("Не открывается отчёт", "При формировании отчёта появляется ошибка 500."),
+    ("", "После входа белый экран, ничего не загружается."),
+    ("Подписание", "При подписании пакета выдаёт «Неверный сертификат»."),
+    ("", "Программа падает при открытии карточки документа."),
+    ("Error", "Exception in thread main: NullPointerException"),
+    ("", "Документы не отправляются контрагенту, статус не меняется."),
+    ("Сбой выгрузки", "Выгрузка в 1С завершается сбоем."),
+]
+NO_ERRORS = [
+    ("Роуминг", "Подскажите, как настроить роуминг с другим оператором?"),
+    ("Лицензия", "Просим выставить счёт на продление лицензии на 2027 год."),
+    ("", "Спасибо, всё работает!"),
+    ("Обновление", "Когда выйдет версия 3.16 Организатора ЭДО?"),
+]
+
+
+@pytest.mark.parametrize(("subject", "text"), ERRORS)
+def test_an_error_without_a_picture_asks_for_a_screenshot(subject: str, text: str) -> None:
+    assert screenshot_wanted(text, subject, [])
+    assert screenshot_wanted(text, subject, [("journal.log", "text/plain")])
+
+
+@pytest.mark.parametrize("attachment", [
+    ("screen.png", "image/png"), ("IMG_0001.JPG", "application/octet-stream"),
+    ("Снимок.bmp", "image/bmp"), ("screens.zip", "application/zip"),
+    ("скрин.rar", "application/octet-stream"), ("photo.heic", "image/heic"),
+])
+def test_a_picture_or_an_archive_is_enough(attachment: tuple[str, str]) -> None:
+    assert not screenshot_wanted("Ошибка 500 при входе", "", [attachment])
+
+
+@pytest.mark.parametrize(("subject", "text"), NO_ERRORS)
+def test_a_question_without_an_error_is_not_asked_for_one(subject: str, text: str) -> None:
+    assert not screenshot_wanted(text, subject, [])
+
+
+def test_an_error_in_a_quote_or_a_signature_is_not_the_clients_words() -> None:
+    text = "Подскажите, как настроить роуминг?\n\n> Ошибка 500 при входе\n-- \nОшибка нет"
+    assert not screenshot_wanted(text, "Роуминг", [])

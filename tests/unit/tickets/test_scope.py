@@ -61,3 +61,15 @@ def test_phrases_need_their_words_in_a_row() -> None:
 def test_case_and_letter_yo_do_not_matter(words: list[str]) -> None:
     text = " ".join(words)
     assert RULES.classify("", text) == RULES.classify("", text.upper().replace("Е", "Ё"))
+
+
+def test_one_word_however_often_does_not_put_a_letter_out_of_scope() -> None:
+    got = RULES.classify("ЭЦП", "ЭЦП ЭЦП ЭЦП")  # 15 points, but one word
+    assert (got.topic, got.out_of_scope) == ("", False)
+    assert RULES.classify("ЭЦП", "и сертификат").topic == "signature"  # two words
+
+
+def test_out_of_scope_must_score_twice_the_best_topic_in_scope() -> None:
+    # signature 9 (ЭЦП in the subject, сертификат), error 6: 9 >= 6 + 2 but < 12
+    text = "Ошибка, ошибка: сертификат"
+    assert RULES.classify("ЭЦП", text).topic == "error"

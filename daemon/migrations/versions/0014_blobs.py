@@ -1,7 +1,7 @@
 """blobs: raw letters and attachments kept in the database
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 
 `[storage] blobs = "database"` (issue 14) keeps each raw letter and attachment in
@@ -14,8 +14,8 @@ spool's files in).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
