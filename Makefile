@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/supportd.toml
 
-.PHONY: install run test test-integration lint bench clean wheel
+.PHONY: install run test test-integration lint bench clean wheel install-system
 
 $(BIN)/supportd: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ lint: install
 # `$(BIN)/python bench/run.py --quick` is a smoke run; bench/deadlines.py runs alone too.
 bench: install
 	$(BIN)/python bench/run.py
+
+# Shell completion (bash, zsh) and the man page supportd(8), generated from the CLI's
+# parser, into the system's folders (as root; `supportd` must be the installed one).
+SUPPORTD ?= /opt/supportd/.venv/bin/supportd
+install-system:
+	install -d /usr/share/bash-completion/completions /usr/local/share/zsh/site-functions \
+		/usr/local/share/man/man8
+	$(SUPPORTD) completion bash > /usr/share/bash-completion/completions/supportd
+	$(SUPPORTD) completion zsh > /usr/local/share/zsh/site-functions/_supportd
+	$(SUPPORTD) man > /usr/local/share/man/man8/supportd.8
+	-mandb -q
 
 # The release's wheel: dist/supportd-VERSION-py3-none-any.whl (templates and migrations inside).
 wheel: install

@@ -9,7 +9,7 @@ and config.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +22,7 @@ from daemon.config import sla_config
 from daemon.config.schema import Config, ImapConfig, OutboundConfig, parse_duration
 from daemon.outbound.notifier import Notifier
 from daemon.sla.policy import SlaPolicy
-from daemon.storage import db
+from daemon.storage import blobs, db
 from daemon.storage.spool import Spool, SpooledLetter
 from daemon.trust.check import Checker, Settings
 
@@ -140,6 +140,39 @@ class App:
 
     def stored_path(self, letter: SpooledLetter) -> Path:
         return self.spool.store_path(letter.spool_id, letter.received_at)
+
+    def recorded_path(self, letter: SpooledLetter) -> str:
+        """Where the database says the stored letter is: relative to the spool folder."""
+        return self.spool.relative(self.stored_path(letter))
+
+    # Where raw letters and attachments are kept for good (`[storage] blobs`,
+    # daemon/storage/blobs.py): the spool folder, or the database's blobs table in
+    # the transaction of the letter's rows (the local copy goes after the commit).
+
+    @property
+    def blobs_in_database(self) -> bool:
+        return self.config.storage.blobs == "database"
+
+    def raw_locator(self, letter: SpooledLetter) -> str:
+        """What the letter's rows name as its raw bytes."""
+        if self.blobs_in_database:
+            return blobs.locator_of(letter.sha256)
+        return self.recorded_path(letter)
+
+    def keep_raw(self, session: Session, letter: SpooledLetter) -> None:
+        """The raw letter into the database in `session`'s transaction (if it goes there)."""
+        if self.blobs_in_database:
+            blobs.put(session, letter.raw, letter.sha256)
+
+    def keep_attachment(self, session: Session, content: bytes | Iterator[bytes],
+                        digest: str | None) -> tuple[str, str]:
+        """An attachment kept for good: (its sha256, its locator)."""
+        if not self.blobs_in_database:
+            digest, path = self.spool.put_attachment(content, digest)
+            return digest, self.spool.relative(path)  # the database's paths: spool-relative
+        data = content if isinstance(content, bytes) else b"".join(content)
+        locator = blobs.put(session, data, digest)
+        return locator[len(blobs.DB):], locator
 
     def close(self) -> None:
         if "engine" in self.__dict__:

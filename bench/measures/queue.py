@@ -6,6 +6,7 @@ as `[pipeline] workers` starts them.
 
 from __future__ import annotations
 
+import resource
 import shutil
 import time
 from collections import Counter
@@ -34,13 +35,17 @@ def child_queue(a: dict[str, Any]) -> dict[str, Any]:
     url_for, pg = url_factory(a)
     root = WORK / f"queue-{a['label']}"
     accept_rates, drain_rates, total_rates, outcomes = [], [], [], Counter()
+    cpu: list[float] = []  # CPU ms a letter of the pipeline processes (with "procs")
     try:
         for rep in range(a["reps"]):
             url, drop = url_for()
             app = make_desk(root, url)
+            if a.get("blobs"):  # `[storage] blobs`: the raw letters into the database
+                _keep_blobs(app, a["blobs"])
             configure_logs(app)
             warm_desk(app)
             t0 = time.perf_counter()
+            cpu0 = _children_cpu()
             for x in letters:
                 accept(app, x.raw, Envelope(source="smtp", mail_from=x.sender,
                                             rcpt_to=(corpus.DESK,), peer="127.0.0.1"))
@@ -49,6 +54,7 @@ def child_queue(a: dict[str, Any]) -> dict[str, Any]:
             results = (_drain_in_processes(app, a["procs"]) if a.get("procs")
                        else runner.drain(app))
             t2 = time.perf_counter()
+            cpu.append(1000 * (_children_cpu() - cpu0) / len(letters))
             assert len(results) == len(letters), (len(results), len(letters))
             if rep == 0:
                 outcomes.update(r.outcome for r in results)
@@ -63,7 +69,26 @@ def child_queue(a: dict[str, Any]) -> dict[str, Any]:
             pg.drop_all()
     return {"accept_rates": accept_rates, "drain_rates": drain_rates, "rates": total_rates,
             "accept_rate": median(accept_rates), "drain_rate": median(drain_rates),
-            "rate": median(total_rates), "letters": len(letters), "outcomes": dict(outcomes)}
+            "rate": median(total_rates), "letters": len(letters), "outcomes": dict(outcomes),
+            "procs_cpu_ms": median(cpu) if a.get("procs") else None}
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _keep_blobs(app: Any, where: str) -> None:
+    """Rewrite the desk's config with `[storage] blobs = WHERE` and take it on."""
+    from pathlib import Path
+
+    from daemon.config import loader as config_mod
+
+    path = Path(app.config.source)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[storage]\n", f'[storage]\nblobs = "{where}"\n', 1),
+                    encoding="utf-8")
+    app.reconfigure(config_mod.load(path))
 
 
 def _drain_in_processes(app: Any, procs: int) -> list[Any]:
@@ -112,4 +137,8 @@ def measure(sz: dict[str, Any], seed: int, pg: str | None) -> dict[str, Any]:
         "postgresql_procs": {str(n): run_child("queue", {**base, "label": f"pg-{n}p", "pg": pg,
                                                     "procs": n}) for n in (1, 2)}
         if pg else None,
+        # The same with the raw letters kept in the database (issue 14, several hosts).
+        "postgresql_procs_blobs": {str(n): run_child("queue", {
+            **base, "label": f"pg-{n}p-blobs", "pg": pg, "procs": n, "blobs": "database"})
+            for n in (1, 2)} if pg else None,
     }

@@ -19,7 +19,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import admin, calendar_year, clock, health, queue, registry, report, spam
+from daemon.cli import (
+    admin,
+    backup,
+    calendar_year,
+    clock,
+    health,
+    manual,
+    queue,
+    registry,
+    report,
+    spam,
+    storage,
+)
 from daemon.cli.common import (
     EX_CONFIG,
     EX_NOTFOUND,
@@ -354,13 +366,25 @@ def _add_tickets(sub: Any) -> None:
     s.set_defaults(func=cmd_tickets_show)
 
 
+def _add_ingest(sub: Any) -> None:
+    s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
+    s.add_argument("file", nargs="?", default="-")
+    s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
+                                    "(default: $SENDER)")
+    s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
+    s.add_argument("--in-process", action="store_true",
+                   help="process it here and print its TID, even when a daemon runs "
+                        "(which would otherwise take it: the thin pipe)")
+    s.set_defaults(func=cmd_ingest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from daemon import __version__
 
     p = argparse.ArgumentParser(prog="supportd", description="e-mail technical-support desk")
     p.add_argument("--version", action="version", version=f"supportd {__version__}")
-    p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, "
-                                    "config/supportd.toml, /etc/supportd/supportd.toml)")
+    p.add_argument("--config", help="config file (default: $SUPPORTD_CONFIG, else "
+                                    "/etc/supportd/supportd.toml; never the current folder)")
     p.add_argument("--now", metavar="TIMESTAMP",
                    help="run the command at this moment, ISO 8601 with offset, e.g. "
                         "2026-12-08T11:00+03:00 (default: $SUPPORTD_NOW, else the real time; "
@@ -373,15 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report-fd", type=int, required=True)
     s.add_argument("--parent", type=int, required=True)
     s.set_defaults(func=cmd_worker)
-    s = sub.add_parser("ingest", help="take one letter from FILE or stdin (MTA pipe)")
-    s.add_argument("file", nargs="?", default="-")
-    s.add_argument("--sender", help="envelope sender, e.g. Postfix pipe's ${sender} "
-                                    "(default: $SENDER)")
-    s.add_argument("--recipient", help="envelope recipient (default: $RECIPIENT)")
-    s.add_argument("--in-process", action="store_true",
-                   help="process it here and print its TID, even when a daemon runs "
-                        "(which would otherwise take it: the thin pipe)")
-    s.set_defaults(func=cmd_ingest)
+    _add_ingest(sub)
     s = sub.add_parser("check-config", help="validate the config and exit")
     s.add_argument("--probe", action="store_true",
                    help="also connect to the IMAP mailbox and the SMTP relay and log in "
@@ -389,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check_config)
 
     admin.add_parsers(sub)  # config show, db upgrade|current|history
+    backup.add_parsers(sub)  # backup, restore, store reimport
+    manual.add_parsers(sub)  # completion, man
 
     _add_tickets(sub)
     spam.add_parser(sub)
@@ -397,24 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                           required=True)
     op.add_parser("flush", help="send everything queued now").set_defaults(func=cmd_outbox_flush)
 
-    orp = sub.add_parser("orgs", help="the registry of organisations").add_subparsers(
-        dest="org_command", required=True)
-    s = orp.add_parser("import", help="add or update organisations from TOML or CSV")
-    s.add_argument("file")
-    s.set_defaults(func=registry.cmd_orgs_import)
-    s = orp.add_parser("list")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=registry.cmd_orgs_list)
-
-    cop = sub.add_parser("coupons", help="special-request coupons (§3.6)").add_subparsers(
-        dest="coupon_command", required=True)
-    s = cop.add_parser("issue", help="issue a coupon of 12 requests (revokes the old one)")
-    s.add_argument("--inn", required=True)
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=registry.cmd_coupons_issue)
-    s = cop.add_parser("list")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=registry.cmd_coupons_list)
+    registry.add_parsers(sub)  # orgs, coupons
 
     sp = sub.add_parser("sla", help="service levels").add_subparsers(dest="s_command",
                                                                      required=True)
@@ -430,17 +431,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("date")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calendar_show)
-    for commands in (report, health):  # their own modules: the report (§6), health
+    for commands in (report, health, storage):  # their own modules: the report (§6), health
         commands.add_parsers(sub)
     sub.metavar = "{" + ",".join(c for c in sub.choices if c != "worker") + "}"
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.root_parser = parser  # completion and man are made from it
     # An MTA bounces the client's letter on any exit but 75: for `ingest`, a bad
     # config or a crash must mean "try again later", never a lost letter.
     failing = EX_TEMPFAIL if args.command == "ingest" else EX_CONFIG
+    if not getattr(args, "needs_config", True):  # completion, man: the parser alone
+        return int(args.func(args))
     try:
         if args.command == "run":
             clock.hand_down(args.now)

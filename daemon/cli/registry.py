@@ -13,7 +13,7 @@ from daemon.cli.common import EX_DATAERR, _app, _print_json
 
 def cmd_orgs_import(args: argparse.Namespace) -> int:
     from daemon.storage import db
-    from daemon.tickets.registry import RegistryError, import_orgs, load_file
+    from daemon.tickets.registry import OrgReport, RegistryError, import_orgs, load_file
 
     try:
         entries = load_file(Path(args.file))
@@ -21,8 +21,20 @@ def cmd_orgs_import(args: argparse.Namespace) -> int:
         print(f"registry error: {exc}", file=sys.stderr)
         return EX_DATAERR
     app = _app(args)
+    report: list[OrgReport] = []
     with db.unit_of_work(app.sessions) as session:
-        created, updated = import_orgs(session, entries)
+        created, updated = import_orgs(session, entries, replace_all=args.replace,
+                                       dry_run=args.dry_run, report=report)
+        if args.dry_run:
+            session.rollback()
+    if args.dry_run:
+        for org in report:
+            print(f"{org.label}: {org.status}")
+            for line in org.changes if org.status != "new" else ():
+                print(f"  {line}")
+        print(f"dry run: {len(entries)} organisations, {created} new, {updated} updated; "
+              "nothing written")
+        return 0
     print(f"imported {len(entries)} organisations: {created} new, {updated} updated")
     return 0
 
@@ -94,3 +106,30 @@ def cmd_coupons_list(args: argparse.Namespace) -> int:
             state = "revoked" if r["revoked_at"] else f"{r['requests_used']}/{r['requests_total']}"
             print(f"{r['code']}  {state:<8} until {r['valid_until']}  {r['inn']}  {r['org']}")
     return 0
+
+
+def add_parsers(sub: Any) -> None:
+    orp = sub.add_parser("orgs", help="the registry of organisations").add_subparsers(
+        dest="org_command", required=True)
+    s = orp.add_parser("import", help="add organisations, or update the fields the file "
+                                      "carries (TOML or CSV)")
+    s.add_argument("file")
+    s.add_argument("--replace", action="store_true",
+                   help="the file is the whole truth of each organisation it names: fields "
+                        "it leaves out are cleared")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the changes per organisation; write nothing")
+    s.set_defaults(func=cmd_orgs_import)
+    s = orp.add_parser("list")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_orgs_list)
+
+    cop = sub.add_parser("coupons", help="special-request coupons (§3.6)").add_subparsers(
+        dest="coupon_command", required=True)
+    s = cop.add_parser("issue", help="issue a coupon of 12 requests (revokes the old one)")
+    s.add_argument("--inn", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_coupons_issue)
+    s = cop.add_parser("list")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_coupons_list)

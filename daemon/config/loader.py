@@ -331,6 +331,8 @@ def _validate_service(cfg: Config, p: Problems) -> None:
         p.add("service.tid_prefix", "must be 1-8 capital Latin letters")
     if not cfg.storage.url or "://" not in cfg.storage.url:
         p.add("storage.url", f"{cfg.storage.url!r} is not a database URL")
+    if cfg.storage.blobs not in ("spool", "database"):
+        p.add("storage.blobs", f"{cfg.storage.blobs!r}: use \"spool\" or \"database\"")
     for key, text in _durations(cfg):  # a Config built in code, not read from TOML
         try:
             parse_duration(text)
@@ -430,6 +432,14 @@ def _validate_regulation(cfg: Config, p: Problems) -> None:
     if cfg.scope.enabled:
         with p.check():
             rule_files.load_topics("scope.rules", cfg.scope_rules_path)
+        import importlib.util
+
+        missing = [m for m in ("pymorphy3", "pymorphy3_dicts_ru")
+                   if importlib.util.find_spec(m) is None]
+        if missing:  # letters would get no topic, each one flagged
+            p.add("scope.enabled", "the Russian morphology is not installed ("
+                  + ", ".join(m.replace("_", "-") for m in missing)
+                  + "): reinstall supportd, or set it to false")
     if cfg.knowledge.folder:
         with p.check():
             rule_files.load_entries("knowledge.folder", Path(cfg.knowledge.folder))

@@ -124,6 +124,10 @@ class ServiceConfig:
 class StorageConfig:
     url: str = doc("SQLAlchemy database URL", "sqlite:///var/supportd.db")
     spool: str = doc("folder for raw letters and attachments", "var/spool")
+    blobs: str = doc('where raw letters and attachments are kept for good: "spool" (the '
+                     'spool folder\'s store/ and attachments/) or "database" (the blobs '
+                     'table, committed with the letter\'s rows: every host sees them)',
+                     "spool")
     keep_shunted: Duration = doc("letters a bug stopped (spool/shunt/) are deleted this long "
                                  "after; '0s': kept for good", "180d")
     keep_tmp: Duration = doc("half-written files (spool/tmp/) a writer left behind are deleted "

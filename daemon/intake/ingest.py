@@ -90,4 +90,6 @@ def exit_code_for(app: App, raw: bytes, envelope: Envelope) -> tuple[int, str]:
         return EX_DATAERR, f"refused: {exc}"
     except (TemporaryFailure, OSError) as exc:
         return EX_TEMPFAIL, f"temporary failure, try again later: {str(exc).splitlines()[0]}"
-    return EX_OK, f"{result.outcome} {result.tid or ''} {result.reason}".strip()
+    # The TID first: Postfix's delivery log keeps only the start of a pipe's output
+    # ("delivered via supportd service (SD-000123 ticket new)").
+    return EX_OK, " ".join(filter(None, (result.tid, result.outcome, result.reason)))

@@ -40,7 +40,11 @@ def clean_message_id(value: object) -> str | None:
     return words[0][:998] if words and _BARE_ID.fullmatch(words[0]) else None
 
 
-_BARE_ADDR = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
+# Each address is tried from the start of its run of address characters only: tried
+# from every character of a long run without an "@", the search was quadratic (a From
+# of 120,000 letters took 5 s).
+_BARE_ADDR = re.compile(r"(?<![^\s<>()\[\]\\,;:\"@])"
+                        r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
 
 
 def safe_getaddresses(values: Sequence[str | Header]) -> list[tuple[str, str]]:

@@ -134,7 +134,12 @@ def _addresses(values: Iterable[str]) -> list[str]:
 
 
 def _unfold(value: str) -> str:
-    return " ".join(value.split())
+    """Folded white space as one space; a byte the parser could not decode (a lone
+    surrogate, which no database or encoder takes) as U+FFFD."""
+    text = " ".join(value.split())
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
 
 
 def _localpart(address: str) -> str:

@@ -118,11 +118,12 @@ _THANKS = re.compile(
     r"сп[ао]с[иі]б\w*|с[пп]асиб\w*|сапсиб\w*|спсб|спс\b|пасиб\w*|пасибо|спасибки|благодар\w*"
     r"|благодор\w*|блогодар\w*|признател\w*|thanks?\b|thank\s+you|thx\b|мерси", re.I)
 _LONG = 600  # characters: past this a letter says more than thanks
+_READ = 4000  # characters read: what decides is at the top (bounds the work, issue 21)
 
 
 def read_reply(text: str) -> ReplyReading:
     """What a client's reply to an answered or closed ticket is (module docstring)."""
-    body = text.strip()
+    body = text.strip()[:_READ]
     rating = rating_in(body)
     if _REOPEN.search(body):
         return ReplyReading(REOPEN, rating)

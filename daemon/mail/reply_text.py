@@ -101,6 +101,7 @@ _ATTRIBUTION_START = re.compile(
     re.IGNORECASE,
 )
 _MAX_ATTRIBUTION_LINES = 3
+_MAX_ATTRIBUTION_CHARS = 400  # an attribution line, or the lines of one glued together
 _OUTLOOK_RULE = re.compile(r"^\s*_*\s*$")  # blank, or the ____ Outlook draws above From:
 
 
@@ -174,6 +175,8 @@ def _is_outlook_block(lines: list[str], index: int) -> bool:
 def _attribution_start(lines: list[str], index: int, floor: int) -> int | None:
     """The first line of an attribution ending at line `index`, or None if it is none."""
     line = lines[index]
+    if len(line) > _MAX_ATTRIBUTION_CHARS:  # no attribution is that long; and the searches
+        return None  # below, anchored at the line's end, are quadratic on a huge line
     wrote = _WROTE_END.search(line)
     address = None if wrote else _ADDRESS_END.search(line)
     if not (wrote or address):
@@ -195,7 +198,7 @@ def _attribution_start(lines: list[str], index: int, floor: int) -> int | None:
     ):
         start -= 1
     window = " ".join(lines[start : index + 1])
-    if len(window) > 400:
+    if len(window) > _MAX_ATTRIBUTION_CHARS:
         return None
     dated = bool(_DATE_LIKE.search(window))
     if wrote:

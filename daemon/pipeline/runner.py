@@ -90,11 +90,12 @@ class Result:
 def _account(letter: Letter, session: Session, app: App, outcome: str, reason: str) -> None:
     s = letter.spooled
     p = letter.parsed
+    app.keep_raw(session, s)  # with `[storage] blobs = "database"`: in this transaction
     db.insert_row(session, Inbound.__table__, dict(  # type: ignore[arg-type]
         spool_id=s.spool_id, source=s.envelope.source, source_key=s.envelope.source_key,
         envelope_from=s.envelope.mail_from or "", envelope_to=list(s.envelope.rcpt_to),
         received_at=s.received_at, processed_at=app.now(), size=len(s.raw), sha256=s.sha256,
-        raw_path=str(app.stored_path(s)), message_id_header=p.message_id if p else None,
+        raw_path=app.raw_locator(s), message_id_header=p.message_id if p else None,
         outcome=outcome, reason=reason[:4000],
         ticket_id=letter.ticket.id if letter.ticket else None,
         spam=letter.spam.as_dict() if letter.spam is not None else None))
@@ -317,6 +318,9 @@ def _finish_many(app: App, items: list[_Item]) -> None:
     """Move committed letters to the store. If a move fails (a full or broken disk),
     that letter goes back to incoming/: its spool id is committed, so the next pass
     only moves it, and no claim is left behind in a live worker's folder."""
+    if app.blobs_in_database:  # committed with their rows: the local copies go
+        app.spool.drop_many([i.claimed for i in items])
+        return
     moved = app.spool.finish_many([(i.claimed, app.stored_path(i.spooled)) for i in items])
     for item, error in zip(items, moved, strict=True):
         if error is not None:

@@ -1,7 +1,10 @@
 """structlog set-up: JSON lines under journald, a readable console on a terminal.
 
 Every line is one event named as dotted noun and verb (`letter.processed`,
-`outbox.sent`); lines about a ticket carry its `tid`.
+`outbox.sent`); lines about a ticket carry its `tid`. Every line carries its syslog
+`priority` (error 3, warning 4, info 6, debug 7); under systemd, where stderr is the
+journal's stream, the line also starts with "<N>", which journald takes as the
+entry's PRIORITY, so `journalctl -u supportd -p err` shows the errors alone.
 
 Libraries speak through the stdlib `logging` module (tnefparse once per broken
 property of a winmail.dat, mail-parser, asyncio, aiosmtpd), the stdlib's
@@ -17,6 +20,7 @@ with its traceback as a field.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -82,6 +86,40 @@ def _unraisable(u: Any) -> None:
                 where=complaints.one_line(u.err_msg or repr(u.object))[:200])
 
 
+# syslog(3) priorities by level: what `journalctl -p err` filters on.
+PRIORITY = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "exception": 3,
+            "critical": 2}
+
+
+def add_priority(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The line's syslog priority, as a field every JSON line carries."""
+    event["priority"] = PRIORITY.get(str(event.get("level", "info")), 6)
+    return event
+
+
+def to_journal(stream: Any = None) -> bool:
+    """Is `stream` (stderr) the journal's own stream? systemd says so in $JOURNAL_STREAM
+    ("device:inode"); then a "<N>" in front of a line is its priority (sd-daemon(3)),
+    which journald takes off the line and keeps as the entry's PRIORITY."""
+    stream = stream or sys.stderr
+    dev, _, ino = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return dev.isdigit() and ino.isdigit() and (st.st_dev, st.st_ino) == (int(dev), int(ino))
+
+
+class PriorityPrefix:
+    """Puts "<N>" before a rendered line for journald (see `to_journal`)."""
+
+    def __init__(self, render: Any) -> None:
+        self.render = render
+
+    def __call__(self, logger: Any, name: str, event: dict[str, Any]) -> str:
+        return f"<{event.get('priority', 6)}>{self.render(logger, name, event)}"
+
+
 def configure(cfg: LoggingConfig) -> None:
     level = getattr(logging, cfg.level.upper())
     fmt = cfg.format
@@ -90,10 +128,13 @@ def configure(cfg: LoggingConfig) -> None:
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(colors=False) if fmt == "console"
         else structlog.processors.JSONRenderer(ensure_ascii=False))
+    if to_journal():
+        renderer = PriorityPrefix(renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            add_priority,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,

@@ -113,9 +113,11 @@ class DeskCollector(Collector):
                                 "how long the longest-waiting letter due to be sent has waited",
                                 outbox.oldest_due_seconds)
         with self.app.sessions() as session:
+            # The attempt that sent a letter is counted in `attempts` too (a bounced one
+            # was sent first); every other attempt failed.
             attempts, sent, failed = session.execute(select(
                 func.coalesce(func.sum(Outgoing.attempts), 0),
-                func.count().filter(Outgoing.status == "sent"),
+                func.count().filter(Outgoing.status.in_(("sent", "bounced"))),
                 func.count().filter(Outgoing.status == "failed"))).one()
         yield CounterMetricFamily("supportd_send_failures",
                                   "attempts to send a letter that did not send it",

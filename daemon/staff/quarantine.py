@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from daemon.mail.threading_tid import parse_tid
 from daemon.staff.commands import Command
-from daemon.storage.models import Message, Ticket
+from daemon.storage import blobs
+from daemon.storage.models import Inbound, Message, Ticket
 from daemon.storage.quarantine import Quarantine
-from daemon.storage.spool import Spool
 
 QUARANTINE_COMMANDS = frozenset({"spam", "release"})
 LISTED = 50  # entries in one `#spam` answer, the newest
@@ -47,13 +47,23 @@ def problems(commands: tuple[Command, ...], quarantine: Quarantine | None, sessi
     return out
 
 
-def _first_letter(session: Session, ticket_id: int) -> bytes | None:
-    path = session.scalar(select(Message.raw_path).where(
-        Message.ticket_id == ticket_id, Message.direction == "in",
-        Message.raw_path.is_not(None)).order_by(Message.id).limit(1))
+def _first_letter(session: Session, ticket_id: int, spool_root: Path) -> bytes | None:
+    """The ticket's first letter as received, wherever it is kept (storage/blobs.py),
+    checked against its hash (a mismatch is logged, and nothing is learnt from it)."""
+    row = session.execute(
+        select(Message.raw_path, Inbound.sha256)
+        .outerjoin(Inbound, Inbound.raw_path == Message.raw_path)
+        .where(Message.ticket_id == ticket_id, Message.direction == "in",
+               Message.raw_path.is_not(None)).order_by(Message.id).limit(1)).first()
+    if row is None:
+        return None
+    locator, digest = row
     try:
-        return Spool.raw_of(Path(path)) if path else None
-    except OSError:
+        if digest:
+            return blobs.read(session, locator, digest, f"ticket {ticket_id}'s first letter",
+                              spool_root)
+        return blobs.fetch(session, locator, spool_root)
+    except (blobs.Missing, blobs.HashMismatch, OSError):
         return None
 
 
@@ -75,7 +85,8 @@ def run(commands: tuple[Command, ...], quarantine: Quarantine, learn: Any, now: 
                         f"обычное; клиент получит подтверждение{_said(learned)}")
         elif c.name == "spam" and c.arg:
             number = parse_tid(c.arg.strip("[]"), prefix)
-            raw = _first_letter(session, number) if number is not None else None
+            raw = _first_letter(session, number, quarantine.spool.root) \
+                if number is not None else None
             learned = learn(raw, True) if learn and raw is not None else ""
             done.append(f"#spam {c.arg}: отмечено как спам{_said(learned)}")
         elif c.name == "spam":

@@ -290,6 +290,19 @@ class Outgoing(Base):
                       Index("ix_outgoing_cause_key_created", "cause_key", "created_at"))
 
 
+class Blob(Base):
+    """A raw letter or an attachment kept in the database (`[storage] blobs =
+    "database"`, daemon/storage/blobs.py): named by its SHA-256, kept once however
+    many rows name it (`db:SHA256`)."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class MailboxState(Base):
     """Where IMAP polling stands in one folder."""
 

@@ -8,6 +8,7 @@ Layout under `[storage].spool`:
     processing/WORKER/ID   claimed by one worker (a rename, so two daemons never
                            both take one letter)
     store/YYYY/MM/DD/ID    processed letters, kept for good; the database points here
+                           by a path relative to this folder (`relative`)
     shunt/ID               letters a bug stopped, kept with a .reason file
     quarantine/QID         held letters (spam, malware), whole, with QID.json: the
                            envelope, the verdict, what staff may do (quarantine.py)
@@ -195,6 +196,19 @@ class Spool:
         return SpooledLetter(path.name, path, envelope,
                              datetime.fromisoformat(meta["received_at"]), raw)
 
+    def relative(self, path: Path) -> str:
+        """A spool file's path as the database keeps it: relative to the spool folder
+        ("store/2026/12/06/ID", "attachments/ab/SHA"), so a restore elsewhere works."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def resolve(self, recorded: str) -> Path:
+        """The file a database path names (`relative`; an absolute one as it is)."""
+        path = Path(recorded)
+        return path if path.is_absolute() else self.root / path
+
     @staticmethod
     def raw_of(stored_path: Path) -> bytes:
         """The letter's bytes exactly as received, from a stored spool file."""
@@ -241,6 +255,19 @@ class Spool:
             with contextlib.suppress(OSError):  # renamed already; recovery covers a loss
                 _fsync_dir(folder)
         return errors
+
+    def drop_many(self, claimed: list[Path]) -> None:
+        """Remove processed letters whose raw bytes were committed elsewhere (the
+        database), each folder fsync'd once. A file that stays (an error) is taken
+        again after a restart and found committed: only removed then."""
+        folders: set[Path] = set()
+        for path in claimed:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                folders.add(path.parent)
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                _fsync_dir(folder)
 
     def release(self, claimed: Path) -> None:
         """Give a claimed letter back to incoming/ (the database was away)."""

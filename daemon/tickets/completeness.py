@@ -111,6 +111,9 @@ _VERSION = re.compile(
     rf"|(?<!{_L}){_L}{{3,}}\s+(?:редакци[яиюей]|edition)(?!{_L})",
     re.IGNORECASE)
 _DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(?:\d{2}|\d{4})")
+# A special-request coupon (§3.6, the shape of coupons.find_codes): random letters and
+# digits («SPC-V234-…», «…-VER2-…») that must not read as a version or anything else.
+_COUPON = re.compile(r"\bSPC-?[A-Z2-9]{4}-?[A-Z2-9]{4}-?[A-Z2-9]{4}\b", re.IGNORECASE)
 
 # Top-level domains a System may live under; a whitelist, because file names
 # («screen.png», «settings.json») look like host names too.
@@ -165,7 +168,7 @@ def missing_information(text: str, subject: str) -> list[str]:
     missing: list[str] = []
     if not _at_least_words(" ".join(_without_greeting(own)), MIN_DESCRIPTION_WORDS):
         missing.append("description")
-    searched = subject + "\n" + "\n".join(own)
+    searched = _COUPON.sub(" ", subject + "\n" + "\n".join(own))
     without_emails, emails = _EMAIL.subn(" ", searched)
     versions = list(_VERSION.finditer(without_emails))
     if not _has_address(without_emails, versions):

@@ -3,7 +3,8 @@
 `load_file` reads the TOML or CSV of SPEC "Interface" and validates every entry
 (INN/OGRN checksums, categories, plans), naming the entry and field at fault.
 `import_orgs` upserts by INN (or by name for entries without one) in one
-transaction. `identify` answers who wrote a letter: by a registered address or
+transaction, merging only the fields a file carries (`org_merge`; `--replace`: the
+file is the whole truth). `identify` answers who wrote a letter: by a registered address or
 domain (which entitles the sender to the org's commercial level), or only by an
 INN, OGRN or login mentioned in the letter (which names the org but, per §5.8,
 does not entitle a commercial level).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from daemon.storage.models import Licence, Org, OrgAddress
 from daemon.tickets.identity import find_inns, find_logins, find_ogrns, valid_inn, valid_ogrn
+from daemon.tickets.org_merge import LicenceEntry, OrgEntry, OrgState, changes, merge
 
 CATEGORIES = ("partner", "licensee", "user", "demo")
 PLANS = ("standard", "vip")
@@ -30,26 +32,6 @@ PLANS = ("standard", "vip")
 
 class RegistryError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class LicenceEntry:
-    product: str
-    edition: str = ""
-    purchased: date | None = None
-    plan: str = "standard"
-
-
-@dataclass(frozen=True)
-class OrgEntry:
-    name: str
-    category: str
-    inn: str | None = None
-    ogrn: str | None = None
-    emails: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
-    logins: tuple[str, ...] = ()
-    licences: tuple[LicenceEntry, ...] = field(default=())
 
 
 def _list(value: Any, where: str) -> tuple[str, ...]:
@@ -98,9 +80,13 @@ def _entry(raw: dict[str, Any], where: str) -> OrgEntry:
             raise RegistryError(f"{lw}.product: is required")
         licences.append(LicenceEntry(str(lic["product"]).strip(),
                                      str(lic.get("edition") or ""), purchased or None, plan))
+    carried = frozenset(k for k in ("name", "category", "inn", "ogrn", "emails", "domains",
+                                    "logins", "licence") if raw.get(k) not in (None, "", []))
+    if "ogrn" in raw and raw["ogrn"] == "" and not raw.get("_csv"):
+        carried |= {"ogrn"}  # TOML `ogrn = ""`: cleared on purpose
     return OrgEntry(name, category, inn, ogrn, emails, _list(raw.get("domains"),
                     f"{where}.domains"), _list(raw.get("logins"), f"{where}.logins"),
-                    tuple(licences))
+                    tuple(licences), carried)
 
 
 def load_file(path: Path) -> list[OrgEntry]:
@@ -109,7 +95,7 @@ def load_file(path: Path) -> list[OrgEntry]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
         for n, row in enumerate(csv.DictReader(text.splitlines()), start=2):
             key = (row.get("inn") or "", row.get("name") or f"row {n}")
-            org = merged.setdefault(key, {**row, "licence": []})
+            org = merged.setdefault(key, {**row, "licence": [], "_csv": True})
             if row.get("product"):
                 org["licence"].append({k: row.get(k) for k in
                                        ("product", "edition", "purchased", "plan")})
@@ -121,26 +107,54 @@ def load_file(path: Path) -> list[OrgEntry]:
     return [_entry(raw, f"org[{i}]") for i, raw in enumerate(data.get("org", []))]
 
 
-def import_orgs(session: Session, entries: list[OrgEntry]) -> tuple[int, int]:
-    """Upsert; returns (created, updated)."""
+@dataclass(frozen=True)
+class OrgReport:
+    label: str  # "ООО «Ромашка» (ИНН 7707083893)"
+    status: str  # new | update | unchanged
+    changes: tuple[str, ...]
+
+
+def _state(org: Org) -> OrgState:
+    return OrgState(org.name, org.category, org.inn, org.ogrn, tuple(org.emails or ()),
+                    tuple(org.domains or ()), tuple(org.logins or ()),
+                    tuple(LicenceEntry(lic.product, lic.edition, lic.purchased, lic.plan)
+                          for lic in org.licences))
+
+
+def import_orgs(session: Session, entries: list[OrgEntry], *, replace_all: bool = False,
+                dry_run: bool = False, report: list[OrgReport] | None = None
+                ) -> tuple[int, int]:
+    """Upsert by INN (or by name without one), merging what each entry carries into
+    what is stored (`org_merge`; `replace_all`: the entry is the whole truth). Returns
+    (created, updated); `report` gets each organisation's changes; `dry_run` writes
+    nothing."""
     created = updated = 0
     for e in entries:
         q = select(Org).where(Org.inn == e.inn) if e.inn else \
             select(Org).where(Org.name == e.name, Org.inn.is_(None))
         org = session.scalar(q)
+        before = _state(org) if org is not None else None
+        after = merge(before, e, replace_all=replace_all)
+        lines = changes(before, after)
+        created, updated = created + (org is None), updated + (org is not None)
+        if report is not None:
+            label = f"{after.name} (ИНН {after.inn})" if after.inn else after.name
+            status = "new" if org is None else "update" if lines else "unchanged"
+            report.append(OrgReport(label, status, tuple(lines)))
+        if dry_run or (org is not None and not lines):
+            continue
         if org is None:
-            org = Org(name=e.name, category=e.category)
+            org = Org(name=after.name, category=after.category)
             session.add(org)
-            created += 1
-        else:
-            updated += 1
-        org.name, org.category, org.inn, org.ogrn = e.name, e.category, e.inn, e.ogrn
-        org.emails, org.domains, org.logins = list(e.emails), list(e.domains), list(e.logins)
+        org.name, org.category, org.inn, org.ogrn = (after.name, after.category, after.inn,
+                                                     after.ogrn)
+        org.emails, org.domains, org.logins = (list(after.emails), list(after.domains),
+                                               list(after.logins))
         org.licences = [Licence(product=lic.product, edition=lic.edition,
-                                purchased=lic.purchased, plan=lic.plan) for lic in e.licences]
-        org.addresses = ([OrgAddress(kind="email", value=v) for v in e.emails]
-                         + [OrgAddress(kind="domain", value=v) for v in e.domains]
-                         + [OrgAddress(kind="login", value=v) for v in e.logins])
+                                purchased=lic.purchased, plan=lic.plan) for lic in after.licences]
+        org.addresses = ([OrgAddress(kind="email", value=v) for v in after.emails]
+                         + [OrgAddress(kind="domain", value=v) for v in after.domains]
+                         + [OrgAddress(kind="login", value=v) for v in after.logins])
     return created, updated
 
 

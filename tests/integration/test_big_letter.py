@@ -56,7 +56,7 @@ def test_a_big_zip_is_stored_with_its_hash_and_judged_by_its_contents(big_desk: 
                ("выгрузка.zip", len(content), "zip", "accepted")
         assert att.sha256 == hashlib.sha256(content).hexdigest()
         assert att.stored_path is not None
-        assert Path(att.stored_path).read_bytes() == content
+        assert desk.app.spool.resolve(att.stored_path).read_bytes() == content
     [ack] = desk.sent()[:1]
     assert "screen.bmp" in ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
@@ -95,8 +95,8 @@ def test_a_big_attachment_is_stored_and_judged_as_its_whole_bytes(
             att.reason) == (want.filename, ctype, want.detected_type, len(content),
                             want.verdict, want.reason)
     assert att.sha256 == hashlib.sha256(content).hexdigest()
-    assert att.stored_path == str(desk.app.spool.attachments / att.sha256[:2] / att.sha256)
-    assert Path(att.stored_path).read_bytes() == content
+    assert att.stored_path == f"attachments/{att.sha256[:2]}/{att.sha256}"  # in the spool
+    assert desk.app.spool.resolve(att.stored_path).read_bytes() == content
     assert spool_files(desk, "tmp") == []
     ack = desk.sent()[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert name in ack
@@ -126,7 +126,7 @@ def test_the_same_big_attachment_in_two_letters_is_stored_once(big_desk: Desk) -
     a, b = stored(desk)
     assert a.message_id != b.message_id and a.stored_path == b.stored_path
     assert a.stored_path is not None
-    assert spool_files(desk, "attachments") == [Path(a.stored_path)]
+    assert spool_files(desk, "attachments") == [desk.app.spool.resolve(a.stored_path)]
     assert spool_files(desk, "tmp") == []
 
 

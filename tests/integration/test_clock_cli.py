@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import simple_letter
 from tests.support.cli_desk import MSK, PROJECT, CliDesk, text_of, to
@@ -49,3 +51,32 @@ def test_the_moment_from_the_environment_and_a_bad_one_refused(tmp_path: Path) -
     p = subprocess.run([*cmd, "--now", "вчера", "ingest", "-"], input=simple_letter(),
                        capture_output=True, cwd=PROJECT)
     assert p.returncode == 75
+
+
+def test_the_daemon_runs_from_the_moment_named(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`supportd run` under SUPPORTD_NOW: its listener and its pipeline worker keep one
+    time, starting at the moment and running on."""
+    import signal
+
+    from bench.harness.daemon import Daemon
+    from bench.harness.desk_config import free_port, write_config
+
+    port = free_port()
+    d = Daemon(tmp_path, port, write_config(tmp_path, smtp_port=port))
+    assert d.cli("db", "upgrade").returncode == 0
+    monkeypatch.setenv("SUPPORTD_NOW", "2026-12-08T11:00+03:00")
+    monkeypatch.delenv("SUPPORTD_NOW_SINCE", raising=False)
+    d.start()
+    try:
+        code, _ = d.send(simple_letter("Вопрос демону"))
+        assert code == 250
+        [ack] = d.wait_for(lambda: [m for m in d.outbox()
+                                    if "ivan@client.example" in str(m["To"])])
+        [t] = d.tickets()
+        received = datetime.fromisoformat(d.show(t["tid"])["received_at"])
+        assert datetime(2026, 12, 8, 8, 0, tzinfo=UTC) <= received \
+            < datetime(2026, 12, 8, 8, 5, tzinfo=UTC)
+        assert "Срок реакции: до 15.12.2026 11:0" in text_of(ack)  # 40 working hours on
+    finally:
+        d.stop(signal.SIGTERM)

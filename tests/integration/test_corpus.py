@@ -195,7 +195,7 @@ def feed(desk: Desk, letter: CorpusLetter) -> Fed:
     return fed
 
 
-def check(fed: Fed, row: Inbound | None) -> None:
+def check(fed: Fed, row: Inbound | None, spool: Spool) -> None:
     """Fill `fed.problems` with what is wrong about this letter's accounting."""
     o = fed.outcome
     if fed.seconds > PER_LETTER_LIMIT:
@@ -224,7 +224,7 @@ def check(fed: Fed, row: Inbound | None) -> None:
     if row.outcome in ("ticket", "threaded") and row.ticket_id is None:
         fed.problems.append(f"{row.outcome} without a ticket")
     try:
-        kept = Spool.raw_of(Path(row.raw_path))
+        kept = Spool.raw_of(spool.resolve(row.raw_path))
     except OSError as exc:
         fed.problems.append(f"raw bytes not kept: {exc}")
     else:
@@ -316,7 +316,7 @@ def test_every_corpus_letter_is_accounted_for(
                       "outgoing letters": s.scalar(select(func.count()).select_from(Outgoing))
                       or 0}
         for f in fed:
-            check(f, rows.get(f.spool_id) if f.spool_id else None)
+            check(f, rows.get(f.spool_id) if f.spool_id else None, desk.app.spool)
         ours = {f.spool_id for f in fed if f.spool_id}
         strays = set(rows) - ours
         if strays:

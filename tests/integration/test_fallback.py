@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -48,7 +47,7 @@ def test_a_bug_in_any_step_still_opens_a_flagged_ticket(
     desk.ingest(raw)
     [t] = desk.tickets()
     assert t["needs_attention"] and "ошибка при обработке письма" in t["attention_reason"]
-    stored = Path(t["messages"][0]["raw_path"])
+    stored = desk.app.spool.resolve(t["messages"][0]["raw_path"])
     assert stored.read_bytes().endswith(raw)  # the letter kept whole
     assert not list((desk.root / "spool" / "shunt").glob("*"))
     if step != "answer":  # the client is answered, unless answering is the bug

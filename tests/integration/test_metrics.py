@@ -142,3 +142,9 @@ def test_the_daemon_serves_right_totals_from_two_workers(tmp_path: Path, pg_url:
         assert one(m, "supportd_letters_received_total", source="smtp", outcome="ticket") == 12
         assert one(m, "supportd_tickets_open", level="consultation") == 12
         assert one(m, "supportd_spool_depth") == 0
+
+
+def test_health_names_a_year_the_calendar_does_not_know(desk_with_metrics: Desk) -> None:
+    p = cli(desk_with_metrics.config_path, "--now", "2040-03-01T12:00:00+03:00", "health")
+    assert p.returncode == 69
+    assert "calendar: no data on the days off moved by decree in 2040" in p.stderr

@@ -186,7 +186,7 @@ def test_a_letter_that_cannot_be_read_is_kept_and_still_acknowledged(desk: Desk,
     desk.ingest(raw, sender="broken@client.example")
     [t] = desk.tickets()
     [m] = [m for m in t["messages"] if m["direction"] == "in"]
-    stored = Path(m["raw_path"])
+    stored = desk.app.spool.resolve(m["raw_path"])
     from daemon.storage.spool import Spool
 
     assert Spool.raw_of(stored) == raw  # byte for byte

@@ -216,3 +216,12 @@ def test_thanks_after_a_faq_answer_closes_and_keeps_the_reaction(kb_desk: Desk) 
     [t] = kb_desk.tickets()
     assert (t["status"], t["kb_solved"]) == ("closed", "update-order")
     assert [r["state"] for r in t["reactions"]] == ["met"]
+
+
+def test_the_head_hears_of_a_ticket_once_an_hour(desk: Desk, clock: Clock) -> None:
+    for _ in range(3):
+        client(desk, "Прошу передать руководителю службы: ускорьте, пожалуйста.")
+    assert len(to(desk, "head@example.ru")) == 1
+    clock.now += timedelta(hours=2)
+    client(desk, "Руководителю службы: ответа так и нет.")
+    assert len(to(desk, "head@example.ru")) == 2

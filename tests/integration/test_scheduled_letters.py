@@ -113,6 +113,15 @@ def test_no_digest_on_a_day_off(week: tuple[Desk, Clock]) -> None:
     assert send_due(desk.app) == []
 
 
+def test_no_digest_in_the_new_year_holidays(tmp_path: Path) -> None:
+    clock = Clock(datetime(2027, 1, 5, 10, 30, tzinfo=MSK))  # a Tuesday, a day off
+    desk = make_desk(tmp_path, clock=clock)
+    desk.ingest(simple_letter("Вопрос", sender="a@client.example"))
+    assert not [r for r in send_due(desk.app) if r.startswith("digest")]
+    clock.now = datetime(2027, 1, 11, 10, 30, tzinfo=MSK)  # the first working day
+    assert "digest:2027-01-11" in send_due(desk.app)
+
+
 def test_a_failed_render_is_retried_and_acknowledgements_go_on(
         week: tuple[Desk, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
     desk, clock = week

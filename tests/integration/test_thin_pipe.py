@@ -65,7 +65,7 @@ def test_without_a_daemon_ingest_processes_the_letter_itself(daemon: Daemon) -> 
     p = ingest(daemon, simple_letter("Демон остановлен", message_id="<thin-k@client.example>"))
     assert p.returncode == 0, p.stderr
     out = p.stdout.decode()
-    assert out.startswith("ticket SD-") and out.split()[1] in {
+    assert out.startswith("SD-") and out.split()[0] in {
         t["tid"] for t in daemon.tickets()}
     # Started again, it takes the socket back; a clean stop removes it.
     daemon.start()

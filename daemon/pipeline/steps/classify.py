@@ -28,9 +28,6 @@ def run(letter: Letter, session: Session, app: App) -> None:
         headers = {k.lower(): str(v) for k, v in p.message.items()}
         letter.emergency_requested = urgency_requested(
             headers, p.subject, p.text, app.config.screen.urgent_words)
-        if letter.ticket is None and letter.staff is None and not letter.emergency_requested:
-            # §3.1/§3.3: a total failure described, without «срочно»: proposed the same way.
-            letter.outage = outage_described(p.subject, p.text)
     if letter.ticket is not None:
         letter.sla_level = letter.ticket.sla_level
         return
@@ -46,6 +43,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
                             f"подлинности (DMARC {letter.auth.dmarc}): уровень понижен")
     # Only an entitled licensee's level depends on VIP: the others skip loading licences.
     vip = bool(org and entitled and org.category == "licensee" and has_vip(org))
+    if p is not None and not letter.robot and letter.staff is None and entitled and org \
+            and org.category in ("partner", "licensee") and not letter.emergency_requested:
+        # §3.1/§3.3: a total failure described, without «срочно»: proposed the same way.
+        letter.outage = outage_described(p.subject, p.text)
     letter.sla_level = level_for(org.category if org else None, entitled, vip,
                                  letter.emergency_requested or bool(letter.outage),
                                  app.config.sla.default_level)

@@ -199,7 +199,7 @@ def _record_bounce(letter: Letter, session: Session, app: App) -> None:
                                 from_addr=letter.shown_from, subject=letter.subject,
                                 message_id=letter.parsed.message_id, at=letter.spooled.received_at,
                                 body_text=letter.parsed.text[:20000],
-                                raw_path=str(app.stored_path(letter.spooled))))
+                                raw_path=app.raw_locator(letter.spooled)))
     raise Stop("bounce", f"bounce of our {ours.kind} to {ours.recipient}: "
                          f"{info.status or 'no status code'}{why}")
 

@@ -199,7 +199,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
         cc_addrs=p.cc if p else [], subject=(p.subject if p else "")[:2000],
         message_id=p.message_id if p else None, at=letter.spooled.received_at,
         body_text=(p.text if p else "")[:1_000_000],
-        raw_path=str(app.stored_path(letter.spooled)),
+        raw_path=app.raw_locator(letter.spooled),
         content_hash=letter.content_hash or None,
         auth=letter.auth.as_dict() if letter.auth.source else None,
         spam=letter.spam.as_dict() if letter.spam is not None else None))
@@ -215,10 +215,10 @@ def run(letter: Letter, session: Session, app: App) -> None:
             if index in infected:  # malware: never where staff download files
                 digest, path = raw.sha256, None
             else:  # a big attachment is written block by block, decoded from the letter
-                digest, stored = app.spool.put_attachment(
+                digest, path = app.keep_attachment(
+                    session,
                     raw.content if isinstance(raw.content, bytes) else raw.content.blocks(),
                     raw.sha256)
-                path = str(stored)
             rows.append(dict(
                 message_id=msg.id, filename=verdict.filename,
                 declared_type=raw.content_type[:255], detected_type=verdict.detected_type,

@@ -77,3 +77,16 @@ def test_an_out_of_scope_topic_needs_its_reason_and_where_to_turn(tmp_path: Path
                     'words = ["хостинг"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"scope.toml:1: topic\[0\].reason: is missing"):
         load_topics("scope.rules", path)
+
+
+def test_check_config_names_a_missing_morphology(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from daemon.config import loader
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pymorphy3_dicts_ru" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"scope.enabled: the Russian morphology is not "
+                                          r"installed \(pymorphy3-dicts-ru\)"):
+        loader.validate(Config())

@@ -124,3 +124,17 @@ def test_any_rating_form_is_recorded_and_never_reopens(n: int, form: str, tail: 
 ])
 def test_trouble_reported_without_thanks_is_a_new_question(text: str) -> None:
     assert read_reply(text) == ReplyReading(QUESTION)
+
+
+@pytest.mark.parametrize(("body", "rating"), [
+    ("4\n\n-----Original Message-----\nFrom: techsupport@example.ru\n"
+     "Пожалуйста, оцените работу службы технической поддержки", 4),
+    ("Оценка: 5, спасибо!\n\n08.12.2026, 12:00, techsupport@example.ru пишет:\n"
+     "> Обращение SD-000013 закрыто.\n> Ответьте цифрой от 1 до 5.", 5),
+    ("> Обращение SD-000013 закрыто.\n> Пожалуйста, оцените работу: цифру от 1 до 5.\n\n"
+     "5\n", 5),  # answered below the quote
+])
+def test_a_rating_in_a_reply_that_quotes_the_closing_letter(body: str, rating: int) -> None:
+    from daemon.mail.reply_text import new_text_of_reply
+
+    assert read_reply(new_text_of_reply(body)) == ReplyReading(RATING, rating)

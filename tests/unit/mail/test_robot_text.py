@@ -216,6 +216,12 @@ OOF = [
     pytest.param("Re: [SD-000013] Ошибка при отправке",
                  "В настоящее время я нахожусь вне офиса и отвечу на Ваше письмо после "
                  "возвращения.\n", True, "opening, meanwhile", id="ru-out-of-office"),
+    pytest.param("Re: [SD-000013] Ошибка",
+                 "Добрый день.\nВ настоящее время я отсутствую в офисе.\nВернусь 15.12.\n",
+                 True, "opening, meanwhile", id="ru-away-back-on"),
+    pytest.param("Re: [SD-000013] Ошибка",
+                 "Здравствуйте!\nВ настоящее время я отсутствую в офисе и не имею доступа к "
+                 "почте.\n", True, "opening, meanwhile", id="ru-away-no-mail"),
     pytest.param("RE: [SD-000013] Ошибка",
                  "Thank you for your email.\nI am out of the office until 20 November with "
                  "limited access to email. For urgent matters please contact "
@@ -245,6 +251,8 @@ def test_an_out_of_office_reply_without_headers(subject: str, text: str, replyin
                  id="a-new-letter-is-not-a-reply"),
     pytest.param("Re: [SD-000013] Ошибка", "Спасибо, проверим. Я в отпуске до понедельника, "
                  "коллега Петров напишет подробности.\n", True, id="no-meanwhile-words"),
+    pytest.param("Re: [SD-000013] Ошибка", "Проверили ещё раз, ошибка осталась. Вернусь к "
+                 "вам с логами завтра.\n", True, id="coming-back-without-absence"),
     pytest.param("Re: [SD-000013] Ошибка", "Здравствуйте!\nОшибка повторяется, скриншот "
                  "приложен. Логин romashka-admin.\nЯ в отпуске до 20.11, по срочным вопросам "
                  "обращайтесь к Петрову.\n", True, id="said-late-in-a-real-letter"),

@@ -190,3 +190,19 @@ def test_the_sender_is_the_email_package_display_name_byte_for_byte(name: str) -
                  "<m@example.ru>", datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
     expected = formataddr((one_line(name, 200), o.sender), charset="utf-8")
     assert _sender(o) == _fold("From", expected)
+
+
+@given(st.lists(st.binary(min_size=1, max_size=3000), min_size=1, max_size=3))
+def test_images_ride_inline_beside_the_html(pngs: list[bytes]) -> None:
+    names = [f"chart{i}@supportd" for i in range(len(pngs))]
+    html = "".join(f'<img src="cid:{n}">' for n in names)
+    raw = build(Outbound("Служба", "techsupport@example.ru", "head@example.ru", "Отчёт",
+                         "Отчёт текстом", html, "<r@example.ru>", datetime.now(UTC),
+                         images=tuple(zip(names, pngs, strict=True))))
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m.get_content_type() == "multipart/related"
+    assert m.get_body(("plain",)).get_content() == "Отчёт текстом"  # type: ignore[union-attr]
+    parts = [p for p in m.walk() if p.get_content_type() == "image/png"]
+    assert [p["Content-ID"] for p in parts] == [f"<{n}>" for n in names]
+    assert [p.get_content() for p in parts] == pngs
+    assert not m.defects and all(not p.defects for p in m.walk())

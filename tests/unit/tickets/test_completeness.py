@@ -9,6 +9,8 @@ from __future__ import annotations
 from email import message_from_string
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon.tickets.completeness import (
     MISSING_LABELS_RU,
@@ -224,6 +226,24 @@ def test_an_email_address_is_not_the_system_and_hides_no_version() -> None:
     text = ("Не уходят документы на подпись контрагенту, версия 3.14.2.\n"
             "Ответьте, пожалуйста, на ivan@romashka.example")
     assert missing_information(text, "") == ["system_address"]
+
+
+@given(st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789", min_size=11, max_size=11),
+       st.sampled_from(["Купон: {code}.", "{code}", "спецобращение {code} срочно"]),
+       st.booleans())
+def test_a_coupon_code_never_reads_as_anything(body: str, where: str, lower: bool) -> None:
+    """A coupon's random letters and digits («SPC-V234-…», «…-VER2-…») are not a
+    version, an address or words: the coupon test's letters read the same whatever
+    code was drawn (issue 20: the lead's fix of «V3» inside a code, made whole)."""
+    from daemon.tickets.coupons import check_char
+
+    full = body + check_char(body)
+    code = f"SPC-{full[:4]}-{full[4:8]}-{full[8:]}"
+    code = code.lower() if lower else code
+    for text in ("Здравствуйте! Не формируется отчёт, ошибка 500 при выгрузке.",
+                 "Сервер недоступен с утра, ничего не открывается у всех сотрудников."):
+        assert missing_information(text + " " + where.format(code=code), "Вопрос") == \
+            missing_information(text, "Вопрос")
 
 
 # §5.2: an error described and no picture attached: a screenshot is asked for.
