@@ -234,6 +234,8 @@ def read_from(values: Sequence[str | Header], decode: Callable[[str], str]) -> F
         again = _with_addresses(mailboxes(decoded))
         if len(again) == 1 and (address := _address_of(again[0])):
             return FromReading(address, again[0].display, "encoded-words", problem)
+    if _FIELD_LIKE.match(decoded):  # «From: \r\n Bcc: victim@…»: a header smuggled into
+        return FromReading("", decoded, "", problem)  # the fold, not a name: no repair
     found = list(dict.fromkeys(a for a in (usable_address(b) for b in
                                             _BARE_ADDR.findall(decoded)) if a))
     if len(found) == 1:
@@ -252,6 +254,7 @@ def _unfold(text: str) -> str:
 
 
 _ASCII_SPACE = re.compile(r"[ \t\r\n]+")
+_FIELD_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,40}:\s")  # what a header line begins with
 
 
 def _name(value: str | Header, address: str, shown: str) -> str:

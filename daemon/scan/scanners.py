@@ -59,7 +59,9 @@ class Scanners:
     def _ask(self, name: str, call: Callable[[], T]) -> T:
         until, why = self._away.get(name, (0.0, ""))
         if time.monotonic() < until:
-            raise ScannerAway(f"{why} (not asked again for {self.pause:g}s)")
+            rested = ScannerAway(f"{why} (not asked again for {self.pause:g}s)")
+            rested.rested = True
+            raise rested
         try:
             result = call()
         except ScannerAway as exc:

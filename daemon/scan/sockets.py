@@ -6,7 +6,10 @@ import socket
 
 
 class ScannerAway(Exception):  # noqa: N818 - a state of the world, not a bug
-    """The scanner cannot be reached, timed out or answered nonsense: try again later."""
+    """The scanner cannot be reached, timed out or answered nonsense: try again later.
+    `rested`: it was not asked at all, having failed a moment ago (`Scanners`)."""
+
+    rested = False
 
 
 def connect(address: tuple[str, str, int], timeout: float) -> socket.socket:

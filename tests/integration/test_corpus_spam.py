@@ -67,7 +67,7 @@ def test_the_corpus_through_rspamd_loses_nothing_and_lists_every_held_letter(
         for r in held_rows.values():
             r.outcome = "suppressed"  # as above, for check()
         for f in fed:
-            check(f, rows.get(f.spool_id) if f.spool_id else None)
+            check(f, rows.get(f.spool_id) if f.spool_id else None, desk.app.spool)
         capsys.readouterr()
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr("daemon.cli.spam._app", lambda _args: desk.app)

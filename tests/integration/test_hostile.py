@@ -269,6 +269,8 @@ def test_mutated_letters_are_all_accounted_kept_whole_and_quick(
     @example(_koi8(), [("long-line", 3000, 122_402, b"")], None)
     # And a byte not UTF-8 in a DSN's Final-Recipient reached the database as a surrogate.
     @example(_bounce(), [("nuls", 5, 7, b""), ("flip", 9321482, 127, b"")], None)
+    # And «From:\r\n Bcc: victim@…» was read as a name holding the address to answer.
+    @example(SEEDS[0], [("truncate", 5, 0, b""), ("inject", 0, 185, b"")], None)
     def one_letter(seed: bytes, ops: list[tuple[str, int, int, bytes]],
                    sender: str | None) -> None:
         raw = seed

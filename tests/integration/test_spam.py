@@ -312,3 +312,24 @@ def test_reject_level_letters_leave_the_quarantine_after_keep_days_with_a_log_li
     [gone] = [e for e in logs if e["event"] == "spam.expired"]
     assert gone["subject"] == "Казино" and gone["sender"] == "offers@bulk.example"
     d.app.close()
+
+
+def test_a_forged_staff_address_does_not_skip_the_check(headers_desk: Desk) -> None:
+    ours = b"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=9.0 required=6.0 tests=X\r\n"
+    forged = simple_letter("Срочно оплатите счёт", sender="agent1@example.ru",
+                           authenticated=False)
+    r = headers_desk.ingest(ours + OUTSIDE_HOP + forged)
+    assert r.outcome == "held"  # type: ignore[attr-defined]
+
+
+def test_mistyped_quarantine_commands_are_said_back(desk: Desk) -> None:
+    desk.ingest(simple_letter("Не работает выгрузка", sender="ivan@client.example"))
+    [t] = desk.tickets()
+    staff = "agent1@example.ru"
+    desk.ingest(simple_letter(f"Re: [{t['tid']}] Не работает выгрузка",
+                              "#release 0123456789\n#spam SD-999999", sender=staff))
+    [answer] = [m for m in desk.sent() if staff in str(m["To"])
+                and "Команды не выполнены" in str(m["Subject"])]
+    text = body(answer)
+    assert "#release 0123456789: в карантине нет письма" in text
+    assert "#spam SD-999999: обращения с таким номером нет" in text

@@ -54,8 +54,11 @@ def _give_up_or_wait(letter: Letter, app: App, what: str, exc: ScannerAway) -> N
     waited = app.now() - letter.spooled.received_at
     max_wait = parse_duration(app.config.spam.max_wait)
     if waited < max_wait:
-        log.warning("scan.waiting", spool_id=letter.spooled.spool_id, scanner=what,
-                    error=str(exc)[:300], waited=int(waited.total_seconds()))
+        # One warning a real attempt; letters not even tried while the scanner rests
+        # say so at debug level (a long outage would repeat each one every pass).
+        say = log.debug if exc.rested else log.warning
+        say("scan.waiting", spool_id=letter.spooled.spool_id, scanner=what,
+            error=str(exc)[:300], waited=int(waited.total_seconds()))
         raise Wait(f"{what}: {exc}")
     log.error("scan.not_checked", spool_id=letter.spooled.spool_id, scanner=what,
               error=str(exc)[:300], waited=int(waited.total_seconds()))

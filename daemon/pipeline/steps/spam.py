@@ -37,8 +37,12 @@ def proven_client(letter: Letter) -> bool:
 
 def run(letter: Letter, session: Session, app: App) -> None:
     verdict = letter.spam
-    if verdict is None or letter.staff is not None or letter.spooled.envelope.held:
-        return  # off; staff letters are proven or refused by `staff/reply.py`
+    if verdict is None or letter.spooled.envelope.held:
+        return  # the check is off, or staff released it
+    if letter.staff is not None and (letter.auth.proven
+                                     or letter.auth.submitted_by(letter.sender)):
+        return  # a staff member's own letter, proven: theirs to send
+    # (a From naming a staff member is only a claim: unproven, it is judged like any)
     cfg = app.config.spam
     proven = proven_client(letter)
     level = decide(verdict, cfg.hold_score, cfg.reject_score, proven_client=proven)

@@ -42,6 +42,9 @@ def word(text: str) -> str:
     ('"Anna Ivanova\r\n <a.ivanova@romashka.example>" <attacker@evil.example>',
      "attacker@evil.example", None, "", FOLDED_QUOTED_NAME),
     ("a@b.example, c@d.example", "a@b.example", "", "", SEVERAL),
+    # a header smuggled into a folded From names nobody to answer
+    ("\r\n Bcc: victim@evil.example", "", None, "", ""),
+    ("Cc: victim@evil.example", "", None, "", ""),
     # nothing to read
     ("Scanner", "", "Scanner", "", ""), ("", "", "", "", ""),
     (word("Форма на сайте"), "", "Форма на сайте", "", ""),
