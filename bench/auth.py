@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import statistics
 import sys
 import time
 from email import message_from_bytes
@@ -33,6 +32,7 @@ import structlog
 from bench.harness.desks import letters_for, make_desk, warm_desk
 from bench.harness.machine import bench_facts
 from bench.harness.paths import WORK
+from bench.harness.stats import pairs_summary
 from tests.support.dns_stub import DnsStub, dns_stub
 
 KEYS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dkim"
@@ -97,12 +97,7 @@ def main() -> None:
     print(f"\n{facts['date']}, {facts['cores']} cores {facts['cpu']}, load before "
           f"{facts['load_before']}, commit {facts['commit']}; {len(letters)} signed letters, "
           f"{len(domains)} domains")
-    for k, what in ((0, "wall clock"), (1, "CPU time")):
-        off, on = [x[k] for x in offs], [x[k] for x in ons]
-        ratios = [b / a for a, b in zip(off, on, strict=True)]
-        print(f"{what}: off median {statistics.median(off):.1f} letters/s, on median "
-              f"{statistics.median(on):.1f}; on/off median {statistics.median(ratios):.3f} "
-              f"{[round(x, 3) for x in ratios]}")
+    print("\n".join(pairs_summary(offs, ons)))
 
 if __name__ == "__main__":
     main()

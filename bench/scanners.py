@@ -32,6 +32,7 @@ import structlog
 from bench.harness.desks import letters_for, make_desk, warm_desk
 from bench.harness.machine import bench_facts
 from bench.harness.paths import WORK
+from bench.harness.stats import pairs_summary
 
 
 def group_cpu(pgids: tuple[int, ...]) -> float:
@@ -107,12 +108,7 @@ def main() -> None:
     print(f"\n{facts['date']}, {facts['cores']} cores {facts['cpu']}, load before "
           f"{facts['load_before']}, commit {facts['commit']}; {len(letters)} letters, "
           f"{with_files} with attachments")
-    for k, what in ((0, "wall clock"), (1, "CPU time")):
-        off, on = [x[k] for x in offs], [x[k] for x in ons]
-        ratios = [b / a for a, b in zip(off, on, strict=True)]
-        print(f"{what}: off median {statistics.median(off):.1f} letters/s, on median "
-              f"{statistics.median(on):.1f}; on/off median {statistics.median(ratios):.3f} "
-              f"{[round(x, 3) for x in ratios]}")
+    print("\n".join(pairs_summary(offs, ons)))
     wall_ms = statistics.median(1000 / b[0] - 1000 / a[0] for a, b in zip(offs, ons,
                                                                            strict=True))
     ours_ms = statistics.median(1000 / b[1] - 1000 / a[1] for a, b in zip(offs, ons,

@@ -37,12 +37,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_held(letter_id: str) -> int:
+    print(f"no letter {letter_id} in the quarantine", file=sys.stderr)
+    return EX_NOTFOUND
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     app = _app(args)
     record = app.quarantine.get(args.id)
     if record is None:
-        print(f"no letter {args.id} in the quarantine", file=sys.stderr)
-        return EX_NOTFOUND
+        return _not_held(args.id)
     held = app.quarantine.letter(args.id)
     if args.json:
         _print_json({**record, "raw": held.raw.decode("utf-8", "replace") if held else None})
@@ -63,8 +67,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     app = _app(args)
     record = app.quarantine.get(args.id)
     if record is None:
-        print(f"no letter {args.id} in the quarantine", file=sys.stderr)
-        return EX_NOTFOUND
+        return _not_held(args.id)
     if record.get("reason") != "spam":
         print(f"{args.id} holds malware; its ticket exists without the file: only delete",
               file=sys.stderr)
@@ -88,10 +91,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         _print_json({"id": args.id, "deleted": gone})
     elif gone:
         print(f"deleted {args.id}")
-    if not gone:
-        print(f"no letter {args.id} in the quarantine", file=sys.stderr)
-        return EX_NOTFOUND
-    return 0
+    return 0 if gone else _not_held(args.id)
 
 
 def add_parser(sub: Any) -> None:

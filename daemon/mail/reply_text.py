@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from functools import lru_cache
 
 __all__ = ["REPLY_MARKER", "new_text_of_reply"]
 
@@ -119,6 +120,17 @@ def new_text_of_reply(body: str, *, markers: Collection[str] = ()) -> str:
     separator ``-- ``. When nothing stands above a quote, the writer answered below
     it or between its lines: then the unquoted lines are the answer.
     """
+    # Several steps read one letter's own text (scope, documentation, escalation, store,
+    # staff queries): computed once a letter, not once a step.
+    return _own_text(body) if not markers else _cut_reply(body, tuple(markers))
+
+
+@lru_cache(maxsize=16)
+def _own_text(body: str) -> str:
+    return _cut_reply(body, ())
+
+
+def _cut_reply(body: str, markers: tuple[str, ...]) -> str:
     lines = re.split(r"\r\n|\r|\n", body)
     wanted = {_letters(m) for m in (*_KNOWN_MARKERS, *markers)} - {""}
     cuts = list(_cuts(lines, wanted))
