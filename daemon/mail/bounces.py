@@ -219,7 +219,9 @@ class BounceInfo:
 
 
 _STATUS_RE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
-_MESSAGE_ID_LINE = re.compile(r"^[\s>]*message-id:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+# Indentation within the line only: a class holding \n would rescan every blank line below.
+_MESSAGE_ID_LINE = re.compile(r"^[ \t\r\f\v>]*+message-id:\s*(<[^<>\s]+>)",
+                              re.IGNORECASE | re.MULTILINE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (status notification|failure|failed|problem)|"
     r"failure notice|mail delivery failed|returned mail|delivery has failed|"

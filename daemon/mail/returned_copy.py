@@ -35,7 +35,9 @@ __all__ = ["ReturnedCopy", "returned_copy"]
 _SUBJECT_LINE = re.compile(
     r"^[ \t>]*(?:subject|тема)[ \t]*:[ \t]*(.*(?:\r?\n[ \t]+\S.*)*)",
     re.IGNORECASE | re.MULTILINE)
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# The lookbehind starts a match only where a run of address characters starts: without
+# it a long run holding no @ is scanned again from each of its characters (quadratic).
+_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _MAX_ADDRESSES = 200
 
 

@@ -172,8 +172,8 @@ _RAW_HEADER = re.compile(
     r"^[ \t]*(received|return-path|message-id|mime-version|content-type|dkim-signature|"
     r"x-mailer|delivered-to|x-originating-ip):[ \t]*\S", re.IGNORECASE | re.MULTILINE)
 _SMTP_DIALOGUE = re.compile(
-    r"^[ \t]*(?:<<<|>>>)?[ \t]*(?:mail from|rcpt to):|in reply to (?:rcpt to|end of data|"
-    r"mail from) command|^[ \t]*-+ ?(?:below this line is a copy|this is a copy of the "
+    r"^[ \t]*+(?:(?:<<<|>>>)[ \t]*+)?(?:mail from|rcpt to):|in reply to (?:rcpt to|end of data|"
+    r"mail from) command|^[ \t]*+-++ ?(?:below this line is a copy|this is a copy of the "
     r"message)", re.IGNORECASE | re.MULTILINE)
 _RETURNED_TYPES = frozenset({"message/rfc822", "message/global", "text/rfc822-headers",
                              "message/global-headers", "message/partial"})
@@ -200,7 +200,7 @@ _OOF_OPENING = _any(
     r"\bout of (?:the )?office (?:until|till|from|and will|with limited)",
     r"\bя (?:сейчас |в настоящее время )?(?:в отпуске|в командировке|на больничном|"
     r"отсутствую|не в офисе|вне офиса)",
-    r"(?:в настоящее время|сейчас)?\s*(?:я )?нахожусь (?:в отпуске|в командировке|"
+    r"нахожусь (?:в отпуске|в командировке|"
     r"вне офиса|на больничном)",
     r"буду отсутствовать", r"меня нет (?:на рабочем месте|в офисе)",
     r"отсутствую (?:на рабочем месте|в офисе)",

@@ -26,7 +26,9 @@ _LABELLED = re.compile(rf"(?<![\w/])({_PASSWORD_WORD}(?:\s+доступа)?(?:\s
 _PAIR = re.compile(r"((?:логин|login|user(?:name)?|пользователь)\s*/\s*"
                    r"(?:парол\w*|password|pass|pwd)\s*[:=\-—–]?\s*)(\S+?)(\s*/\s*)(\S+)", re.I)
 # scheme://user:password@host
-_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)", re.I)
+# Anchored on "://" (a scheme character before it), not on the scheme's first letter:
+# a long run of scheme characters is then not rescanned from each of them (quadratic).
+_URL = re.compile(r"((?<=[a-z0-9+.-])://[^\s:/@]+:)([^\s@/]+)(@)", re.I)
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)", re.S)
 # A long secret-looking run after a word that names it was caught above; these need none.

@@ -38,7 +38,7 @@ class Knowledge:
         return tuple(self.entries[i] for i in best[:limit])
 
 
-_SOLVED_COMMAND = re.compile(r"^\s*#solved\b", re.I | re.M)
+_SOLVED_COMMAND = re.compile(r"^[^\S\n]*+#solved\b", re.I | re.M)
 _HELPED = re.compile(
     r"(спасибо|благодарю|благодарим)[\s,!.–—-]*(всё|все|это|ссылка|инструкция|статья)?"
     r"[\s,!.–—-]*(помогло|помогла|помогли|сработало|получилось)"

@@ -271,6 +271,8 @@ def test_mutated_letters_are_all_accounted_kept_whole_and_quick(
     @example(_bounce(), [("nuls", 5, 7, b""), ("flip", 9321482, 127, b"")], None)
     # And «From:\r\n Bcc: victim@…» was read as a name holding the address to answer.
     @example(SEEDS[0], [("truncate", 5, 0, b""), ("inject", 0, 185, b"")], None)
+    # And 47,854 X in a bounce's text: the search for the addresses it names was quadratic.
+    @example(_bounce(), [("long-line", 112, 47_854, b"")], None)
     def one_letter(seed: bytes, ops: list[tuple[str, int, int, bytes]],
                    sender: str | None) -> None:
         raw = seed
@@ -381,6 +383,22 @@ def never_closing_boundary() -> bytes:
 
 def million_lines() -> bytes:
     return head("lines") + b"\r\n" + b"a\r\n" * 1_000_000
+
+
+def runs_of_blanks() -> bytes:
+    """Long runs of what reply, robot and secret rules read: blanks, blank lines, rules,
+    scheme-like characters, #solved-like line starts. Each was a quadratic search."""
+    text = ("Не открывается отчёт.\r\n" + " " * 200_000 + "\r\n" + "\t \r\n" * 50_000
+            + "-" * 50_000 + "\r\n" + "a." * 50_000 + "\r\n" + "\r\n" * 100_000
+            + " * " * 30_000 + "\r\n")
+    return (head("blanks") + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            + text.encode())
+
+
+def bounce_of_runs() -> bytes:
+    """A bounce whose report is runs of blank lines and of address characters."""
+    return _bounce().replace(b"I'm sorry.\r\n", b"I'm sorry." + b"X" * 200_000
+                             + b"\r\n" * 200_000 + b" \r\n" * 50_000 + b">" * 50_000 + b"\r\n")
 
 
 def mislabelled_cp1251() -> bytes:
@@ -517,6 +535,18 @@ def test_a_big_mislabelled_cyrillic_body_is_read_in_time(big_desk: Desk) -> None
     [text] = texts_of(big_desk, t["tid"])
     assert text.startswith("Добрый день, не открывается отчёт.")
     assert len(text) <= guard.MAX_TEXT_CHARS and "text cut" in t["attention_reason"]
+
+
+def test_long_runs_of_blanks_and_rules_are_read_in_time(big_desk: Desk) -> None:
+    t, _ = ingest_in_time(big_desk, runs_of_blanks(), "blanks")
+    [text] = texts_of(big_desk, t["tid"])
+    assert text.startswith("Не открывается отчёт.")
+
+
+def test_a_bounce_of_long_runs_is_recognised_in_time(big_desk: Desk) -> None:
+    result, elapsed = timed(big_desk, bounce_of_runs(), "")
+    assert elapsed < TIME_BOUND, f"{elapsed:.1f} s"
+    assert result.outcome == "suppressed" and "bounce of a letter we do not know" in result.reason
 
 
 def test_html_full_of_unclosed_tags_is_read_in_time(big_desk: Desk) -> None:

@@ -26,7 +26,7 @@ from daemon.tickets.knowledge import says_solved
 
 log = structlog.get_logger("supportd.documentation")
 
-_SOLVED_ID = re.compile(r"^\s*#solved[ \t]+([a-z][a-z0-9-]{0,31})\b", re.I | re.M)
+_SOLVED_ID = re.compile(r"^[^\S\n]*+#solved[ \t]+([a-z][a-z0-9-]{0,31})\b", re.I | re.M)
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
