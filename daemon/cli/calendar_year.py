@@ -41,9 +41,9 @@ def cmd_calendar_year(args: argparse.Namespace, year: int) -> int:
           f"{working_hours(days):g} working hours "
           f"(usual day {calendar.day_start:%H:%M}-{calendar.day_end:%H:%M}, "
           f"{app.config.service.timezone})")
-    for m in months:
-        print(f"  {m['month']:02d} {_MONTHS[m['month'] - 1]} {m['working_days']:>2} days "
-              f"{m['working_hours']:>5g} h")
+    for month in months:
+        print(f"  {month['month']:02d} {_MONTHS[int(month['month']) - 1]} "
+              f"{month['working_days']:>2} days {month['working_hours']:>5g} h")
     print("days that are not ordinary working days or weekends:")
     for d in special:
         hours = f"{d.hours[0]:%H:%M}-{d.hours[1]:%H:%M}" if d.hours else "non-working"

@@ -16,7 +16,7 @@ import os
 import pwd
 from pathlib import Path
 
-from daemon.config.schema import Config, ConfigError, Problems
+from daemon.config.schema import Config, ConfigError, ImapConfig, OutboundConfig, Problems
 from daemon.config.show import hide_password
 
 # The dialects and drivers supportd runs on, and the module each driver imports.
@@ -117,7 +117,7 @@ def readable_file(key: str, text: str, p: Problems, *, rewritten: bool = False) 
 
 
 def _files(cfg: Config, p: Problems) -> None:
-    boxes = []
+    boxes: list[tuple[str, ImapConfig | OutboundConfig]] = []
     if cfg.imap.enabled:
         boxes.append(("imap", cfg.imap))
     if cfg.outbound.transport == "smtp":

@@ -28,6 +28,7 @@ import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from daemon.storage.spool import Envelope, Spool
 
@@ -87,7 +88,7 @@ class Doorbell:
     def __init__(self, spool_root: Path) -> None:
         self.path = socket_path(spool_root)
         self.sock: socket.socket | None = None
-        self.file = None
+        self.file: BinaryIO | None = None
 
     def hello(self) -> str | None:
         """The daemon's answer to HELLO, or None when no daemon answers."""

@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import MutableMapping
 from types import TracebackType
 from typing import Any
 
@@ -91,7 +92,7 @@ PRIORITY = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "excepti
             "critical": 2}
 
 
-def add_priority(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_priority(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The line's syslog priority, as a field every JSON line carries."""
     event["priority"] = PRIORITY.get(str(event.get("level", "info")), 6)
     return event
@@ -116,7 +117,7 @@ class PriorityPrefix:
     def __init__(self, render: Any) -> None:
         self.render = render
 
-    def __call__(self, logger: Any, name: str, event: dict[str, Any]) -> str:
+    def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
         return f"<{event.get('priority', 6)}>{self.render(logger, name, event)}"
 
 

@@ -55,9 +55,9 @@ def _first_letter(session: Session, ticket_id: int, spool_root: Path) -> bytes |
         .outerjoin(Inbound, Inbound.raw_path == Message.raw_path)
         .where(Message.ticket_id == ticket_id, Message.direction == "in",
                Message.raw_path.is_not(None)).order_by(Message.id).limit(1)).first()
-    if row is None:
+    locator, digest = row if row is not None else (None, None)
+    if locator is None:
         return None
-    locator, digest = row
     try:
         if digest:
             return blobs.read(session, locator, digest, f"ticket {ticket_id}'s first letter",

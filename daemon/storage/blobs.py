@@ -116,8 +116,8 @@ def stored(session: Session) -> Iterator[tuple[str, str, str]]:
         yield f"letter {spool_id}", locator, digest
     q2 = (select(Attachment.id, Attachment.filename, Attachment.stored_path, Attachment.sha256)
           .where(Attachment.stored_path.is_not(None)).order_by(Attachment.id))
-    for aid, name, locator, digest in session.execute(q2.execution_options(yield_per=500)):
-        yield f"attachment {aid} ({name})", locator, digest
+    for aid, name, path, digest in session.execute(q2.execution_options(yield_per=500)):
+        yield f"attachment {aid} ({name})", path or "", digest
 
 
 def check(session: Session, spool_root: Path | None = None) -> Iterator[Finding]:
