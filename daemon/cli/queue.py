@@ -10,10 +10,11 @@ the client (`pending`) and closed ones are not in it.
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from typing import Any
 
-from daemon.cli.common import _app, _print_json
+from daemon.cli.common import EX_USAGE, _app, _print_json
 
 QUEUED = ("new", "open")
 
@@ -24,6 +25,10 @@ def cmd_tickets_queue(args: argparse.Namespace) -> int:
     from daemon.cli.views import ticket_summary
     from daemon.storage.models import Ticket
 
+    if args.status is not None and args.status not in QUEUED:
+        print(f"--queue holds {' and '.join(QUEUED)} tickets, not {args.status} ones",
+              file=sys.stderr)
+        return EX_USAGE
     app = _app(args)
     limit = None if args.all else args.limit
     with app.sessions() as session:
@@ -31,15 +36,17 @@ def cmd_tickets_queue(args: argparse.Namespace) -> int:
              .order_by(Ticket.emergency.desc(), Ticket.reaction_due.is_(None),
                        Ticket.reaction_due, Ticket.received_at, Ticket.id))
         rows = list(session.scalars(q))
+        # Positions are in the whole queue; --status shows only its own tickets there.
         tickets = [{**ticket_summary(t), "position": i + 1, "emergency": t.emergency}
-                   for i, t in enumerate(rows)]
+                   for i, t in enumerate(rows) if args.status in (None, t.status)]
     total = len(tickets)
     shown = tickets[args.offset:] if limit is None else tickets[args.offset:args.offset + limit]
     if args.json:
         _print_json({"total": total, "offset": args.offset, "limit": limit,
                      "queue": True, "tickets": shown})
         return 0
-    print(f"{total} ticket{'' if total == 1 else 's'} in the queue"
+    print(f"{total} ticket{'' if total == 1 else 's'}"
+          + (f" {args.status}" if args.status else "") + " in the queue"
           + ("" if len(shown) == total else f"; shown: {len(shown)}"))
     for t in shown:
         print(queue_line(t, app.config.tz))

@@ -60,6 +60,15 @@ def test_outages_are_proposed_as_emergencies_and_the_queue_serves_them_first(
     text = desk.ok("tickets", "list", "--queue")
     assert text.splitlines()[0] == "4 tickets in the queue"
     assert text.splitlines()[1].split()[:3] == ["1", "!", c]
+    # --status picks its tickets out of the queue, each at its place in the whole queue
+    # (d's #standard was a command, not an answer: d is still new).
+    fresh = desk.json("tickets", "list", "--queue", "--status", "new")
+    assert [(t["tid"], t["position"]) for t in fresh["tickets"]] == [(a, 2), (d, 3), (b, 4)]
+    assert desk.ok("tickets", "list", "--queue", "--status", "open").splitlines()[:2] == [
+        "1 ticket open in the queue", f"   1 ! {c}  open   partner-operational    "
+        f"08.12.2026 13:10  {PARTNER}  DiServer"]
+    p = desk.run("tickets", "list", "--queue", "--status", "closed")
+    assert p.returncode == 64 and "not closed ones" in p.stderr
     desk.at("2026-12-08T11:00+03:00").ingest(simple_letter(
         f"Re: [{a}] Настройка роуминга", "#close\nИнструкция во вложении.",
         sender="agent1@example.ru"))
