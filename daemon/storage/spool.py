@@ -33,7 +33,6 @@ import errno
 import json
 import os
 import socket
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,7 +93,7 @@ fsync_dir = _fsync_dir  # for the outbox journal
 
 def new_spool_id(now: datetime) -> str:
     # Sortable by arrival, unique across processes and hosts.
-    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:16]}"
+    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{os.urandom(8).hex()}"
 
 
 def worker_name() -> str:
@@ -127,7 +126,7 @@ class Spool:
 
     def tmp_path(self, name: str) -> Path:
         """A private file in tmp/; its name ends with the writer, for `recover()`."""
-        return self.tmp / f"{name}.{uuid.uuid4().hex[:8]}+{self.worker}"
+        return self.tmp / f"{name}.{os.urandom(4).hex()}+{self.worker}"
 
     def _write_durably(self, target: Path, data: Iterable[bytes]) -> None:
         tmp = self.tmp_path(target.name)

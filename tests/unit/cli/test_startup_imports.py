@@ -107,5 +107,5 @@ def test_the_thin_pipe_imports_neither_the_config_loader_nor_the_pipeline(
     ours = {m for m in loaded if m.startswith("daemon")}
     assert ours == {"daemon", "daemon.cli", "daemon.cli.front", "daemon.intake",
                     "daemon.intake.thin_pipe", "daemon.storage", "daemon.storage.spool"}
-    assert not loaded & {"structlog", "sqlalchemy", "jinja2", "asyncio", "argparse",
+    assert not loaded & {"structlog", "sqlalchemy", "jinja2", "asyncio", "argparse", "uuid",
                          "email", "daemon.config.loader"}
