@@ -112,6 +112,15 @@ def daemon_rows(f: Figures) -> list[str]:
           f"{f1(thin.get('two_drain_rate'))}/s, {f0(thin.get('one_daemon_cpu_ms'))} ms CPU "
           f"a letter) {err(thin)}| ≥ 20/s | "
           f"{mark((thin.get('two_rate') or 0) >= 20)} |")
+    fx = f.r.get("postfix_pipe") or {}
+    if fx:
+        w(f"| 2 | **… through a real Postfix: {fx.get('letters')} letters over SMTP into "
+          f"Postfix, its pipe(8) runs the thin `ingest`, maxproc 2 → 4** | "
+          f"**{f1(fx.get('maxproc2_rate'))} → {f1(fx.get('maxproc4_rate'))} letters/s** "
+          f"handed over (end to end {f1(fx.get('maxproc2_end_to_end_rate'))} → "
+          f"{f1(fx.get('maxproc4_end_to_end_rate'))}/s; lost "
+          f"{fx.get('maxproc2_lost')} / {fx.get('maxproc4_lost')}) {err(fx)}| ≥ 20/s | "
+          f"{mark(max(fx.get('maxproc2_rate') or 0, fx.get('maxproc4_rate') or 0) >= 20)} |")
     p99 = smtp.get("paced_p99_ms")
     sustained = get(smtp, "paced")
     rate_ok = None

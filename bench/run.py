@@ -13,6 +13,7 @@ Measurements (names for the command line):
                then runner.drain (pipeline, commit, acknowledgement queued)
   pipe      2. `supportd ingest` as a subprocess per letter, as an MTA pipe runs it
   pipe_thin 2. the same beside a running `supportd run`: the thin pipe (issue 14)
+  postfix_pipe 2. the thin pipe through a real Postfix's pipe(8), maxproc 2 and 4 (root)
   smtp      3. `supportd run` over SMTP: a burst on 16 connections, then 100 letters/s
                paced on 16 connections; accept latency = end of DATA to the 250
   peer      4. django-helpdesk (PyPI, own venv bench/.peer-venv), `get_email` on a folder
@@ -60,6 +61,7 @@ from bench.measures import (  # noqa: E402
     ingest,
     peer,
     pipe,
+    postfix_pipe,
     profile,
     queue,
     rss,
@@ -73,18 +75,21 @@ BEGIN, END = "<!-- run.py:begin -->", "<!-- run.py:end -->"
 
 # ---------------------------------------------------------------- sizes
 
-FULL = dict(n=300, reps=3, pipe_n=8, pipe_thin_n=60, smtp_burst=300, smtp_rate=100, smtp_seconds=10,
+FULL = dict(n=300, reps=3, pipe_n=8, pipe_thin_n=60, postfix_n=200, smtp_burst=300,
+            smtp_rate=100, smtp_seconds=10,
             smtp_conns=16, peer_n=300, big=25_000_000, scale_big=1_000_000,
             scale_small=1_000, scale_letters=40, lookups=1000, deadlines_n=100_000,
             profile_n=150)
-QUICK = dict(n=40, reps=3, pipe_n=4, pipe_thin_n=20, smtp_burst=40, smtp_rate=100, smtp_seconds=2,
+QUICK = dict(n=40, reps=3, pipe_n=4, pipe_thin_n=20, postfix_n=30, smtp_burst=40,
+             smtp_rate=100, smtp_seconds=2,
              smtp_conns=16, peer_n=40, big=5_000_000, scale_big=20_000, scale_small=1_000,
              scale_letters=15, lookups=300, deadlines_n=20_000, profile_n=30)
 
 # In the order they run; each takes (sizes, seed, PostgreSQL URL or None).
 MEASURES: dict[str, Callable[[dict[str, Any], int, str | None], dict[str, Any]]] = {
     "ceiling": ceiling.measure, "ingest": ingest.measure, "queue": queue.measure,
-    "pipe": pipe.measure, "pipe_thin": pipe.measure_thin, "smtp": smtp.measure,
+    "pipe": pipe.measure, "pipe_thin": pipe.measure_thin,
+    "postfix_pipe": postfix_pipe.measure, "smtp": smtp.measure,
     "peer": peer.measure, "rss": rss.measure,
     "scale": scale.measure, "deadlines": deadlines.measure, "profile": profile.measure,
 }

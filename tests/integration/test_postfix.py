@@ -206,7 +206,9 @@ def pipe_root() -> Iterator[Path]:
 class PipeDesk:
     """The desk as the pipe user sees it: a config, a wrapper, the CLI run as that user."""
 
-    def __init__(self, root: Path, user: str = PIPE_USER) -> None:
+    def __init__(self, root: Path, user: str = PIPE_USER, *, thin: bool = False) -> None:
+        """thin: pipe(8) runs the program's first module (daemon/cli/front.py), as the
+        installed `supportd` script does: the thin pipe when a daemon runs."""
         self.root, self.user = root, user
         self.pw = pwd.getpwnam(user)
         self.db_dir = root / "db"
@@ -216,7 +218,10 @@ class PipeDesk:
         self.python = _python_for(user)
         # What pipe(8) runs: `supportd ingest` itself, its exit code untouched.
         self.ingest = root / "supportd-ingest"
-        command = shlex.join([*self.python, "--config", str(self.config), "ingest"])
+        python, flag, code = self.python
+        first = [python, flag, code.replace("daemon.cli.main", "daemon.cli.front")] if thin \
+            else self.python
+        command = shlex.join([*first, "--config", str(self.config), "ingest"])
         self.ingest.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
         self.ingest.chmod(0o755)
         for path in [root, *root.rglob("*")]:
@@ -235,9 +240,28 @@ class PipeDesk:
         assert listing["total"] == len(listing["tickets"])
         return list(listing["tickets"])
 
-    def master_cf(self) -> str:
+    def start_daemon(self, log: Path) -> subprocess.Popen[bytes]:
+        """`supportd run` as the pipe user, its log (JSON lines) into `log`; returns when
+        it answers on the spool's socket."""
+        # Its workers are `python -m daemon.cli`: the same packages on their path.
+        venv_site = next(p for p in site.getsitepackages() if p.startswith(sys.prefix))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT), venv_site])}
+        with open(log, "ab") as out:
+            run = subprocess.Popen([*self.python, "--config", str(self.config), "run"],
+                                   stdout=out, stderr=out, cwd=self.root, env=env,
+                                   **as_user(self.user))
+        sock = self.root / "spool" / "supportd.sock"
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            if run.poll() is not None or time.monotonic() > deadline:
+                run.kill()
+                raise RuntimeError(f"supportd run did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return run
+
+    def master_cf(self, maxproc: int = 2) -> str:
         # docs/admin.md (c), with this test's paths and user.
-        return ("supportd  unix  -       n       n       -       2       pipe\n"
+        return (f"supportd  unix  -       n       n       -       {maxproc}       pipe\n"
                 f"  flags=Rq user={self.user} null_sender= directory={self.root}\n"
                 f"  argv={self.ingest} --sender ${{sender}} --recipient ${{recipient}} -\n")
 
@@ -288,26 +312,11 @@ def test_pipe_hands_letters_to_a_running_daemon_the_thin_way(
         pipe_root: Path, sink: Sink) -> None:
     """The same pipe(8) line with `supportd run` up (as the same user): `ingest`
     spools each letter, exits 0, and the daemon makes the tickets (thin_pipe.py)."""
-    desk = PipeDesk(pipe_root)
-    python, flag, code = desk.python
-    front = [python, flag, code.replace("daemon.cli.main", "daemon.cli.front")]
-    desk.ingest.write_text("#!/bin/sh\nexec " + shlex.join(
-        [*front, "--config", str(desk.config), "ingest"]) + ' "$@"\n')
+    desk = PipeDesk(pipe_root, thin=True)
     assert desk.cli("db", "upgrade").returncode == 0
     log = pipe_root / "daemon.log"
-    # Its workers are `python -m daemon.cli`: the same packages on their path.
-    venv_site = next(p for p in site.getsitepackages() if p.startswith(sys.prefix))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT), venv_site])}
-    with open(log, "ab") as out:
-        run = subprocess.Popen([*desk.python, "--config", str(desk.config), "run"],
-                               stdout=out, stderr=out, cwd=pipe_root, env=env,
-                               **as_user(desk.user))
+    run = desk.start_daemon(log)
     try:
-        sock = pipe_root / "spool" / "supportd.sock"
-        deadline = time.monotonic() + 60
-        while not sock.exists():
-            assert run.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         with Postfix(routes={DESK: "supportd:"}, sink_port=sink.port,
                      master=desk.master_cf(),
                      main={"supportd_destination_recipient_limit": "1"}) as mta:
