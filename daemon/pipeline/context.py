@@ -89,6 +89,7 @@ class Letter:
     # What libraries said of it (a broken winmail.dat): one log line for the letter.
     complaints: Complaints = field(default_factory=Complaints)
     topic: Classification | None = None  # what the scope step found (issue 13)
+    level_before_scope: str = ""  # the level the scope step moved to consultation
     advice: Advice = NO_ADVICE  # what the acknowledgement adds (issue 13)
     spam: SpamVerdict | None = None  # the spam check's verdict (`scan` step), None: off
     infections: list[Infection] = field(default_factory=list)  # malware in attachments

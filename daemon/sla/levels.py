@@ -22,6 +22,7 @@ MAX_WORKING_REACTION = timedelta(hours=40)  # regulation §2.3
 # Whole working days that fit in the cap: 5 days of 8 hours (regulation: "up to five days").
 MAX_WORKING_DAYS = 5
 UNCAPPED = frozenset({"development"})  # SPEC: the only level allowed past the cap
+CONSULTATION = "consultation"  # §3.8: also the level of a question out of scope
 
 _DURATION = re.compile(r"\s*(\d+)\s*([smhd])\s*")
 _UNIT = {"s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1),

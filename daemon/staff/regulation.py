@@ -66,6 +66,7 @@ class Rules:
 
     topics: frozenset[str] = frozenset()
     entries: dict[str, Entry] | None = None
+    out_of_scope: frozenset[str] = frozenset()  # the topic codes §1.3, §1.4 put out
 
     def entry(self, entry_id: str) -> Entry | None:
         return (self.entries or {}).get(entry_id.strip().lower())

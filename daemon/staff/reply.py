@@ -23,6 +23,7 @@ from daemon.config.schema import Config, StaffMember
 from daemon.mail.reply_text import new_text_of_reply
 from daemon.mail.threading_tid import parse_tid
 from daemon.outbound.notifier import Incoming, Notifier
+from daemon.sla.levels import CONSULTATION
 from daemon.sla.policy import SlaPolicy
 from daemon.staff import quarantine as held
 from daemon.staff import regulation
@@ -200,6 +201,8 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
         desk.notifier.closed(session, ticket)
     elif c.name in regulation.NAMES:  # #topic, #pending, #faq
         regulation.apply(c, ticket, now, actor, desk.rules)
+        if c.name == "topic":
+            _level_for_topic(ticket, c.arg.lower(), session, desk)
     elif c.name == "assign":
         ticket.assignee = c.arg.lower()
     elif c.name == "sla":
@@ -229,6 +232,20 @@ def apply(c: Command, ticket: Ticket, now: datetime, session: Session, desk: Des
             ticket.status, ticket.closed_at = "open", None
     elif c.name == "resume":
         ticket.automatic_stopped_at = None  # a reply loop stopped them; staff fixed it
+
+
+def _level_for_topic(ticket: Ticket, code: str, session: Session, desk: Desk) -> None:
+    """§3.8 as staff's topic says: a topic in scope gives back the level the scope rule
+    took (the classifier was wrong); one out of scope moves the ticket to consultation,
+    as the scope step does for a new letter (a special request keeps its coupon)."""
+    if code not in desk.rules.out_of_scope:
+        if ticket.level_before_scope and ticket.sla_level == CONSULTATION:
+            level, ticket.level_before_scope = ticket.level_before_scope, ""
+            ticket.emergency = level.endswith("-operational")
+            retime(ticket, level, session, desk.sla)
+    elif ticket.sla_level not in (CONSULTATION, "special") and CONSULTATION in desk.sla.levels:
+        ticket.level_before_scope, ticket.emergency = ticket.sla_level, False
+        retime(ticket, CONSULTATION, session, desk.sla)
 
 
 def retime(ticket: Ticket, level: str, session: Session, sla: SlaPolicy) -> None:

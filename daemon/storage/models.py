@@ -121,6 +121,9 @@ class Ticket(Base):
     topic_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     topic_set_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     topic_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The level the scope rule moved to consultation (§3.8), given back by staff's
+    # `#topic` with a code in scope; "" when it did not move it.
+    level_before_scope: Mapped[str] = mapped_column(String(32), default="", server_default="")
     pending_reason: Mapped[str] = mapped_column(String(32), default="", server_default="")
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     escalated_to: Mapped[str | None] = mapped_column(String(320), nullable=True)

@@ -69,6 +69,42 @@ def test_staff_correct_the_topic_and_the_correction_is_kept(desk: Desk) -> None:
         "error", "signature", "agent1@example.ru")
 
 
+def test_a_topic_in_scope_gives_back_the_level_the_classifier_took(desk: Desk) -> None:
+    """§3.8 by staff's word: the licensee's signature question was moved to
+    consultation (40 working hours); `#topic error` gives back licensee-standard, the
+    deadline recomputed from the same start (11:00 + 6 working hours)."""
+    desk.ingest(simple_letter("Истёк сертификат ЭЦП", SIGNATURE, sender=CLIENT))
+    [t] = desk.tickets()
+    assert (t["sla_level"], t["reaction_due"]) == ("consultation", "2026-12-01T08:00:00+00:00")
+    desk.ingest(simple_letter("Re: [SD-000013] Истёк сертификат ЭЦП",
+                              "#topic error\n#note\nЭто ошибка нашей программы.",
+                              sender="agent1@example.ru"))
+    [t] = desk.tickets()
+    assert (t["topic"], t["sla_level"]) == ("error", "licensee-standard")
+    assert t["reaction_due"] == "2026-11-24T14:00:00+00:00"  # 17:00 MSK the same day
+
+
+def test_a_topic_out_of_scope_moves_the_ticket_to_consultation_and_back(desk: Desk) -> None:
+    desk.ingest(simple_letter("Ошибка 500 при формировании отчёта", sender=CLIENT))
+    staff = "agent1@example.ru"
+    desk.ingest(simple_letter("Re: [SD-000013] Ошибка", "#topic signature\n#note\nЭто ЭЦП.",
+                              sender=staff))
+    [t] = desk.tickets()
+    assert (t["topic"], t["sla_level"]) == ("signature", "consultation")
+    assert t["reaction_due"] == "2026-12-01T08:00:00+00:00"  # 40 working hours
+    desk.ingest(simple_letter("Re: [SD-000013] Ошибка", "#topic error\n#note\nНет, ошибка.",
+                              sender=staff))
+    [t] = desk.tickets()
+    assert (t["topic"], t["sla_level"]) == ("error", "licensee-standard")
+    assert t["reaction_due"] == "2026-11-24T14:00:00+00:00"
+    # A level the scope rule did not take is not changed by a topic in scope.
+    desk.ingest(simple_letter("Ошибка 500 в отчёте", sender="petrov@mail.example"))
+    [before] = [t["sla_level"] for t in desk.tickets() if t["tid"] == "SD-000021"]
+    desk.ingest(simple_letter("Re: [SD-000021] Ошибка", "#topic install\n#note\nУстановка.",
+                              sender=staff))
+    assert [t["sla_level"] for t in desk.tickets() if t["tid"] == "SD-000021"] == [before]
+
+
 def test_an_unknown_topic_code_is_refused(desk: Desk) -> None:
     desk.ingest(simple_letter("Ошибка 500", sender=CLIENT))
     desk.ingest(simple_letter("Re: [SD-000013] Ошибка 500", "#topic nonsense\nГотово.",

@@ -18,7 +18,8 @@ from daemon.staff.reply import Desk, FromStaff, handle_staff_letter
 
 def staff_rules(app: App) -> Rules:
     """What `#topic` and `#faq` check against (issue 13)."""
-    return Rules(frozenset(app.scope.by_code), {e.id: e for e in app.knowledge.entries})
+    return Rules(frozenset(app.scope.by_code), {e.id: e for e in app.knowledge.entries},
+                 frozenset(code for code, t in app.scope.by_code.items() if not t.in_scope))
 
 
 def run(letter: Letter, session: Session, app: App) -> None:

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from daemon.app import App
 from daemon.mail.reply_text import new_text_of_reply
 from daemon.pipeline.context import Letter
+from daemon.sla.levels import CONSULTATION
 
 log = structlog.get_logger("supportd.scope")
 
-CONSULTATION = "consultation"  # §3.8
 
 
 def run(letter: Letter, session: Session, app: App) -> None:
@@ -51,6 +51,7 @@ def run(letter: Letter, session: Session, app: App) -> None:
     elif letter.sla_level != CONSULTATION and CONSULTATION in app.sla.levels:
         letter.notes.append(f"out of scope ({topic.code}, §{topic.clause}): "
                             f"{letter.sla_level} -> {CONSULTATION}")
+        letter.level_before_scope = letter.sla_level
         letter.sla_level, changed = CONSULTATION, True
     # §5.2's address of the System and version are about our programs: not asked here.
     letter.missing = []

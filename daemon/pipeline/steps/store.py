@@ -66,6 +66,7 @@ def _new_ticket(letter: Letter, session: Session, app: App) -> Ticket:
     if letter.topic is not None:  # issue 13: the scope step's finding, kept for the report
         ticket.topic = ticket.topic_auto = letter.topic.topic
         ticket.topic_score = letter.topic.score
+        ticket.level_before_scope = letter.level_before_scope
     ident = letter.identification
     if ident is not None and ident.org is not None:
         ticket.org_id, ticket.identified_by = ident.org.id, ident.how
