@@ -4,8 +4,9 @@
 written back into the spool as if it had just arrived clean, so it opens its
 ticket (or joins its own) with an acknowledgement, and the reaction clock starts
 now, when it was accepted (§5.11); `#spam TID` says a ticket that slipped through
-was spam. Where the backend learns (rspamd's controller, spamd's TELL), a release
-teaches it ham and `#spam TID` spam. The staff member gets one letter saying what
+was spam: it is closed without a letter to its sender (no backscatter). Where the
+backend learns (rspamd's controller, spamd's TELL), a release teaches it ham and
+`#spam TID` spam. The staff member gets one letter saying what
 was done and, for `#spam`, the list.
 """
 
@@ -88,7 +89,13 @@ def run(commands: tuple[Command, ...], quarantine: Quarantine, learn: Any, now: 
             raw = _first_letter(session, number, quarantine.spool.root) \
                 if number is not None else None
             learned = learn(raw, True) if learn and raw is not None else ""
-            done.append(f"#spam {c.arg}: отмечено как спам{_said(learned)}")
+            ticket = session.get(Ticket, number) if number is not None else None
+            closed = ""
+            if ticket is not None and ticket.status != "closed":
+                # Closed without the closing letter: an answer to spam is backscatter.
+                ticket.status, ticket.closed_at, ticket.awaiting_reaction = "closed", now, False
+                closed = "; обращение закрыто без письма отправителю"
+            done.append(f"#spam {c.arg}: отмечено как спам{closed}{_said(learned)}")
         elif c.name == "spam":
             listing = [r for r in quarantine.entries() if r.get("reason") == "spam"][-LISTED:]
     return done, listing

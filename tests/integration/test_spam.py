@@ -290,6 +290,23 @@ def test_a_release_and_spam_tid_teach_rspamd(desk: Desk, rspamd_server: Rspamd) 
     assert text.count("фильтр спама дообучен") == 2, text
 
 
+def test_spam_tid_closes_the_ticket_without_a_letter_to_its_sender(desk: Desk) -> None:
+    desk.ingest(simple_letter("Купите рекламу", "Лучшие цены на рекламу в интернете, "
+                              "звоните прямо сейчас!", sender="ads@bulk.example"))
+    [t] = desk.tickets()
+    before = len(desk.sent())
+    staff = "agent1@example.ru"
+    desk.ingest(simple_letter(f"Re: [{t['tid']}] Купите рекламу", f"#spam {t['tid']}",
+                              sender=staff))
+    [t] = desk.tickets()
+    assert t["status"] == "closed"
+    new = desk.sent()[before:]
+    assert not [m for m in new if "bulk.example" in str(m["To"])]  # no backscatter
+    [report] = [m for m in new if staff in str(m["To"])]
+    assert f"#spam {t['tid']}: отмечено как спам; обращение закрыто без письма " \
+        "отправителю" in body(report)
+
+
 def test_reject_level_letters_leave_the_quarantine_after_keep_days_with_a_log_line(
         tmp_path: Path, clock: Clock) -> None:
     from structlog.testing import capture_logs
