@@ -68,10 +68,12 @@ def _one_run(desk_class: Any, letters: list[Any], maxproc: int) -> dict[str, flo
                 with smtplib.SMTP(mta.host, mta.port, timeout=60) as s:
                     for x in letters:
                         s.sendmail(x.sender, [DESK], x.raw)
-                deadline = time.monotonic() + 600
-                while len(_events(log, "letter.processed")) < len(letters) \
-                        and time.monotonic() < deadline:
+                # Until every letter is processed, or nothing has moved for 30 s.
+                seen, still = 0, time.monotonic()
+                while seen < len(letters) and time.monotonic() - still < 30:
                     time.sleep(0.2)
+                    now_seen = len(_events(log, "letter.processed"))
+                    seen, still = now_seen, still if now_seen == seen else time.monotonic()
                 done = time.time()
         finally:
             run.terminate()
@@ -87,11 +89,16 @@ def _one_run(desk_class: Any, letters: list[Any], maxproc: int) -> dict[str, flo
 
 
 def _events(log: Path, event: str) -> list[float]:
-    """The moments (epoch seconds) of the daemon's log lines of `event`."""
-    moments = []
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("{") and f'"{event}"' in line:
-            record = json.loads(line)
-            if record.get("event") == event:
-                moments.append(datetime.fromisoformat(record["timestamp"]).timestamp())
+    """The moments (epoch seconds) of the daemon's log records of `event`. The daemon
+    and its workers write the one file: a record may share a line with another's."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    decoder, moments, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) >= 0:
+        try:
+            record, at = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        if isinstance(record, dict) and record.get("event") == event:
+            moments.append(datetime.fromisoformat(record["timestamp"]).timestamp())
     return moments
