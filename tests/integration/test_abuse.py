@@ -9,34 +9,21 @@ from __future__ import annotations
 
 import email.message
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from daemon.storage import db
 from daemon.tickets.registry import import_orgs, load_file
-from tests.conftest import FIXTURES, PROJECT, Desk, fixture_bytes, make_desk, simple_letter
+from tests.conftest import FIXTURES, PROJECT, Clock, Desk, fixture_bytes, make_desk, simple_letter
 
 PROVEN = "mx.example.ru; dkim=pass header.d={d}; dmarc=pass header.from={d}"
 
 
-class Clock:
-    """The desk's now, moved by the test: no test waits for an hour to pass."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture

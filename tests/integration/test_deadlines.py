@@ -7,17 +7,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from daemon.service.sweep import sweep
-from tests.conftest import make_desk, simple_letter
+from tests.conftest import Clock, make_desk, simple_letter
 
 MSK = ZoneInfo("Europe/Moscow")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def staff_letters(desk, kind_words: str):  # type: ignore[no-untyped-def]

@@ -17,18 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.harness.daemon import Daemon, running, write_daemon_config
 from bench.harness.desk_config import free_port
 from daemon.service.metrics import MetricsServer
-from tests.conftest import Desk, make_desk, simple_letter
+from tests.conftest import Clock, Desk, make_desk, simple_letter
 from tests.integration.test_cli import cli
 
 MSK = ZoneInfo("Europe/Moscow")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

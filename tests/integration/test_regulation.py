@@ -11,23 +11,15 @@ import pytest
 from daemon.service.sweep import sweep
 from daemon.storage import db
 from daemon.tickets.registry import import_orgs, load_file
-from tests.conftest import PROJECT, Desk, make_desk, simple_letter
+from tests.conftest import PROJECT, Clock, Desk, make_desk, simple_letter
 
 MSK = ZoneInfo("Europe/Moscow")
 CLIENT = "it@romashka.example"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 11, 0, tzinfo=MSK)  # a Tuesday
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 11, 24, 11, 0, tzinfo=MSK))  # a Tuesday
 
 
 @pytest.fixture

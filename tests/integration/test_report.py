@@ -17,19 +17,11 @@ from sqlalchemy import text
 
 from daemon.storage import db
 from daemon.tickets.registry import import_orgs, load_file
-from tests.conftest import PROJECT, Desk, make_desk, simple_letter
+from tests.conftest import PROJECT, Clock, Desk, make_desk, simple_letter
 from tests.integration.test_cli import cli
 
 MSK = ZoneInfo("Europe/Moscow")
 AGENT = "agent1@example.ru"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:

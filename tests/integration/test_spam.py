@@ -24,20 +24,12 @@ from daemon.pipeline import runner
 from daemon.storage import db
 from daemon.storage.models import Inbound
 from daemon.tickets.registry import import_orgs, load_file
-from tests.conftest import PROJECT, Desk, make_desk, simple_letter
+from tests.conftest import PROJECT, Clock, Desk, make_desk, simple_letter
 from tests.support.scanners import GTUBE, Rspamd
 
 MSK = ZoneInfo("Europe/Moscow")
 TUESDAY_11 = datetime(2026, 11, 24, 11, 0, tzinfo=MSK)
 SPAMMER = "Лучшие цены <offers@bulk.example>"
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def spam_config(server: Rspamd) -> str:
