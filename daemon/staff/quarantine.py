@@ -86,10 +86,10 @@ def run(commands: tuple[Command, ...], quarantine: Quarantine, learn: Any, now: 
                         f"обычное; клиент получит подтверждение{_said(learned)}")
         elif c.name == "spam" and c.arg:
             number = parse_tid(c.arg.strip("[]"), prefix)
-            raw = _first_letter(session, number, quarantine.spool.root) \
-                if number is not None else None
-            learned = learn(raw, True) if learn and raw is not None else ""
             ticket = session.get(Ticket, number) if number is not None else None
+            raw = _first_letter(session, ticket.id, quarantine.spool.root) \
+                if ticket is not None else None
+            learned = learn(raw, True) if learn and raw is not None else ""
             closed = ""
             if ticket is not None and ticket.status != "closed":
                 # Closed without the closing letter: an answer to spam is backscatter.

@@ -25,7 +25,6 @@ from daemon.sla.levels import CONSULTATION
 log = structlog.get_logger("supportd.scope")
 
 
-
 def run(letter: Letter, session: Session, app: App) -> None:
     p = letter.parsed
     if letter.ticket is not None or p is None or letter.robot or letter.staff is not None \
